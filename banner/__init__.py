@@ -1,0 +1,122 @@
+"""The reader-revenue service: banner, donations, monthly gifts and staff reports."""
+
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from banner import config
+from banner.cli import group as cli_group
+from banner.config import ConfigError
+from banner.extensions import csrf, db, login, migrate, talisman
+from banner.models import StaffUser
+from banner.money import format_amount
+from banner.views import donate, health, webhooks
+
+ROOT = Path(__file__).resolve().parent.parent
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app from BANNER_* settings, with `overrides` applied last (tests use them)."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    config.load(app, overrides)
+    configure_logging(app)
+    configure_extensions(app)
+    configure_security_headers(app)
+    configure_blueprints(app)
+    configure_errors(app)
+    configure_templates(app)
+    configure_cli(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def configure_extensions(app: Flask) -> None:
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login.init_app(app)
+
+    @login.user_loader
+    def load_staff(user_id: str):
+        return db.session.get(StaffUser, int(user_id))
+
+
+def configure_security_headers(app: Flask) -> None:
+    stripe_js = urlsplit(app.config["STRIPE_JS_URL"])
+    stripe_origin = f"{stripe_js.scheme}://{stripe_js.netloc}"
+    stripe_api = app.config["STRIPE_API_BASE"] or "https://api.stripe.com"
+    production = app.config["ENV"] == "production"
+    talisman.init_app(
+        app,
+        force_https=False,  # TLS ends at the proxy in front of gunicorn
+        strict_transport_security=production,
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        content_security_policy={
+            "default-src": "'self'",
+            "script-src": ["'self'", stripe_origin],
+            "style-src": "'self'",
+            "img-src": ["'self'", "data:", stripe_origin],
+            "connect-src": ["'self'", stripe_api, stripe_origin],
+            "frame-src": [stripe_origin, "https://hooks.stripe.com"],
+            "form-action": "'self'",
+            "base-uri": "'none'",
+            "object-src": "'none'",
+        },
+    )
+
+
+def configure_blueprints(app: Flask) -> None:
+    for module in (donate, health, webhooks):
+        app.register_blueprint(module.bp)
+
+
+def configure_errors(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.accept_mimetypes.best == "application/json" or request.is_json
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = "This page has expired. Reload it and try again."
+        if wants_json():
+            return {"error": {"code": "csrf", "message": message}}, 400
+        return render_template("error.html", title="Page expired", message=message), 400
+
+    @app.errorhandler(404)
+    def not_found(error):
+        message = "There is nothing at this address."
+        if wants_json():
+            return {"error": {"code": "not_found", "message": message}}, 404
+        return render_template("error.html", title="Not found", message=message), 404
+
+    @app.errorhandler(500)
+    def server_error(error):
+        db.session.rollback()
+        message = "Something went wrong on our side. Nothing was charged twice; please try again."
+        if wants_json():
+            return {"error": {"code": "server_error", "message": message}}, 500
+        return render_template("error.html", title="Sorry", message=message), 500
+
+
+def configure_templates(app: Flask) -> None:
+    app.add_template_filter(format_amount, "money")
+
+
+def configure_cli(app: Flask) -> None:
+    app.cli.add_command(cli_group)

@@ -1,0 +1,141 @@
+"""`flask --app wsgi banner ...`: demo data, staff accounts and the local Stripe emulator."""
+
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup
+
+from banner.extensions import db
+from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
+
+group = AppGroup("banner", help="Reader-revenue commands.")
+
+DEMO_STAFF = "admin@example.org"
+
+
+@group.command("seed-demo")
+def seed_demo():
+    """Add a live demo campaign and an admin account, unless they exist."""
+    if db.session.scalar(sa.select(Campaign).where(Campaign.slug == "spring")) is None:
+        campaign = Campaign(
+            slug="spring",
+            title="Spring fund drive: keep the Ledger free for everyone",
+            description="The Ledger has no paywall. Readers like you pay for the reporting.",
+            goal_amount=2_500_000,
+            currency="usd",
+            status=CampaignStatus.LIVE,
+            starts_at=utcnow(),
+            priority=10,
+            preset_amounts=[500, 1000, 2500, 5000],
+            variants=[
+                Variant(
+                    key="a",
+                    heading="Local news, paid for by its readers",
+                    body="If the Ledger helped you this week, chip in to keep it going.",
+                    button_text="Support the Ledger",
+                    weight=1,
+                ),
+                Variant(
+                    key="b",
+                    heading="No paywall. No billionaire. Just you.",
+                    body="Monthly gifts from readers fund two-thirds of our newsroom.",
+                    button_text="Give monthly",
+                    weight=1,
+                ),
+            ],
+        )
+        db.session.add(campaign)
+        click.echo("Added the live campaign 'spring'.")
+    staff = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == DEMO_STAFF))
+    if staff is None:
+        password = secrets.token_urlsafe(12)
+        staff = StaffUser(email=DEMO_STAFF, role=Role.ADMIN)
+        staff.set_password(password)
+        db.session.add(staff)
+        click.echo(f"Staff login: {DEMO_STAFF} / {password}")
+    else:
+        click.echo(f"Staff login: {DEMO_STAFF} (password printed when it was first created)")
+    db.session.commit()
+
+
+@group.command("create-staff")
+@click.argument("email")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    prompt_required=False,
+    default=None,
+    help="Asked for when not given; leave it empty to generate one.",
+)
+def create_staff(email, role, password):
+    """Create a staff account; prints a generated password once."""
+    email = email.strip().lower()
+    if db.session.scalar(sa.select(StaffUser).where(StaffUser.email == email)):
+        raise click.ClickException(f"{email} already has an account.")
+    generated = not password
+    password = password or secrets.token_urlsafe(12)
+    staff = StaffUser(email=email, role=Role(role))
+    staff.set_password(password)
+    db.session.add(staff)
+    db.session.commit()
+    click.echo(f"Created {role} {email}" + (f" with password {password}" if generated else ""))
+
+
+@group.command("stripe-emulator")
+@click.option("--port", default=8420, show_default=True)
+def stripe_emulator(port):
+    """Run the local Stripe emulator (localstripe) with this app's webhook registered."""
+    executable = emulator_executable()
+    process = subprocess.Popen([executable, "--port", str(port), "--from-scratch"])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        register_webhook(
+            base,
+            current_app.config["PUBLIC_URL"] + "/stripe/webhook",
+            current_app.config["STRIPE_WEBHOOK_SECRET"],
+        )
+        click.echo(
+            f"Stripe emulator on {base}; webhooks go to {current_app.config['PUBLIC_URL']}/stripe/webhook"
+        )
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def emulator_executable() -> str:
+    """Return the localstripe beside this Python (the project's venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("localstripe")
+    found = str(beside) if beside.exists() else shutil.which("localstripe")
+    if not found:
+        raise click.ClickException("localstripe is not installed: pip install -e '.[dev]'")
+    return found
+
+
+def register_webhook(base: str, url: str, secret: str, timeout: float = 20) -> None:
+    """Wait for the emulator at `base` to answer, then point its webhooks at `url`."""
+    body = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/_config/webhooks/banner", data=body, timeout=2)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"The Stripe emulator at {base} did not start.") from None
+            time.sleep(0.2)

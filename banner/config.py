@@ -1,0 +1,90 @@
+"""Settings: defaults for local development, then BANNER_* environment variables."""
+
+import os
+
+EMULATOR_BASE = "http://127.0.0.1:8420"
+
+#: Outside production, with no Stripe key set, the service talks to the local emulator.
+EMULATOR_SETTINGS = {
+    "STRIPE_SECRET_KEY": "sk_test_emulator",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_emulator",
+    "STRIPE_WEBHOOK_SECRET": "whsec_emulator",
+    "STRIPE_API_BASE": EMULATOR_BASE,
+}
+
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+DEFAULTS = {
+    "ENV": "production",
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,  # sqlite:///<instance>/banner.sqlite3 when unset
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "STRIPE_SECRET_KEY": None,
+    "STRIPE_PUBLISHABLE_KEY": None,
+    "STRIPE_WEBHOOK_SECRET": None,
+    "STRIPE_API_BASE": None,  # the emulator only; None talks to api.stripe.com
+    "STRIPE_JS_URL": None,  # Stripe.js; the emulator's copy when STRIPE_API_BASE is set
+    "STRIPE_DASHBOARD_URL": "https://dashboard.stripe.com/test",
+    "ALLOW_LIVE_KEYS": False,
+    "MAIL_URL": None,  # file://<instance>/outbox when unset
+    "MAIL_FROM": "Support The Ledger <donations@example.org>",
+    "REDIS_URL": None,
+    "SITE_NAME": "The Riverside Ledger",
+    "DEFAULT_CURRENCY": "usd",
+    "MIN_AMOUNT": 100,  # minor units: $1
+    "MAX_AMOUNT": 1_000_000,  # minor units: $10,000
+    "FEE_PERCENT_BPS": 290,  # card fee a donor may cover: 2.9% ...
+    "FEE_FIXED": 30,  # ... plus 30 minor units
+}
+
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+
+
+class ConfigError(Exception):
+    """The settings cannot run the service; the message says which and how to fix it."""
+
+
+def load(app, overrides=None):
+    """Fill app.config from DEFAULTS, BANNER_* variables and overrides, then check it."""
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env("BANNER")
+    app.config.update(overrides or {})
+    config = app.config
+    if config["ENV"] not in ("production", "development", "testing"):
+        raise ConfigError("BANNER_ENV must be production, development or testing.")
+    if config["ENV"] != "production":
+        if not config["STRIPE_SECRET_KEY"]:
+            for name, value in EMULATOR_SETTINGS.items():
+                config[name] = config[name] or value
+        config["SECRET_KEY"] = config["SECRET_KEY"] or DEV_SECRET_KEY
+    if not config["STRIPE_JS_URL"]:
+        base = config["STRIPE_API_BASE"]
+        config["STRIPE_JS_URL"] = f"{base}/js.stripe.com/v3/" if base else "https://js.stripe.com/v3/"
+    config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"] or (
+        "sqlite:///" + os.path.join(app.instance_path, "banner.sqlite3")
+    )
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    config["MAIL_URL"] = config["MAIL_URL"] or "file://" + os.path.join(app.instance_path, "outbox")
+    config["SESSION_COOKIE_SECURE"] = config["ENV"] == "production"
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+    check(config)
+
+
+def check(config):
+    """Raise ConfigError when the settings are unsafe or incomplete."""
+    if config["ENV"] == "production" and config["SECRET_KEY"] in (None, "", DEV_SECRET_KEY):
+        raise ConfigError("BANNER_SECRET_KEY is not set: production needs a long random secret.")
+    missing = [
+        "BANNER_" + name
+        for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
+        if not config.get(name)
+    ]
+    if missing:
+        raise ConfigError(f"Stripe is not configured: set {', '.join(missing)} (see README).")
+    key = config["STRIPE_SECRET_KEY"]
+    if key.startswith(LIVE_KEY_PREFIXES) and not config["ALLOW_LIVE_KEYS"]:
+        raise ConfigError(
+            "BANNER_STRIPE_SECRET_KEY is a live key; set BANNER_ALLOW_LIVE_KEYS=1 to accept real money."
+        )

@@ -1,0 +1,113 @@
+"""Every input the service accepts, validated by a form."""
+
+import uuid
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField, StringField
+from wtforms.fields import EmailField
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
+
+from banner.models import CURRENCIES, Frequency
+from banner.money import AmountError, format_amount, parse_amount
+
+FREQUENCIES = [("once", "Once"), ("month", "Monthly"), ("year", "Yearly")]
+
+
+def check_amount(text: str, currency: str) -> int:
+    """Return minor units, or raise ValidationError when outside the configured bounds."""
+    try:
+        amount = parse_amount(text, currency)
+    except AmountError as error:
+        raise ValidationError(str(error)) from None
+    low, high = current_app.config["MIN_AMOUNT"], current_app.config["MAX_AMOUNT"]
+    if amount < low:
+        raise ValidationError(f"The smallest gift we can take is {format_amount(low, currency)}.")
+    if amount > high:
+        raise ValidationError(f"For gifts over {format_amount(high, currency)}, please write to us.")
+    return amount
+
+
+def web_url(text: str | None) -> str | None:
+    """Keep an attribution URL only if it is http(s): it becomes a link on the thank-you page."""
+    return text if text and text.startswith(("https://", "http://")) else None
+
+
+class DonateForm(FlaskForm):
+    amount = StringField("Amount", validators=[InputRequired("Choose or enter an amount.")])
+    frequency = RadioField(
+        "How often",
+        choices=FREQUENCIES,
+        default="once",
+        validators=[InputRequired("Choose how often to give.")],
+    )
+    currency = HiddenField("Currency", default="usd")
+    cover_fees = BooleanField("Cover the card fees")
+    name = StringField(
+        "Your name",
+        validators=[
+            InputRequired("Tell us your name."),
+            Length(max=200, message="Use at most 200 characters."),
+        ],
+    )
+    email = EmailField(
+        "E-mail",
+        validators=[
+            InputRequired("We need your e-mail for the receipt."),
+            Length(max=254),
+            Email("Enter an e-mail address like name@example.org.", check_deliverability=False),
+        ],
+    )
+    # attribution, carried from the banner link
+    campaign = HiddenField(validators=[Optional(), Length(max=60)])
+    variant = HiddenField(validators=[Optional(), Length(max=40)])
+    article_url = HiddenField(validators=[Optional(), Length(max=2000)])
+    referrer = HiddenField(validators=[Optional(), Length(max=2000)])
+    #: one id per submission attempt: a double click sends the same one twice
+    checkout_key = HiddenField(
+        default=lambda: uuid.uuid4().hex,
+        validators=[
+            InputRequired(),
+            Regexp(r"^[0-9a-f]{32}$", message="Reload the page and try again."),
+        ],
+    )
+
+    def validate_currency(self, field):
+        if field.data not in CURRENCIES:
+            raise ValidationError("We cannot take gifts in this currency.")
+
+    def validate_article_url(self, field):
+        field.data = web_url(field.data)
+
+    def validate_referrer(self, field):
+        field.data = web_url(field.data)
+
+    def validate_amount(self, field):
+        if self.currency.data in CURRENCIES:
+            self.amount_minor = check_amount(field.data, self.currency.data)
+
+    @property
+    def frequency_value(self) -> Frequency:
+        return Frequency(self.frequency.data)
+
+
+class ConfirmForm(FlaskForm):
+    setup_intent = StringField(validators=[Optional(), Regexp(r"^seti_\w+$")])
+
+
+class FeeForm(FlaskForm):
+    """The fee quote the donate page shows next to "cover the card fees"."""
+
+    class Meta:
+        csrf = False  # a read-only GET
+
+    amount = StringField(validators=[InputRequired()])
+    currency = StringField(default="usd")
+
+    def validate_currency(self, field):
+        if field.data not in CURRENCIES:
+            raise ValidationError("unknown currency")
+
+    def validate_amount(self, field):
+        if self.currency.data in CURRENCIES:
+            self.amount_minor = check_amount(field.data, self.currency.data)

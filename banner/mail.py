@@ -1,0 +1,56 @@
+"""E-mail to donors over SMTP, or into .eml files in development (BANNER_MAIL_URL=file://DIR)."""
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app, render_template
+
+from banner.money import format_amount
+
+
+def send_receipt(gift) -> None:
+    """Send the donor the receipt of a paid gift."""
+    context = {
+        "gift": gift,
+        "amount": format_amount(gift.amount, gift.currency),
+        "thanks_url": public_url("donate.thanks", reference=gift.reference),
+    }
+    send(
+        to=gift.donor.email,
+        subject=f"Thank you for your gift to {current_app.config['SITE_NAME']}",
+        body=render_template("mail/receipt.txt", **context),
+    )
+
+
+def public_url(endpoint: str, **values) -> str:
+    """Return the absolute URL of a page at BANNER_PUBLIC_URL, with or without a request."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path
+
+
+def send(to: str, subject: str, body: str) -> None:
+    """Send one plain-text message through the configured transport."""
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="banner.local")
+    message.set_content(body)
+    url = urlsplit(current_app.config["MAIL_URL"])
+    if url.scheme == "file":
+        outbox = Path(unquote(url.path))
+        outbox.mkdir(parents=True, exist_ok=True)
+        name = message["Message-ID"].strip("<>").replace("@", "_") + ".eml"
+        (outbox / name).write_bytes(message.as_bytes())
+        return
+    smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    with smtp_class(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as smtp:
+        if url.scheme == "smtp+starttls":
+            smtp.starttls()
+        if url.username:
+            smtp.login(unquote(url.username), unquote(url.password or ""))
+        smtp.send_message(message)

@@ -1,0 +1,200 @@
+"""Donors, their gifts, the payments of each gift and every change a gift goes through."""
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from banner.extensions import db
+from banner.models.base import CURRENCY_CHECK, UTCDateTime, enum_column, new_reference, utcnow
+
+
+class Frequency(enum.Enum):
+    ONCE = "once"
+    MONTH = "month"
+    YEAR = "year"
+
+    @property
+    def recurring(self) -> bool:
+        return self is not Frequency.ONCE
+
+
+class GiftStatus(enum.Enum):
+    PENDING = "pending"  #: the donor has not finished the card step
+    PROCESSING = "processing"  #: a request is charging the card right now
+    REQUIRES_ACTION = "requires_action"  #: the bank asked for 3-D Secure
+    FAILED = "failed"  #: declined or abandoned; nothing was charged
+    SUCCEEDED = "succeeded"  #: a one-time gift was paid
+    ACTIVE = "active"  #: a recurring gift is paid up
+    PAST_DUE = "past_due"  #: a renewal failed; Stripe retries
+    PAUSED = "paused"
+    CANCELLING = "cancelling"  #: ends at the close of the paid period
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class Actor(enum.Enum):
+    DONOR = "donor"
+    STAFF = "staff"
+    STRIPE = "stripe"
+    SYSTEM = "system"
+
+
+class Donor(db.Model):
+    __tablename__ = "donors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)  #: normalised: lower case
+    name: Mapped[str] = mapped_column(sa.String(200))
+    stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    gifts: Mapped[list["Gift"]] = relationship(back_populates="donor", order_by="Gift.id")
+
+
+class Gift(db.Model):
+    """A one-time, monthly or yearly gift, with where it came from."""
+
+    __tablename__ = "gifts"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint("fee_amount >= 0 AND fee_amount < amount", name="fee_valid"),
+        sa.CheckConstraint(CURRENCY_CHECK, name="currency_valid"),
+        sa.Index("ix_gifts_campaign_status", "campaign_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_reference)
+    #: the donate page's submission id: a repeated submission finds this gift again
+    checkout_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    donor_id: Mapped[int] = mapped_column(sa.ForeignKey("donors.id"), index=True)
+    frequency: Mapped[Frequency] = mapped_column(enum_column(Frequency))
+    amount: Mapped[int]  #: minor units charged each time, fee included
+    fee_amount: Mapped[int] = mapped_column(default=0)  #: the part of `amount` covering card fees
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[GiftStatus] = mapped_column(
+        enum_column(GiftStatus), default=GiftStatus.PENDING, index=True
+    )
+    failure_message: Mapped[str | None] = mapped_column(sa.String(500))
+
+    stripe_setup_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    stripe_payment_method_id: Mapped[str | None] = mapped_column(sa.String(255))
+    card_brand: Mapped[str | None] = mapped_column(sa.String(20))
+    card_last4: Mapped[str | None] = mapped_column(sa.String(4))
+
+    #: attribution: which banner and article brought the gift
+    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id"))
+    variant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("variants.id"))
+    article_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    referrer: Mapped[str | None] = mapped_column(sa.String(2000))
+
+    #: recurring gifts: the paid period, and what Stripe says of renewals and cancellation
+    current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancellation_reason: Mapped[str | None] = mapped_column(sa.String(40))  #: Stripe feedback code
+    cancellation_comment: Mapped[str | None] = mapped_column(sa.Text)  #: the donor's words
+    cancellation_channel: Mapped[str | None] = mapped_column(sa.String(20))
+    #: created time of the newest Stripe event applied, so older news never wins
+    stripe_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    receipt_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    donor: Mapped[Donor] = relationship(back_populates="gifts")
+    campaign: Mapped["Campaign | None"] = relationship()  # noqa: F821
+    variant: Mapped["Variant | None"] = relationship()  # noqa: F821
+    payments: Mapped[list["Payment"]] = relationship(back_populates="gift", order_by="Payment.id")
+    events: Mapped[list["GiftEvent"]] = relationship(back_populates="gift", order_by="GiftEvent.id")
+
+    def set_status(
+        self,
+        status: GiftStatus,
+        actor: "Actor",
+        *,
+        reason: str | None = None,
+        actor_ref: str | None = None,
+        **data,
+    ) -> None:
+        """Move the gift to `status`, recording who or what moved it and why."""
+        self.events.append(
+            GiftEvent(
+                kind="status",
+                from_status=self.status,
+                to_status=status,
+                actor=actor,
+                actor_ref=actor_ref,
+                reason=reason,
+                data=data,
+            )
+        )
+        self.status = status
+
+    @property
+    def base_amount(self) -> int:
+        """Return the gift without the fee the donor chose to cover."""
+        return self.amount - self.fee_amount
+
+
+class PaymentStatus(enum.Enum):
+    SUCCEEDED = "succeeded"
+    REFUNDED = "refunded"  #: in full; a partial refund keeps SUCCEEDED with amount_refunded > 0
+    DISPUTED = "disputed"
+
+
+class Payment(db.Model):
+    """Money received: one per PaymentIntent (one-time gift) or invoice (recurring gift)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
+        sa.CheckConstraint(CURRENCY_CHECK, name="currency_valid"),
+        sa.CheckConstraint(
+            "stripe_payment_intent_id IS NOT NULL OR stripe_invoice_id IS NOT NULL",
+            name="has_stripe_id",
+        ),
+        sa.Index("ix_payments_paid_at", "paid_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gift_id: Mapped[int] = mapped_column(sa.ForeignKey("gifts.id"), index=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    stripe_invoice_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    amount: Mapped[int]  #: minor units
+    amount_refunded: Mapped[int] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus), default=PaymentStatus.SUCCEEDED)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    gift: Mapped[Gift] = relationship(back_populates="payments")
+
+
+class GiftEvent(db.Model):
+    """One change of a gift: what, when, who or what caused it, and why."""
+
+    __tablename__ = "gift_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gift_id: Mapped[int] = mapped_column(sa.ForeignKey("gifts.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))  #: e.g. created, status, payment, amount
+    from_status: Mapped[GiftStatus | None] = mapped_column(enum_column(GiftStatus, "from_status"))
+    to_status: Mapped[GiftStatus | None] = mapped_column(enum_column(GiftStatus, "to_status"))
+    actor: Mapped[Actor] = mapped_column(enum_column(Actor))
+    #: who exactly: a staff e-mail, a Stripe event id, a command name
+    actor_ref: Mapped[str | None] = mapped_column(sa.String(255))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    gift: Mapped[Gift] = relationship(back_populates="events")

@@ -1,0 +1,22 @@
+"""Stripe webhook events as received, stored once each."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from banner.extensions import db
+from banner.models.base import UTCDateTime, utcnow
+
+
+class StripeEvent(db.Model):
+    __tablename__ = "stripe_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(sa.String(255), unique=True)  #: Stripe's evt_...
+    type: Mapped[str] = mapped_column(sa.String(100), index=True)
+    created: Mapped[int] = mapped_column(sa.BigInteger)  #: Stripe's Unix timestamp
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,0 +1,49 @@
+"""Money as integer minor units: parsing what donors type, showing amounts, the card-fee formula."""
+
+from decimal import Decimal, InvalidOperation
+
+from banner.models import CURRENCIES
+
+SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$", "nzd": "NZ$", "jpy": "¥"}
+
+
+class AmountError(ValueError):
+    """What a donor typed is not an amount of money."""
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """Turn "25" or "25.50" (major units) into minor units, or raise AmountError."""
+    digits = CURRENCIES[currency]
+    cleaned = (text or "").strip().replace(",", "").lstrip(SYMBOLS.get(currency, "$")).strip()
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise AmountError("Enter an amount in numbers, like 25 or 25.50.") from None
+    if not value.is_finite():
+        raise AmountError("Enter an amount in numbers, like 25 or 25.50.")
+    if value <= 0:
+        raise AmountError("Enter an amount greater than zero.")
+    if -value.as_tuple().exponent > digits:
+        raise AmountError(f"Use at most {digits} decimal places." if digits else "Use whole numbers.")
+    return int(value.scaleb(digits))
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """Show minor units as a donor reads them: 2550, "usd" -> "$25.50"; 2500 -> "$25"."""
+    digits = CURRENCIES[currency]
+    major = Decimal(minor).scaleb(-digits)
+    text = f"{major:,.0f}" if minor % (10**digits) == 0 else f"{major:,.{digits}f}"
+    symbol = SYMBOLS.get(currency)
+    return f"{symbol}{text}" if symbol else f"{text} {currency.upper()}"
+
+
+def cover_fee(amount: int, percent_bps: int, fixed: int) -> int:
+    """Return the extra that makes the card fee (percent_bps/100 % + fixed) come out of it exactly.
+
+    The donor pays total = amount + fee, Stripe keeps total * rate + fixed, and the newsroom keeps
+    at least `amount`: total = ceil((amount + fixed) / (1 - rate)).
+    """
+    numerator = (amount + fixed) * 10_000
+    denominator = 10_000 - percent_bps
+    total = -(-numerator // denominator)
+    return total - amount

@@ -1,0 +1,375 @@
+"""Everything the service asks of Stripe; the only module that imports `stripe`.
+
+Functions take and return plain values and raise the errors below. They work the same against
+real Stripe (test or live keys) and against the local emulator (BANNER_STRIPE_API_BASE); where the
+two differ in the shape of an object, a small reader below accepts both.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import stripe
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+#: the one Product every recurring-gift Plan belongs to
+PRODUCT_ID = "banner-recurring-gift"
+
+
+class PaymentError(Exception):
+    """Stripe refused a request for a reason the donor cannot fix."""
+
+
+class CardDeclined(PaymentError):
+    """The bank declined the card; the message is the bank's reason, fit to show the donor."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class NotFound(PaymentError):
+    """Stripe has no object with that id."""
+
+
+class PaymentUnavailable(PaymentError):
+    """Stripe could not be reached or failed; trying again later may work."""
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    id: str
+    client_secret: str
+    status: str
+    customer: str | None
+    payment_method: str | None
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class Card:
+    brand: str | None
+    last4: str | None
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """A PaymentIntent as the service needs it."""
+
+    id: str
+    status: str  #: succeeded, requires_action, requires_payment_method, processing, ...
+    client_secret: str | None
+    amount: int
+    currency: str
+    created: int
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class SubscriptionResult:
+    id: str
+    status: str  #: active, incomplete, past_due, canceled, ...
+    current_period_end: int | None
+    invoice_id: str | None
+    invoice_paid: bool
+    invoice_amount_paid: int
+    invoice_created: int | None
+    #: the first invoice's PaymentIntent, when it still needs the donor (3-D Secure) or failed
+    charge: ChargeResult | None
+
+
+def client() -> stripe.StripeClient:
+    """Return the app's Stripe client, made once per app."""
+    cached = current_app.extensions.get("stripe_client")
+    if cached is None:
+        config = current_app.config
+        base = config["STRIPE_API_BASE"]
+        cached = stripe.StripeClient(
+            config["STRIPE_SECRET_KEY"],
+            base_addresses={"api": base} if base else {},
+            max_network_retries=0 if base else 2,
+        )
+        current_app.extensions["stripe_client"] = cached
+    return cached
+
+
+def _call(function, *args, **kwargs):
+    """Call the Stripe library, turning its errors into this module's."""
+    try:
+        return function(*args, **kwargs)
+    except stripe.CardError as error:
+        raise CardDeclined(error.user_message or "Your card was declined.", error.code) from error
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+        log.warning("Stripe unavailable: %s", error)
+        raise PaymentUnavailable("The payment service did not answer; please try again.") from error
+    except stripe.InvalidRequestError as error:
+        if error.http_status == 404:
+            raise NotFound(str(error)) from error
+        log.error("Stripe refused a request: %s", error)
+        raise PaymentError(error.user_message or "The payment could not be processed.") from error
+    except stripe.StripeError as error:
+        log.error("Stripe refused a request: %s", error)
+        raise PaymentError(error.user_message or "The payment could not be processed.") from error
+
+
+def _key(key: str) -> dict:
+    return {"idempotency_key": key}
+
+
+def field(obj, *path, default=None):
+    """Read a nested field of a Stripe object or dict; missing anywhere gives `default`."""
+    for name in path:
+        if obj is None:
+            return default
+        if isinstance(obj, dict):
+            obj = obj.get(name)
+        else:
+            obj = getattr(obj, name, None)
+    return default if obj is None else obj
+
+
+def object_id(value) -> str | None:
+    """Return the id of an expandable field, whether Stripe sent the id or the object."""
+    if value is None or isinstance(value, str):
+        return value
+    return field(value, "id")
+
+
+def ping() -> bool:
+    """Return whether Stripe answers with these keys."""
+    try:
+        client().v1.customers.list(params={"limit": 1})
+    except stripe.StripeError as error:
+        log.warning("Stripe health check failed: %s", error)
+        return False
+    return True
+
+
+def create_customer(email: str, name: str, key: str) -> str:
+    """Create a Stripe Customer and return its id."""
+    customer = _call(
+        client().v1.customers.create,
+        params={"email": email, "name": name},
+        options=_key(key),
+    )
+    return customer.id
+
+
+def create_setup_intent(customer_id: str, key: str, metadata: dict) -> SetupResult:
+    """Start saving a card for `customer_id`; the page confirms it with Stripe.js."""
+    intent = _call(
+        client().v1.setup_intents.create,
+        params={
+            "customer": customer_id,
+            "payment_method_types": ["card"],
+            "usage": "off_session",
+            "metadata": metadata,
+        },
+        options=_key(key),
+    )
+    return _setup_result(intent)
+
+
+def get_setup_intent(setup_intent_id: str) -> SetupResult:
+    return _setup_result(_call(client().v1.setup_intents.retrieve, setup_intent_id))
+
+
+def _setup_result(intent) -> SetupResult:
+    return SetupResult(
+        id=intent.id,
+        client_secret=intent.client_secret,
+        status=intent.status,
+        customer=object_id(field(intent, "customer")),
+        payment_method=object_id(field(intent, "payment_method")),
+        error_message=field(intent, "last_setup_error", "message"),
+    )
+
+
+def make_default_card(customer_id: str, payment_method_id: str, key: str) -> Card:
+    """Attach the card to the customer if it is not yet (Stripe does, the emulator does not) and
+    make it the default for the customer's invoices; return its brand and last four digits."""
+    method = _call(client().v1.payment_methods.retrieve, payment_method_id)
+    if object_id(field(method, "customer")) != customer_id:
+        method = _call(
+            client().v1.payment_methods.attach,
+            payment_method_id,
+            params={"customer": customer_id},
+            options=_key(key + "-attach"),
+        )
+    _call(
+        client().v1.customers.update,
+        customer_id,
+        params={"invoice_settings": {"default_payment_method": payment_method_id}},
+        options=_key(key + "-default"),
+    )
+    return Card(brand=field(method, "card", "brand"), last4=field(method, "card", "last4"))
+
+
+def charge_once(
+    customer_id: str, payment_method_id: str, amount: int, currency: str, key: str, metadata: dict
+) -> ChargeResult:
+    """Charge a saved card once; raise CardDeclined when the bank says no."""
+    intent = _call(
+        client().v1.payment_intents.create,
+        params={
+            "amount": amount,
+            "currency": currency,
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            # Without it real Stripe turns on automatic payment methods and wants a return_url.
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "metadata": metadata,
+        },
+        options=_key(key),
+    )
+    return _charge_result(intent)
+
+
+def get_charge(payment_intent_id: str) -> ChargeResult:
+    return _charge_result(_call(client().v1.payment_intents.retrieve, payment_intent_id))
+
+
+def _charge_result(intent) -> ChargeResult:
+    return ChargeResult(
+        id=intent.id,
+        status=intent.status,
+        client_secret=field(intent, "client_secret"),
+        amount=intent.amount,
+        currency=intent.currency,
+        created=intent.created,
+        error_message=field(intent, "last_payment_error", "message"),
+    )
+
+
+def plan_id(interval: str, currency: str, amount: int) -> str:
+    return f"gift-{interval}-{currency}-{amount}"
+
+
+def ensure_plan(interval: str, currency: str, amount: int) -> str:
+    """Return the id of the Plan for this interval, currency and amount, creating it once."""
+    wanted = plan_id(interval, currency, amount)
+    if not _exists(client().v1.plans, wanted):
+        if not _exists(client().v1.products, PRODUCT_ID):
+            _call(
+                client().v1.products.create,
+                params={"id": PRODUCT_ID, "name": "Recurring gift"},
+                options=_key(f"product-{PRODUCT_ID}"),
+            )
+        _call(
+            client().v1.plans.create,
+            params={
+                "id": wanted,
+                "amount": amount,
+                "currency": currency,
+                "interval": interval,
+                "product": PRODUCT_ID,
+                "nickname": f"Gift of {amount} {currency} a {interval}",
+            },
+            options=_key(f"plan-{wanted}"),
+        )
+    return wanted
+
+
+def _exists(resource, object_id_: str) -> bool:
+    try:
+        _call(resource.retrieve, object_id_)
+    except NotFound:
+        return False
+    return True
+
+
+def start_subscription(customer_id: str, plan: str, key: str, metadata: dict) -> SubscriptionResult:
+    """Subscribe the customer to a Plan, paid by the customer's default card."""
+    subscription = _call(
+        client().v1.subscriptions.create,
+        params={
+            "customer": customer_id,
+            "items": [{"plan": plan}],
+            "metadata": metadata,
+            "expand": ["latest_invoice"],
+        },
+        options=_key(key),
+    )
+    return _subscription_result(subscription)
+
+
+def get_subscription(subscription_id: str) -> SubscriptionResult:
+    subscription = _call(
+        client().v1.subscriptions.retrieve, subscription_id, params={"expand": ["latest_invoice"]}
+    )
+    return _subscription_result(subscription)
+
+
+def cancel_subscription(subscription_id: str, key: str) -> None:
+    """End a subscription now (an incomplete one whose first payment failed, for example)."""
+    _call(client().v1.subscriptions.cancel, subscription_id, options=_key(key))
+
+
+def _subscription_result(subscription) -> SubscriptionResult:
+    invoice = field(subscription, "latest_invoice")
+    if isinstance(invoice, str):
+        invoice = _call(client().v1.invoices.retrieve, invoice)
+    charge = None
+    if subscription.status == "incomplete" and invoice is not None:
+        intent_id = invoice_payment_intent(invoice)
+        if intent_id is None:
+            invoice = _call(client().v1.invoices.retrieve, invoice.id, params={"expand": ["payments"]})
+            intent_id = invoice_payment_intent(invoice)
+        if intent_id:
+            charge = get_charge(intent_id)
+    return SubscriptionResult(
+        id=subscription.id,
+        status=subscription.status,
+        current_period_end=period_end(subscription),
+        invoice_id=field(invoice, "id"),
+        invoice_paid=field(invoice, "status") == "paid",
+        invoice_amount_paid=field(invoice, "amount_paid", default=0),
+        invoice_created=field(invoice, "created"),
+        charge=charge,
+    )
+
+
+def period_end(subscription) -> int | None:
+    """Return the end of the paid period: on the subscription (older APIs, the emulator) or on
+    its first item (current API)."""
+    end = field(subscription, "current_period_end")
+    if end is None:
+        items = field(subscription, "items", "data", default=[])
+        end = field(items[0], "current_period_end") if items else None
+    return end
+
+
+def invoice_payment_intent(invoice) -> str | None:
+    """Return the PaymentIntent id of an invoice: `payment_intent` (older APIs, the emulator) or
+    the first of `payments` (current API)."""
+    intent = object_id(field(invoice, "payment_intent"))
+    if intent:
+        return intent
+    for payment in field(invoice, "payments", "data", default=[]):
+        intent = object_id(field(payment, "payment", "payment_intent"))
+        if intent:
+            return intent
+    return None
+
+
+def invoice_subscription(invoice) -> str | None:
+    """Return the subscription id of an invoice, in the older and the current shape."""
+    return object_id(field(invoice, "subscription")) or object_id(
+        field(invoice, "parent", "subscription_details", "subscription")
+    )
+
+
+def verify_webhook(payload: bytes, signature: str | None, secret: str) -> dict:
+    """Check a webhook's Stripe-Signature against the raw body; return the event as a dict.
+
+    Raises ValueError for anything not signed with `secret` within the tolerance.
+    """
+    if not signature:
+        raise ValueError("no Stripe-Signature header")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=300)
+    except (stripe.SignatureVerificationError, ValueError) as error:
+        raise ValueError(str(error)) from error
+    return event.to_dict()

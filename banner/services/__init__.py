@@ -1,0 +1,1 @@
+"""One function per use case; each owns its transaction and raises domain errors."""

@@ -1,0 +1,40 @@
+"""What Stripe.js does in the donor's browser, done from tests against the emulator."""
+
+import json
+import urllib.request
+
+VISA = "4242424242424242"
+DECLINED_AT_SETUP = "4000000000000002"
+DECLINED_AT_CHARGE = "4000000000000341"
+THREE_D_SECURE = "4000002500003155"
+
+
+def _post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        return json.load(error)
+
+
+def confirm_card_setup(stripe_base: str, client_secret: str, number: str) -> dict:
+    """Confirm a SetupIntent with a test card, as stripe.confirmCardSetup does; completes
+    3-D Secure when the card asks for it."""
+    setup_intent = client_secret.split("_secret_")[0]
+    url = f"{stripe_base}/v1/setup_intents/{setup_intent}/confirm"
+    base = {"key": "pk_test_suite", "use_stripe_sdk": True, "client_secret": client_secret}
+    card = {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"}
+    result = _post(url, {**base, "payment_method_data": {"type": "card", "card": card}})
+    if result.get("status") == "requires_action":
+        result = _post(url, base)
+    return result
+
+
+def authenticate_payment(stripe_base: str, client_secret: str) -> dict:
+    """Complete 3-D Secure for a PaymentIntent, as stripe.confirmCardPayment does."""
+    intent = client_secret.split("_secret_")[0]
+    return _post(
+        f"{stripe_base}/v1/payment_intents/{intent}/_authenticate?success=true",
+        {"key": "pk_test_suite", "client_secret": client_secret},
+    )
