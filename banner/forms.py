@@ -4,14 +4,18 @@ import uuid
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, StringField
+from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField
 from wtforms.fields import EmailField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
 from banner.models import CURRENCIES, Frequency
 from banner.money import AmountError, format_amount, parse_amount
 
-FREQUENCIES = [("once", "Once"), ("month", "Monthly"), ("year", "Yearly")]
+FREQUENCIES = [
+    SelectChoice("once", "Once"),
+    SelectChoice("month", "Monthly"),
+    SelectChoice("year", "Yearly"),
+]
 
 
 def check_amount(text: str, currency: str) -> int:

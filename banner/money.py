@@ -38,12 +38,13 @@ def format_amount(minor: int, currency: str) -> str:
 
 
 def cover_fee(amount: int, percent_bps: int, fixed: int) -> int:
-    """Return the extra that makes the card fee (percent_bps/100 % + fixed) come out of it exactly.
+    """Return the smallest extra after whose card fee (percent_bps / 100 % of the total, rounded
+    to the minor unit, plus `fixed`) the newsroom still receives the whole `amount`."""
 
-    The donor pays total = amount + fee, Stripe keeps total * rate + fixed, and the newsroom keeps
-    at least `amount`: total = ceil((amount + fixed) / (1 - rate)).
-    """
-    numerator = (amount + fixed) * 10_000
-    denominator = 10_000 - percent_bps
-    total = -(-numerator // denominator)
+    def kept(total: int) -> int:
+        return total - (total * percent_bps + 5_000) // 10_000 - fixed
+
+    total = -(-(amount + fixed) * 10_000 // (10_000 - percent_bps))
+    while kept(total - 1) >= amount:
+        total -= 1
     return total - amount

@@ -1,0 +1,129 @@
+"""banner.payments: idempotency keys on every Stripe POST, and readers of both object shapes."""
+
+import http.server
+import json
+import threading
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from banner import payments
+from banner.models import Frequency
+from banner.services import checkout
+from tests.stripe_helpers import VISA, confirm_card_setup
+
+EXAMPLES = json.loads((Path(__file__).parent / "fixtures" / "stripe_objects.json").read_text())
+
+
+class RecordingProxy(http.server.ThreadingHTTPServer):
+    """Forwards requests to the emulator and records method, path and Idempotency-Key."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self.requests: list[tuple[str, str, str | None]] = []
+        super().__init__(("127.0.0.1", 0), ProxyHandler)
+
+
+class ProxyHandler(http.server.BaseHTTPRequestHandler):
+    def _forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.requests.append(
+            (self.command, self.path.split("?")[0], self.headers.get("Idempotency-Key"))
+        )
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        request = urllib.request.Request(
+            self.server.target + self.path, data=body or None, headers=headers, method=self.command
+        )
+        try:
+            response = urllib.request.urlopen(request, timeout=10)
+        except urllib.error.HTTPError as error:
+            response = error
+        payload = response.read()
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_DELETE = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recorded(app, stripe_base):
+    proxy = RecordingProxy(stripe_base)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    app.config["STRIPE_API_BASE"] = f"http://127.0.0.1:{proxy.server_address[1]}"
+    app.extensions.pop("stripe_client", None)
+    yield proxy.requests
+    proxy.shutdown()
+    proxy.server_close()
+    app.config["STRIPE_API_BASE"] = stripe_base
+    app.extensions.pop("stripe_client", None)
+
+
+@pytest.mark.parametrize("frequency", [Frequency.ONCE, Frequency.MONTH])
+def test_every_stripe_post_carries_an_idempotency_key_derived_from_the_gift(recorded, stripe_base, frequency):
+    request = checkout.GiftRequest(
+        amount=2500,
+        currency="usd",
+        frequency=frequency,
+        cover_fees=False,
+        name="Ada",
+        email="ada@example.org",
+        checkout_key=uuid.uuid4().hex,
+    )
+    started = checkout.start_gift(request)
+    setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
+    checkout.complete_gift(started.reference, setup["id"])
+    checkout.complete_gift(started.reference, setup["id"])  # a double click
+
+    posts = [(path, key) for method, path, key in recorded if method == "POST"]
+    assert len(posts) >= 4
+    assert all(key for _, key in posts), posts
+    gift_keys = [
+        key for path, key in posts if not path.startswith(("/v1/customers", "/v1/plans", "/v1/products"))
+    ]
+    assert all(key.startswith(f"gift-{started.reference}-") for key in gift_keys), posts
+    charge_path = "/v1/payment_intents" if frequency is Frequency.ONCE else "/v1/subscriptions"
+    assert [key for path, key in posts if path == charge_path] == [
+        f"gift-{started.reference}-{'charge' if frequency is Frequency.ONCE else 'subscription'}"
+    ]
+    assert len({key for _, key in posts}) == len(posts)  # one key per request: none repeated
+
+
+def test_period_end_is_read_from_the_subscription_or_its_item():
+    item = {**EXAMPLES["subscription"]["items"]["data"][0], "current_period_end": 1_900_000_000}
+    current = {**EXAMPLES["subscription"], "items": {"object": "list", "data": [item]}}
+    assert "current_period_end" not in current
+    assert payments.period_end(current) == 1_900_000_000
+    older = {"current_period_end": 1_800_000_000, "items": {"data": []}}
+    assert payments.period_end(older) == 1_800_000_000
+
+
+def test_invoice_subscription_and_payment_intent_are_read_in_both_shapes():
+    current = {**EXAMPLES["invoice"], "subscription": None}
+    current["parent"] = {"type": "subscription_details", "subscription_details": {"subscription": "sub_new"}}
+    current["payments"] = {"data": [{"payment": {"type": "payment_intent", "payment_intent": "pi_new"}}]}
+    assert payments.invoice_subscription(current) == "sub_new"
+    assert payments.invoice_payment_intent(current) == "pi_new"
+
+    older = {"subscription": "sub_old", "payment_intent": {"id": "pi_old", "object": "payment_intent"}}
+    assert payments.invoice_subscription(older) == "sub_old"
+    assert payments.invoice_payment_intent(older) == "pi_old"
+
+
+def test_stripe_outage_is_a_payment_unavailable_error(app):
+    app.config["STRIPE_API_BASE"], base = "http://127.0.0.1:9", app.config["STRIPE_API_BASE"]
+    app.extensions.pop("stripe_client", None)
+    try:
+        with pytest.raises(payments.PaymentUnavailable):
+            payments.create_customer("a@example.org", "A", "key-1")
+    finally:
+        app.config["STRIPE_API_BASE"] = base
+        app.extensions.pop("stripe_client", None)
