@@ -40,6 +40,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def configure_logging(app: Flask) -> None:
+    logging.getLogger("stripe").setLevel(logging.WARNING)  # it logs every request at INFO
     if not app.debug:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -1,0 +1,64 @@
+"""A real app server and Debian's Chromium, driven by Playwright."""
+
+import os
+import threading
+import urllib.request
+
+import pytest
+from werkzeug.serving import make_server
+
+from banner.extensions import db
+from tests.conftest import STRICT, empty_tables, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if STRICT:
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(session_app):
+    """Serve the session's app on a free loopback port, in a thread of this process."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, session_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    session_app.config["PUBLIC_URL"] = url
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture
+def live(live_server, session_app, stripe_base):
+    """The live server's URL, over an empty database and emulator, with CSRF on."""
+    urllib.request.urlopen(urllib.request.Request(f"{stripe_base}/_config/data", method="DELETE"))
+    session_app.config["WTF_CSRF_ENABLED"] = True
+    with session_app.app_context():
+        yield live_server
+        db.session.remove()
+        empty_tables()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page that collects console errors and uncaught exceptions."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()

@@ -1,0 +1,176 @@
+"""The donate page in Chromium: test cards typed into the card field, against the emulator."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from banner.extensions import db
+from banner.models import Campaign, CampaignStatus, Frequency, Gift, GiftStatus, Payment, Variant, utcnow
+from tests.stripe_helpers import DECLINED_AT_CHARGE, DECLINED_AT_SETUP, THREE_D_SECURE, VISA
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def donate(live, page, make_live_campaign):
+    make_live_campaign()
+    page.goto(f"{live}/donate?campaign=spring&variant=a&from=https%3A%2F%2Fnews.example%2Fstory")
+    return page
+
+
+@pytest.fixture
+def make_live_campaign(live):
+    def make():
+        db.session.add(
+            Campaign(
+                slug="spring",
+                title="Spring drive",
+                goal_amount=100_000,
+                currency="usd",
+                status=CampaignStatus.LIVE,
+                starts_at=utcnow(),
+                preset_amounts=[500, 1000, 2500],
+                variants=[Variant(key="a", heading="Support us")],
+            )
+        )
+        db.session.commit()
+
+    return make
+
+
+def fill_donor(page, card=VISA):
+    page.get_by_label("Your name").fill("Ada Reader")
+    page.get_by_label("E-mail").fill("ada@example.org")
+    type_card(page, card)
+
+
+def type_card(page, card):
+    field = page.locator("#card-element")
+    field.get_by_placeholder("number").fill(card)
+    field.get_by_placeholder("exp_month").fill("12")
+    field.get_by_placeholder("exp_year").fill("34")
+    field.get_by_placeholder("cvc").fill("123")
+    field.get_by_placeholder("postal_code").fill("12345")
+
+
+def gifts():
+    db.session.expire_all()
+    return db.session.scalars(sa.select(Gift).order_by(Gift.id)).all()
+
+
+def test_one_time_gift_of_25(donate):
+    page = donate
+    page.get_by_role("button", name="$25").click()
+    expect(page.get_by_role("button", name="Give $25")).to_be_visible()
+    fill_donor(page)
+    page.get_by_role("button", name="Give $25").click()
+
+    page.wait_for_url(re.compile(r"/donate/thanks/"))
+    expect(page.get_by_role("heading", name="Thank you, Ada Reader")).to_be_visible()
+    expect(page.locator(".lead")).to_contain_text("$25 was received")
+    [gift] = gifts()
+    assert (gift.amount, gift.frequency, gift.status) == (2500, Frequency.ONCE, GiftStatus.SUCCEEDED)
+    assert (gift.campaign.slug, gift.variant.key) == ("spring", "a")
+    assert gift.article_url == "https://news.example/story"
+    assert len(gift.payments) == 1
+    assert page.errors == []
+
+
+def test_monthly_gift_of_10(donate):
+    page = donate
+    page.get_by_label("Monthly").check()
+    page.get_by_role("button", name="$10", exact=True).click()
+    fill_donor(page)
+    page.get_by_role("button", name="Give $10 monthly").click()
+
+    page.wait_for_url(re.compile(r"/donate/thanks/"))
+    expect(page.locator(".lead")).to_contain_text("$10 every month")
+    [gift] = gifts()
+    assert (gift.amount, gift.frequency, gift.status) == (1000, Frequency.MONTH, GiftStatus.ACTIVE)
+    assert gift.stripe_subscription_id
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("card", [DECLINED_AT_SETUP, DECLINED_AT_CHARGE])
+def test_declined_card_shows_the_reason_and_another_card_works(donate, card):
+    page = donate
+    page.get_by_label("Amount", exact=True).fill("30")
+    fill_donor(page, card)
+    page.get_by_role("button", name="Give $30").click()
+
+    expect(page.locator("#card-error")).to_contain_text("Your card was declined.")
+    first = gifts()
+    assert [gift.status for gift in first] == [GiftStatus.FAILED]
+    assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 0
+
+    type_card(page, VISA)
+    page.get_by_role("button", name="Give $30").click()
+    page.wait_for_url(re.compile(r"/donate/thanks/"))
+    assert [gift.status for gift in gifts()] == [GiftStatus.FAILED, GiftStatus.SUCCEEDED]
+    assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 1
+
+
+def test_three_d_secure_completes_through_authentication(donate):
+    page = donate
+    page.get_by_role("button", name="$25").click()
+    fill_donor(page, THREE_D_SECURE)
+    page.get_by_role("button", name="Give $25").click()
+
+    # The emulator's Stripe.js asks once to save the card and once for the payment.
+    for _ in range(2):
+        page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url(re.compile(r"/donate/thanks/"))
+    assert [gift.status for gift in gifts()] == [GiftStatus.SUCCEEDED]
+
+
+def test_validation_error_is_shown_next_to_the_field(donate):
+    page = donate
+    page.get_by_label("Amount", exact=True).fill("0.50")
+    fill_donor(page)
+    page.get_by_role("button", name="Give $0.50").click()
+
+    error = page.locator("#amount-error")
+    expect(error).to_have_text("The smallest gift we can take is $1.")
+    expect(page.get_by_label("Amount", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Amount", exact=True)).to_be_focused()
+    assert gifts() == []
+
+
+def test_cover_fees_shows_the_exact_extra(donate):
+    page = donate
+    page.get_by_role("button", name="$25").click()
+    expect(page.locator("#fee-amount")).to_have_text("$1.06")
+
+
+def test_every_control_is_reachable_by_keyboard(donate):
+    page = donate
+    page.locator("body").focus()
+    seen = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        seen.append(
+            page.evaluate(
+                "document.activeElement.id || document.activeElement.placeholder "
+                "|| document.activeElement.textContent.trim()"
+            )
+        )
+    for control in [
+        "frequency-0",
+        "$5",
+        "$10",
+        "$25",
+        "amount",
+        "cover_fees",
+        "name",
+        "email",
+        "number",
+        "cvc",
+        "submit",
+    ]:
+        assert control in seen, (control, seen)
+
+    page.get_by_role("button", name="$10", exact=True).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Amount", exact=True)).to_have_value("10")
