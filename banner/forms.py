@@ -114,4 +114,7 @@ class FeeForm(FlaskForm):
 
     def validate_amount(self, field):
         if self.currency.data in CURRENCIES:
-            self.amount_minor = check_amount(field.data, self.currency.data)
+            try:  # any amount gets a quote; the donate form checks the bounds
+                self.amount_minor = parse_amount(field.data, self.currency.data)
+            except AmountError as error:
+                raise ValidationError(str(error)) from None

@@ -138,7 +138,9 @@ def session_app(app_settings):
     with app.app_context():
         db.drop_all()
         db.create_all()
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture

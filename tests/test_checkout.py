@@ -1,13 +1,14 @@
 """Giving once and monthly through the checkout service, against the Stripe emulator."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 import stripe
 
 from banner.extensions import db
-from banner.models import Frequency, Gift, GiftEvent, GiftStatus, Payment
+from banner.models import Frequency, Gift, GiftEvent, GiftStatus, Payment, utcnow
 from banner.services import checkout
 from tests.stripe_helpers import (
     DECLINED_AT_CHARGE,
@@ -235,3 +236,47 @@ def test_every_status_change_is_a_gift_event(give):
         (GiftStatus.PROCESSING, GiftStatus.ACTIVE),
     ]
     assert all(event.actor.value == "donor" for event in events)
+
+
+def test_a_gift_being_charged_by_another_request_is_not_charged_again(app, stripe_base):
+    request = checkout.GiftRequest(
+        amount=1500,
+        currency="usd",
+        frequency=Frequency.ONCE,
+        cover_fees=False,
+        name="Ada",
+        email="ada@example.org",
+        checkout_key=uuid.uuid4().hex,
+    )
+    started = checkout.start_gift(request)
+    setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
+    gift = db.session.scalar(sa.select(Gift))
+    gift.status = GiftStatus.PROCESSING  # another request holds it
+    db.session.commit()
+
+    assert checkout.complete_gift(started.reference, setup["id"]).status == "processing"
+    assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 0
+
+
+def test_a_gift_left_processing_by_a_dead_request_is_finished_by_a_retry(app, stripe_base):
+    request = checkout.GiftRequest(
+        amount=1500,
+        currency="usd",
+        frequency=Frequency.ONCE,
+        cover_fees=False,
+        name="Ada",
+        email="ada@example.org",
+        checkout_key=uuid.uuid4().hex,
+    )
+    started = checkout.start_gift(request)
+    setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
+    db.session.execute(
+        sa.update(Gift).values(
+            status=GiftStatus.PROCESSING,
+            updated_at=utcnow() - checkout.STALE_PROCESSING - timedelta(seconds=1),
+        )
+    )
+    db.session.commit()
+
+    assert checkout.complete_gift(started.reference, setup["id"]).status == "succeeded"
+    assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 1

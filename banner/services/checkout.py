@@ -8,7 +8,7 @@ state and never charges twice.
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -24,6 +24,7 @@ from banner.services.ledger import record_payment
 log = logging.getLogger(__name__)
 
 DONE = (GiftStatus.SUCCEEDED, GiftStatus.ACTIVE)
+STALE_PROCESSING = timedelta(minutes=2)
 
 
 class CheckoutError(Exception):
@@ -150,7 +151,7 @@ def complete_gift(reference: str, setup_intent_id: str | None) -> Outcome:
     gift = db.session.scalar(sa.select(Gift).where(Gift.reference == reference))
     if gift is None:
         raise GiftNotFound("We could not find this gift. Reload the page to start again.")
-    if gift.status is GiftStatus.PENDING:
+    if gift.status in (GiftStatus.PENDING, GiftStatus.PROCESSING):
         outcome = _charge(gift, setup_intent_id) if _claim(gift) else _outcome(gift)
     elif gift.status is GiftStatus.REQUIRES_ACTION:
         outcome = _after_authentication(gift)
@@ -162,11 +163,20 @@ def complete_gift(reference: str, setup_intent_id: str | None) -> Outcome:
 
 
 def _claim(gift: Gift) -> bool:
-    """Move the gift from pending to processing unless another request already did."""
+    """Move the gift from pending to processing unless another request already did.
+
+    A gift left processing by a request that died (a crash, a timeout) may be claimed again after
+    STALE_PROCESSING; the same idempotency keys then find the Stripe objects already made.
+    """
+    now = utcnow()
     claimed = db.session.execute(
         sa.update(Gift)
-        .where(Gift.id == gift.id, Gift.status == GiftStatus.PENDING)
-        .values(status=GiftStatus.PROCESSING, updated_at=utcnow())
+        .where(
+            Gift.id == gift.id,
+            (Gift.status == GiftStatus.PENDING)
+            | ((Gift.status == GiftStatus.PROCESSING) & (Gift.updated_at < now - STALE_PROCESSING)),
+        )
+        .values(status=GiftStatus.PROCESSING, updated_at=now)
     ).rowcount
     db.session.commit()
     db.session.refresh(gift)

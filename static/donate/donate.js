@@ -53,12 +53,17 @@
   var feeTimer = null;
   function quoteFee() {
     clearTimeout(feeTimer);
+    var fee = document.getElementById("fee-amount");
+    if (!/^\d+(\.\d{1,2})?$/.test(amount.value.trim())) {
+      fee.textContent = "a little";
+      return;
+    }
     feeTimer = setTimeout(function () {
       var params = new URLSearchParams({ amount: amount.value, currency: form.elements.currency.value });
       fetch(form.dataset.feeUrl + "?" + params, { headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (quote) {
-          document.getElementById("fee-amount").textContent = quote ? quote.fee_display : "a little";
+          fee.textContent = quote ? quote.fee_display : "a little";
         })
         .catch(function () {});
     }, 150);

@@ -53,12 +53,25 @@ def live(live_server, session_app, stripe_base):
 
 
 @pytest.fixture
-def page(browser):
-    """A fresh browser page that collects console errors and uncaught exceptions."""
+def page(browser, stripe_base):
+    """A fresh browser page that collects console errors and uncaught exceptions, and every
+    request the page sends to origins other than Stripe's."""
     context = browser.new_context()
     page = context.new_page()
     page.errors = []
-    page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.sent = []
+
+    def console(message):
+        # A declined card is an HTTP 402 from Stripe, which Chromium logs; that is Stripe's, not ours.
+        if message.type == "error" and not message.location.get("url", "").startswith(stripe_base):
+            page.errors.append((message.location.get("url", ""), message.text))
+
+    def request(sent):
+        if not sent.url.startswith(stripe_base):
+            page.sent.append((sent.url, sent.post_data or ""))
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: page.errors.append(("", str(error))))
+    page.on("request", request)
     yield page
     context.close()
