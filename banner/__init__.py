@@ -12,8 +12,8 @@ from banner.cli import group as cli_group
 from banner.config import ConfigError
 from banner.extensions import csrf, db, login, migrate, talisman
 from banner.models import StaffUser
-from banner.money import format_amount
-from banner.views import donate, health, webhooks
+from banner.money import format_amount, major_units
+from banner.views import donate, embed, health, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,7 +84,7 @@ def configure_security_headers(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    for module in (donate, health, webhooks):
+    for module in (donate, embed, health, webhooks):
         app.register_blueprint(module.bp)
 
 
@@ -117,6 +117,7 @@ def configure_errors(app: Flask) -> None:
 
 def configure_templates(app: Flask) -> None:
     app.add_template_filter(format_amount, "money")
+    app.add_template_filter(major_units, "major_units")
 
 
 def configure_cli(app: Flask) -> None:

@@ -35,6 +35,7 @@ DEFAULTS = {
     "MAX_AMOUNT": 1_000_000,  # minor units: $10,000
     "FEE_PERCENT_BPS": 290,  # card fee a donor may cover: 2.9% ...
     "FEE_FIXED": 30,  # ... plus 30 minor units
+    "CACHE_SECONDS": 30,  # how old the banner's campaigns and goal progress may be (at most 60)
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")

@@ -4,11 +4,29 @@ import uuid
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    StringField,
+)
 from wtforms.fields import EmailField
-from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
-from banner.models import CURRENCIES, Frequency
+from banner.models import CURRENCIES, EVENT_COLUMNS, Frequency
 from banner.money import AmountError, format_amount, parse_amount
 
 FREQUENCIES = [
@@ -118,3 +136,31 @@ class FeeForm(FlaskForm):
                 self.amount_minor = parse_amount(field.data, self.currency.data)
             except AmountError as error:
                 raise ValidationError(str(error)) from None
+
+
+class BannerEventForm(Form):
+    type = StringField(validators=[DataRequired(), AnyOf(list(EVENT_COLUMNS))])
+    campaign = StringField(validators=[DataRequired(), Length(max=60)])
+    variant = StringField(validators=[DataRequired(), Length(max=40)])
+
+
+class BannerEventsForm(FlaskForm):
+    """A batch of banner events, as the banner script sends them with navigator.sendBeacon."""
+
+    class Meta:
+        csrf = False  # cookieless, cross-origin beacons; nothing here acts for a user
+
+    MAX_EVENTS = 50
+    events = FieldList(FormField(BannerEventForm), min_entries=1, max_entries=MAX_EVENTS)
+
+
+class BannerQueryForm(FlaskForm):
+    """GET /api/banner: the page asking for a banner."""
+
+    class Meta:
+        csrf = False
+
+    campaign = StringField(validators=[Optional(), Length(max=60)])
+    path = StringField(validators=[Optional(), Length(max=2000)])
+    ref = StringField(validators=[Optional(), Length(max=2000)])
+    preview = StringField(validators=[Optional(), Regexp(r"^[\w-]{1,60}:[\w-]{1,40}$")])

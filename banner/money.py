@@ -28,6 +28,14 @@ def parse_amount(text: str, currency: str) -> int:
     return int(value.scaleb(digits))
 
 
+def major_units(minor: int, currency: str) -> str:
+    """Write minor units as the donate form's amount field takes them: 2500 -> "25", 2550 -> "25.50"."""
+    digits = CURRENCIES[currency]
+    if minor % (10**digits) == 0:
+        return str(minor // 10**digits)
+    return f"{Decimal(minor).scaleb(-digits):.{digits}f}"
+
+
 def format_amount(minor: int, currency: str) -> str:
     """Show minor units as a donor reads them: 2550, "usd" -> "$25.50"; 2500 -> "$25"."""
     digits = CURRENCIES[currency]

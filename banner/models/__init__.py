@@ -1,5 +1,6 @@
 """Every table of the service; import models from here."""
 
+from banner.models.banner_stats import EVENT_COLUMNS, BannerStat
 from banner.models.base import CURRENCIES, new_reference, utcnow
 from banner.models.campaign import Campaign, CampaignStatus, GoalMode, Placement, Variant
 from banner.models.donor import (
@@ -17,8 +18,10 @@ from banner.models.stripe import StripeEvent
 
 __all__ = [
     "CURRENCIES",
+    "EVENT_COLUMNS",
     "Actor",
     "AuditEntry",
+    "BannerStat",
     "Campaign",
     "CampaignStatus",
     "Donor",

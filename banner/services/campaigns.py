@@ -5,7 +5,17 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from banner.extensions import db
-from banner.models import Campaign, CampaignStatus, Gift, Payment, Variant, utcnow
+from banner.models import (
+    Campaign,
+    CampaignStatus,
+    Frequency,
+    Gift,
+    GiftStatus,
+    GoalMode,
+    Payment,
+    Variant,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -33,14 +43,40 @@ def find_variant(campaign: Campaign | None, key: str | None) -> Variant | None:
     return db.session.scalar(sa.select(Variant).where(Variant.campaign_id == campaign.id, Variant.key == key))
 
 
-def progress(campaign: Campaign) -> Progress:
-    """Return what the campaign has raised, net of refunds, in its own currency."""
-    raised = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount - Payment.amount_refunded), 0))
-        .join(Gift, Payment.gift_id == Gift.id)
+def goal_progress(campaign: Campaign) -> Progress:
+    """Return the campaign's progress towards its goal, in its own currency.
+
+    "raised": money received, net of refunds. "committed": the same, except that each active
+    monthly or yearly gift counts for a year of its amount (12 months, or one year) instead of
+    what it has paid so far; a cancelled gift keeps only what it paid.
+    """
+    net = Payment.amount - Payment.amount_refunded
+    paid = (
+        sa.select(Gift.status, Gift.frequency, sa.func.coalesce(sa.func.sum(net), 0))
+        .join(Payment, Payment.gift_id == Gift.id)
         .where(Gift.campaign_id == campaign.id, Payment.currency == campaign.currency)
+        .group_by(Gift.status, Gift.frequency)
     )
+    raised = 0
+    for status, frequency, amount in db.session.execute(paid):
+        if campaign.goal_mode is GoalMode.COMMITTED and _commits(status, frequency):
+            continue
+        raised += int(amount)
+    if campaign.goal_mode is GoalMode.COMMITTED:
+        yearly = sa.case((Gift.frequency == Frequency.MONTH, Gift.amount * 12), else_=Gift.amount)
+        raised += db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(yearly), 0)).where(
+                Gift.campaign_id == campaign.id,
+                Gift.currency == campaign.currency,
+                Gift.status == GiftStatus.ACTIVE,
+                Gift.frequency != Frequency.ONCE,
+            )
+        )
     return Progress(raised=int(raised), goal=campaign.goal_amount, currency=campaign.currency)
+
+
+def _commits(status: GiftStatus, frequency: Frequency) -> bool:
+    return status is GiftStatus.ACTIVE and frequency is not Frequency.ONCE
 
 
 DEFAULT_PRESETS = [500, 1000, 2500, 5000]

@@ -93,7 +93,7 @@ def _render(form: DonateForm):
         "donate/form.html",
         form=form,
         campaign=campaign,
-        progress=campaigns.progress(campaign) if campaign else None,
+        progress=campaigns.goal_progress(campaign) if campaign else None,
         presets=campaigns.preset_amounts(campaign, variant),
     )
 

@@ -1,0 +1,158 @@
+"""Which banner a page shows: the live campaign that targets it, its variants and its progress.
+
+The answer depends only on the query (campaign, path, referrer), never on the reader, so a CDN
+may cache it; the reader's variant, dismissals and caps are decided in the browser. Live
+campaigns are read from the database at most once per BANNER_CACHE_SECONDS per process.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
+
+from banner.extensions import db
+from banner.models import Campaign, CampaignStatus, utcnow
+from banner.money import format_amount, major_units
+from banner.services import campaigns
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A campaign as the banner needs it, detached from the database session."""
+
+    campaign_id: int
+    slug: str
+    status: CampaignStatus
+    starts_at: datetime | None
+    ends_at: datetime | None
+    path_include: tuple[str, ...]
+    path_exclude: tuple[str, ...]
+    referrer_domains: tuple[str, ...]
+    payload: dict
+
+    def is_live(self, now: datetime) -> bool:
+        return (
+            self.status is CampaignStatus.LIVE
+            and (self.starts_at is None or self.starts_at <= now)
+            and (self.ends_at is None or now < self.ends_at)
+        )
+
+    def targets(self, path: str, referrer: str | None) -> bool:
+        """Return whether the campaign is meant for an article at `path` reached from `referrer`."""
+        path = path or "/"
+        if self.path_include and not path.startswith(self.path_include):
+            return False
+        if self.path_exclude and path.startswith(self.path_exclude):
+            return False
+        if self.referrer_domains:
+            host = (urlsplit(referrer or "").hostname or "").lower()
+            return any(host == d or host.endswith("." + d) for d in self.referrer_domains)
+        return True
+
+
+def choose(slug: str | None, path: str, referrer: str | None, preview: str | None = None) -> dict | None:
+    """Return the banner for a page: the named campaign if live, else the live campaign of
+    highest priority that targets the page; None when nothing should show.
+
+    `preview` ("campaign:variant") shows that campaign and variant whatever their schedule.
+    """
+    if preview:
+        return _preview(preview)
+    now = utcnow()
+    for snapshot in _live_snapshots():
+        if not snapshot.is_live(now):
+            continue
+        if slug:
+            if snapshot.slug == slug:
+                return snapshot.payload
+        elif snapshot.targets(path, referrer):
+            return snapshot.payload
+    return None
+
+
+def clear_cache() -> None:
+    current_app.extensions.pop("banner_cache", None)
+
+
+def _live_snapshots() -> list[Snapshot]:
+    """Return live-status campaigns by priority, from a cache at most BANNER_CACHE_SECONDS old."""
+    cached = current_app.extensions.get("banner_cache")
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    rows = db.session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.status == CampaignStatus.LIVE)
+        .options(selectinload(Campaign.variants))
+        .order_by(Campaign.priority.desc(), Campaign.id)
+    ).all()
+    snapshots = [_snapshot(campaign) for campaign in rows]
+    current_app.extensions["banner_cache"] = (
+        time.monotonic() + current_app.config["CACHE_SECONDS"],
+        snapshots,
+    )
+    return snapshots
+
+
+def _snapshot(campaign: Campaign) -> Snapshot:
+    return Snapshot(
+        campaign_id=campaign.id,
+        slug=campaign.slug,
+        status=campaign.status,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        path_include=tuple(campaign.path_include or ()),
+        path_exclude=tuple(campaign.path_exclude or ()),
+        referrer_domains=tuple(d.lower() for d in campaign.referrer_domains or ()),
+        payload=payload(campaign),
+    )
+
+
+def _preview(preview: str) -> dict | None:
+    slug, _, key = preview.partition(":")
+    campaign = campaigns.find(slug)
+    if campaign is None:
+        return None
+    data = payload(campaign)
+    data["variants"] = [v for v in data["variants"] if v["key"] == key] or data["variants"][:1]
+    data["preview"] = True
+    return data
+
+
+def payload(campaign: Campaign) -> dict:
+    """Return what the banner script renders for a campaign: plain text only, never HTML."""
+    progress = campaigns.goal_progress(campaign)
+    currency = campaign.currency
+    return {
+        "campaign": campaign.slug,
+        "placement": campaign.placement.value,
+        "dismissDays": campaign.dismiss_days,
+        "gaveDays": campaign.gave_hide_days,
+        "cap": campaign.daily_cap,
+        "goal": {
+            "percent": progress.percent,
+            "text": f"{format_amount(progress.raised, currency)} raised of "
+            f"{format_amount(progress.goal, currency)}",
+        },
+        "donateUrl": current_app.config["PUBLIC_URL"].rstrip("/") + "/donate",
+        "variants": [
+            {
+                "key": variant.key,
+                "heading": variant.heading,
+                "body": variant.body,
+                "button": variant.button_text,
+                "theme": variant.theme,
+                "weight": variant.weight,
+                "audience": variant.audience,
+                "amounts": [
+                    [major_units(amount, currency), format_amount(amount, currency)]
+                    for amount in campaigns.preset_amounts(campaign, variant)
+                ],
+            }
+            for variant in campaign.variants
+            if variant.weight > 0
+        ],
+    }
