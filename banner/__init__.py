@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from banner import config
 from banner.cli import group as cli_group
 from banner.config import ConfigError
-from banner.extensions import csrf, db, login, migrate, talisman
+from banner.extensions import SessionInterface, csrf, db, login, migrate, talisman
 from banner.models import StaffUser
 from banner.money import format_amount, major_units
 from banner.views import donate, embed, health, webhooks
@@ -47,6 +47,7 @@ def configure_logging(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.session_interface = SessionInterface()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from banner.assets import embed_script
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
 
@@ -92,6 +93,22 @@ def create_staff(email, role, password):
     db.session.add(staff)
     db.session.commit()
     click.echo(f"Created {role} {email}" + (f" with password {password}" if generated else ""))
+
+
+@group.command("embed-snippet")
+@click.option("--campaign", default=None, help="Pin one campaign (data-campaign).")
+def embed_snippet(campaign):
+    """Print the tag for article pages, plain and pinned with Subresource Integrity."""
+    script = embed_script()
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    pin = f' data-campaign="{campaign}"' if campaign else ""
+    click.echo("Follows every change of the banner script (recommended):")
+    click.echo(f'<script async src="{base}/embed.js"{pin}></script>')
+    click.echo("Pinned to this exact version; update it after each release:")
+    click.echo(
+        f'<script async src="{base}/{script.hashed_name}" integrity="{script.integrity}" '
+        f'crossorigin="anonymous"{pin}></script>'
+    )
 
 
 @group.command("stripe-emulator")

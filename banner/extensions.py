@@ -1,6 +1,8 @@
 """Flask extensions, created unbound; banner.create_app binds them."""
 
 import sqlalchemy as sa
+from flask import request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +29,15 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login = LoginManager()
 talisman = Talisman()
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, left out of the public banner endpoints: their answers
+    are the same for everyone, so they set no cookie and do not vary by one."""
+
+    PUBLIC_BLUEPRINTS = frozenset({"embed"})
+
+    def save_session(self, app, session, response):
+        if request.blueprint in self.PUBLIC_BLUEPRINTS:
+            return
+        super().save_session(app, session, response)

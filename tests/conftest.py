@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from email import message_from_bytes, policy
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from werkzeug.serving import make_server
 
 from banner import create_app
 from banner.extensions import db
@@ -129,6 +131,7 @@ def app_settings(database_url, stripe_base, smtp_server):
         "STRIPE_API_BASE": stripe_base,
         "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[1]}",
         "PUBLIC_URL": "http://testserver",
+        "CACHE_SECONDS": 30,
     }
 
 
@@ -148,6 +151,7 @@ def app(session_app, stripe_base):
     """The app with empty tables and an empty emulator."""
     urllib.request.urlopen(urllib.request.Request(f"{stripe_base}/_config/data", method="DELETE"))
     session_app.config["WTF_CSRF_ENABLED"] = False
+    session_app.extensions.pop("banner_cache", None)
     with session_app.app_context():
         yield session_app
         db.session.remove()
@@ -163,6 +167,20 @@ def empty_tables():
         else:
             for table in reversed(tables):
                 connection.execute(table.delete())
+
+
+@pytest.fixture(scope="session")
+def live_server(session_app):
+    """Serve the session's app on a free loopback port, in a thread of this process."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, session_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    session_app.config["PUBLIC_URL"] = url
+    yield url
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

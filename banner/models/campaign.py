@@ -56,7 +56,7 @@ class Campaign(db.Model):
     path_include: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     path_exclude: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     referrer_domains: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
-    placement: Mapped[Placement] = mapped_column(enum_column(Placement), default=Placement.TOP)
+    placement: Mapped[Placement] = mapped_column(enum_column(Placement), default=Placement.BOTTOM)
     dismiss_days: Mapped[int] = mapped_column(default=14)  #: hide after a reader closes it
     gave_hide_days: Mapped[int] = mapped_column(default=365)  #: hide after a reader gives
     daily_cap: Mapped[int | None]  #: impressions per reader per day; None is no cap

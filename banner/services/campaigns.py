@@ -154,9 +154,7 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
         )
     }
     paid = Gift.status.in_(PAID_STATUSES)
-    monthly_value = sa.case(
-        (Gift.frequency == Frequency.MONTH, Gift.amount), else_=Gift.amount / 12
-    )
+    monthly_value = sa.case((Gift.frequency == Frequency.MONTH, Gift.amount), else_=Gift.amount / 12)
     gifts = {
         row.variant_id: row
         for row in db.session.execute(

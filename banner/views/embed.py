@@ -1,13 +1,11 @@
 """The banner's public endpoints: the script, the banner to show, and the readers' events."""
 
-import hashlib
 import json
-from base64 import b64encode
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, request
 
+from banner.assets import embed_script
 from banner.extensions import csrf
 from banner.forms import BannerEventsForm, BannerQueryForm
 from banner.services import banners, beacons
@@ -18,40 +16,21 @@ bp = Blueprint("embed", __name__)
 MAX_EVENTS_BODY = 16_384  # bytes; a batch of 50 events is about 4 kB
 
 
-class Script:
-    """The banner script's bytes with their digest, read once per process."""
-
-    def __init__(self, path: Path):
-        self.body = path.read_bytes()
-        digest = hashlib.sha384(self.body).digest()
-        self.etag = hashlib.sha256(self.body).hexdigest()[:16]
-        self.hashed_name = f"embed.{self.etag}.js"
-        self.integrity = "sha384-" + b64encode(digest).decode()
-
-
-def script() -> Script:
-    loaded = current_app.extensions.get("embed_script")
-    if loaded is None:
-        loaded = Script(Path(current_app.static_folder) / "embed" / "banner.js")
-        current_app.extensions["embed_script"] = loaded
-    return loaded
-
-
 @bp.get("/embed.js")
 def embed_js():
-    loaded = script()
+    loaded = embed_script()
     return _script_response(loaded, "public, max-age=300, stale-while-revalidate=86400")
 
 
 @bp.get("/embed.<digest>.js")
 def embed_js_pinned(digest):
-    loaded = script()
+    loaded = embed_script()
     if digest != loaded.etag:
         abort(404)
     return _script_response(loaded, "public, max-age=31536000, immutable")
 
 
-def _script_response(loaded: Script, cache_control: str) -> Response:
+def _script_response(loaded, cache_control: str) -> Response:
     response = Response(loaded.body, mimetype="text/javascript")
     response.set_etag(loaded.etag)
     response.headers["Cache-Control"] = cache_control
@@ -93,8 +72,10 @@ def banner_events():
         return _events_error('Send {"events": [...]}.')
     if not all(isinstance(event, dict) for event in data["events"]):
         return _events_error("Each event is an object.")
+    if len(data["events"]) > BannerEventsForm.MAX_EVENTS:
+        return _events_error("Too many events in one batch.")
     form = BannerEventsForm(formdata=None, data=data)
-    if len(data["events"]) > BannerEventsForm.MAX_EVENTS or not form.validate():
+    if not form.validate():
         return _events_error("Bad events.")
     events = [(e["type"], e["campaign"], e["variant"]) for e in form.events.data]
     beacons.record(events, datetime.now(UTC).date())

@@ -26,7 +26,7 @@
     ".a a{padding:.45rem .8rem;border-radius:6px;background:#0b5cad;color:#fff;font-weight:700;text-decoration:none}" +
     ".k .a a,.k .r i{background:#ffd166;color:#1d1d1f}label{display:flex;gap:.3rem}" +
     ".x{position:absolute;top:.3rem;right:.4rem;border:0;background:none;color:inherit;font-size:1.5rem}" +
-    ":focus-visible{outline:3px solid #f5a524;outline-offset:2px}" +
+    ":focus-visible{outline:3px solid #0b5cad;outline-offset:2px}.k :focus-visible{outline-color:#ffd166}" +
     "@media (prefers-reduced-motion:no-preference){.b{animation:f .3s}}@keyframes f{from{opacity:0}}";
 
   function send() {
@@ -47,7 +47,7 @@
       s.position = "fixed"; s.left = s.right = "0"; s.zIndex = "2147483000";
       s[data.placement == "top" ? "top" : "bottom"] = "0";
     }
-    var root = host.attachShadow({ mode: "closed" }), sheet = new CSSStyleSheet();
+    var root = host.attachShadow({ mode: "open" }), sheet = new CSSStyleSheet();
     sheet.replaceSync(CSS); // a constructed sheet: no inline style for the host's CSP to block
     root.adoptedStyleSheets = [sheet];
     var box = el("section", v.theme == "dark" ? "b k" : "b", 0, root), t = el("p", "t", 0, box);

@@ -1,14 +1,12 @@
 """A real app server and Debian's Chromium, driven by Playwright."""
 
 import os
-import threading
 import urllib.request
 
 import pytest
-from werkzeug.serving import make_server
 
 from banner.extensions import db
-from tests.conftest import STRICT, empty_tables, free_port
+from tests.conftest import STRICT, empty_tables
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -28,24 +26,12 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="session")
-def live_server(session_app):
-    """Serve the session's app on a free loopback port, in a thread of this process."""
-    port = free_port()
-    server = make_server("127.0.0.1", port, session_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    session_app.config["PUBLIC_URL"] = url
-    yield url
-    server.shutdown()
-
-
 @pytest.fixture
 def live(live_server, session_app, stripe_base):
     """The live server's URL, over an empty database and emulator, with CSRF on."""
     urllib.request.urlopen(urllib.request.Request(f"{stripe_base}/_config/data", method="DELETE"))
     session_app.config["WTF_CSRF_ENABLED"] = True
+    session_app.extensions.pop("banner_cache", None)
     with session_app.app_context():
         yield live_server
         db.session.remove()

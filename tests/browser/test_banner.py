@@ -1,0 +1,322 @@
+"""The banner on a news site's article page, in Chromium: another origin, real script, real API."""
+
+import http.server
+import re
+import shutil
+import threading
+import time
+from datetime import timedelta
+from functools import partial
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from banner.assets import Script
+from banner.extensions import db
+from banner.models import BannerStat, Campaign, CampaignStatus, Gift, Variant, utcnow
+from tests.conftest import ROOT, free_port
+from tests.stripe_helpers import VISA
+
+pytestmark = pytest.mark.browser
+
+REGION = "Support our journalism"
+STRICT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'nonce-r4nd0m' 'strict-dynamic'; style-src 'self'; connect-src {live}; img-src 'self' data:">
+<title>Strict</title><link rel="icon" href="data:,"><script nonce="r4nd0m" async src="{live}/embed.js"></script></head>
+<body><h1>A page with a strict policy</h1><p>Text.</p></body></html>"""
+SLOT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Slot</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="slot.css"><script async src="{live}/embed.js"></script></head>
+<body><div data-donation-banner></div><h1>Story</h1><p>Text.</p></body></html>"""
+# Installed before any page script: records CSP violations and layout shifts.
+PROBES = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", e => window.__violations.push(e.violatedDirective));
+window.__cls = 0;
+new PerformanceObserver(list => {
+  for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.__cls += entry.value;
+}).observe({type: "layout-shift", buffered: true});
+window.__globals = Object.keys(window);
+"""
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("site")
+
+
+@pytest.fixture(scope="session")
+def site(site_dir, live_server):
+    """The demo article site, served from another origin, its banner tag pointing at the app."""
+    shutil.copytree(ROOT / "demo" / "site", site_dir, dirs_exist_ok=True)
+    article = (site_dir / "index.html").read_text().replace("http://127.0.0.1:5000", live_server)
+    (site_dir / "index.html").write_text(article)
+    (site_dir / "strict.html").write_text(STRICT_PAGE.format(live=live_server))
+    (site_dir / "slot.html").write_text(SLOT_PAGE.format(live=live_server))
+    script = Script(ROOT / "static" / "embed" / "banner.js")
+    (site_dir / "pinned.html").write_text(SLOT_PAGE.replace("<div data-donation-banner></div>", "").replace(
+        '<script async src="{live}/embed.js">',
+        f'<script async src="{{live}}/{script.hashed_name}" integrity="{script.integrity}" crossorigin="anonymous">',
+    ).format(live=live_server))
+    (site_dir / "slot.css").write_text("[data-donation-banner]{display:block;min-height:120px}")
+    (site_dir / "down.html").write_text(article.replace(live_server, f"http://127.0.0.1:{free_port()}"))
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", port), partial(QuietHandler, directory=str(site_dir))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def campaign(live):
+    def make(**overrides):
+        fields = dict(
+            slug="spring",
+            title="Spring drive",
+            goal_amount=100_000,
+            currency="usd",
+            status=CampaignStatus.LIVE,
+            starts_at=utcnow() - timedelta(minutes=1),
+            preset_amounts=[500, 1000, 2500],
+            variants=[Variant(key="a", heading="Heading A", body="Body A", button_text="Give")],
+        )
+        fields.update(overrides)
+        made = Campaign(**fields)
+        db.session.add(made)
+        db.session.commit()
+        return made
+
+    return make
+
+
+@pytest.fixture
+def reader(page):
+    page.add_init_script(PROBES)
+    return page
+
+
+def banner(page):
+    return page.get_by_role("region", name=REGION)
+
+
+def counted(column: str, expected: int, timeout: float = 8) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.expire_all()
+        total = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(getattr(BannerStat, column)), 0)))
+        if total >= expected or time.monotonic() > deadline:
+            return total
+        time.sleep(0.2)
+
+
+def test_banner_appears_on_an_article_of_another_origin_without_shifting_it(site, campaign, reader):
+    campaign()
+    reader.goto(site + "/")
+    expect(banner(reader)).to_be_visible()
+    expect(banner(reader)).to_contain_text("Heading A")
+    expect(banner(reader)).to_contain_text("$0 raised of $1,000")
+    reader.wait_for_timeout(500)
+
+    assert reader.evaluate("window.__cls") == 0
+    assert reader.errors == []
+    new_globals = reader.evaluate(
+        "Object.keys(window).filter(k => !window.__globals.includes(k) && k !== '__globals')"
+    )
+    assert new_globals == ["DonationBanner"]
+    assert reader.context.cookies() == []
+    assert counted("impressions", 1) == 1
+    assert counted("views", 1) == 1
+
+
+def test_banner_is_keyboard_operable_and_never_takes_focus(site, campaign, reader):
+    campaign()
+    reader.goto(site + "/")
+    expect(banner(reader)).to_be_visible()
+    assert reader.evaluate("document.activeElement === document.body")
+
+    reached = []
+    for _ in range(60):
+        reader.keyboard.press("Tab")
+        reached.append(
+            reader.evaluate(
+                "(() => { let e = document.activeElement; while (e && e.shadowRoot && e.shadowRoot.activeElement)"
+                " e = e.shadowRoot.activeElement; return e ? (e.getAttribute('aria-label') || e.textContent.trim()) : ''; })()"
+            )
+        )
+        if reached[-1] == "Close":
+            break
+    assert "$5" in reached and "Close" in reached
+    reader.keyboard.press("Enter")
+    expect(banner(reader)).to_have_count(0)
+    assert counted("dismissals", 1) == 1
+
+
+def test_focus_is_visible_and_motion_is_reduced_on_request(site, campaign, browser):
+    campaign()
+    context = browser.new_context(reduced_motion="reduce")
+    page = context.new_page()
+    page.goto(site + "/")
+    expect(banner(page)).to_be_visible()
+    section = "[...document.body.children].find(e => e.shadowRoot).shadowRoot.querySelector('section')"
+    assert page.evaluate(f"getComputedStyle({section}).animationName") == "none"
+    banner(page).get_by_role("link", name="$5").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    outline = page.evaluate(
+        f"getComputedStyle({section}.querySelector('a:focus-visible') || {section}.querySelector('a')).outlineStyle"
+    )
+    assert outline == "solid"
+    context.close()
+
+
+def test_closing_hides_the_campaign_for_its_dismiss_days(site, campaign, reader):
+    campaign(dismiss_days=14)
+    reader.goto(site + "/")
+    banner(reader).get_by_role("button", name="Close").click()
+    expect(banner(reader)).to_have_count(0)
+
+    reader.reload()
+    reader.wait_for_timeout(1500)
+    expect(banner(reader)).to_have_count(0)
+
+    # Fifteen days later it comes back.
+    reader.evaluate("localStorage.setItem('dbn:closed:spring', JSON.stringify(Date.now() - 15 * 864e5))")
+    reader.reload()
+    expect(banner(reader)).to_be_visible()
+
+
+def test_daily_cap_limits_impressions_per_reader(site, campaign, reader):
+    campaign(daily_cap=2)
+    for _ in range(2):
+        reader.goto(site + "/")
+        expect(banner(reader)).to_be_visible()
+    reader.goto(site + "/")
+    reader.wait_for_timeout(1500)
+    expect(banner(reader)).to_have_count(0)
+
+
+def test_a_reader_keeps_one_variant_and_readers_are_spread_by_weight(site, campaign, browser):
+    campaign(variants=[Variant(key="a", heading="Heading A"), Variant(key="b", heading="Heading B")])
+    seen = set()
+    for _ in range(10):
+        context = browser.new_context()
+        page = context.new_page()
+        headings = set()
+        for _ in range(2):
+            page.goto(site + "/")
+            expect(banner(page)).to_be_visible()
+            headings.add(banner(page).locator("b").inner_text())
+        context.close()
+        assert len(headings) == 1  # stable across pages and visits
+        seen |= headings
+    assert seen == {"Heading A", "Heading B"}
+
+
+def test_preview_forces_a_variant_and_counts_nothing(site, campaign, reader):
+    campaign(
+        status=CampaignStatus.DRAFT,
+        variants=[Variant(key="a", heading="Heading A"), Variant(key="b", heading="Heading B")],
+    )
+    reader.goto(site + "/?banner_preview=spring:b")
+    expect(banner(reader)).to_contain_text("Heading B")
+    reader.wait_for_timeout(2500)
+    assert counted("impressions", 1, timeout=0) == 0
+
+
+@pytest.mark.parametrize("failure", ["abort", "500", "garbage", "wrong-shape", "timeout"])
+def test_a_failing_service_shows_nothing_and_breaks_nothing(site, campaign, reader, failure):
+    campaign()
+
+    def fail(route):
+        if failure == "abort":
+            route.abort()
+        elif failure == "500":
+            route.fulfill(status=500, body="oops")
+        elif failure == "garbage":
+            route.fulfill(status=200, content_type="application/json", body="<<not json")
+        elif failure == "wrong-shape":
+            route.fulfill(
+                status=200,
+                content_type="application/json",
+                body='{"campaign": "spring", "variants": [{"amounts": 5}]}',
+            )
+        # "timeout": never answered; the script gives up after 2 s
+
+    reader.route(re.compile(r".*/api/banner.*"), fail)
+    reader.goto(site + "/")
+    reader.wait_for_timeout(2600)
+    expect(banner(reader)).to_have_count(0)
+    assert [error for error in reader.errors if "Failed to load resource" not in error[1]] == []
+    assert reader.evaluate("document.body.lastElementChild.shadowRoot") is None
+
+
+def test_with_the_service_stopped_the_article_still_works(site, reader):
+    reader.goto(site + "/down.html")
+    reader.wait_for_timeout(500)
+    expect(reader.get_by_role("heading", level=1)).to_be_visible()
+    assert [error for error in reader.errors if "Failed to load resource" not in error[1]] == []
+
+
+def test_a_host_page_with_a_strict_policy_reports_no_violation(site, campaign, reader):
+    campaign()
+    reader.goto(site + "/strict.html")
+    expect(banner(reader)).to_be_visible()
+    reader.wait_for_timeout(300)
+    assert reader.evaluate("window.__violations") == []
+
+
+def test_a_reserved_slot_takes_the_banner_without_shifting_the_page(site, campaign, reader):
+    campaign()
+    reader.goto(site + "/slot.html")
+    expect(banner(reader)).to_be_visible()
+    assert reader.evaluate(
+        "document.querySelector('[data-donation-banner]').firstElementChild.shadowRoot !== null"
+    )
+    assert reader.evaluate("window.__cls") == 0
+
+
+def test_the_pinned_script_passes_its_integrity_check(site, campaign, reader):
+    campaign()
+    reader.goto(site + "/pinned.html")
+    expect(banner(reader)).to_be_visible()
+    assert reader.errors == []
+
+
+def test_a_reader_gives_from_the_banner_and_the_banner_then_stays_away(site, campaign, reader):
+    campaign()
+    reader.goto(site + "/")
+    banner(reader).get_by_role("link", name="$25").click()
+
+    reader.wait_for_url(re.compile(r"/donate\?"))
+    expect(reader.get_by_label("Amount", exact=True)).to_have_value("25")
+    reader.get_by_label("Your name").fill("Ada Reader")
+    reader.get_by_label("E-mail").fill("ada@example.org")
+    card = reader.locator("#card-element")
+    for placeholder, value in [
+        ("number", VISA),
+        ("exp_month", "12"),
+        ("exp_year", "34"),
+        ("cvc", "123"),
+        ("postal_code", "12345"),
+    ]:
+        card.get_by_placeholder(placeholder).fill(value)
+    reader.get_by_role("button", name="Give $25").click()
+    reader.wait_for_url(re.compile(r"/donate/thanks/"))
+
+    reader.get_by_role("link", name="Back to the article").click()
+    reader.wait_for_url(site + "/")
+    reader.wait_for_timeout(1500)
+    expect(banner(reader)).to_have_count(0)
+    assert "#" not in reader.url
+    db.session.expire_all()
+    gift = db.session.scalar(sa.select(Gift))
+    assert (gift.campaign.slug, gift.variant.key, gift.article_url) == ("spring", "a", site + "/")
+    assert counted("clicks", 1) == 1
