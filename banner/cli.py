@@ -15,9 +15,11 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from banner import payments
 from banner.assets import embed_script
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
+from banner.services import reconcile
 
 group = AppGroup("banner", help="Reader-revenue commands.")
 
@@ -108,6 +110,36 @@ def embed_snippet(campaign):
     click.echo(
         f'<script async src="{base}/{script.hashed_name}" integrity="{script.integrity}" '
         f'crossorigin="anonymous"{pin}></script>'
+    )
+
+
+@group.command("reconcile")
+@click.option(
+    "--since",
+    "since_days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="Look at Stripe events and invoices of this many days.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
+def reconcile_command(since_days, dry_run):
+    """Repair gifts from Stripe: missed events, cancellations, renewals and payments."""
+
+    def progress(donors):
+        with click.progressbar(donors, label="Donors", file=sys.stderr, show_pos=True) as bar:
+            yield from bar
+
+    try:
+        report = reconcile.reconcile(since_days, dry_run=dry_run, progress=progress)
+    except payments.PaymentError as error:
+        raise click.ClickException(f"Stripe: {error}") from None
+    for change in report.changes:
+        click.echo(("would change: " if dry_run else "changed: ") + change)
+    verb = "would change" if dry_run else "changed"
+    click.echo(
+        f"{len(report.changes)} {verb}; {report.donors} donors and "
+        f"{report.events_seen} events of the last {since_days} days checked."
     )
 
 

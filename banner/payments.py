@@ -5,7 +5,9 @@ real Stripe (test or live keys) and against the local emulator (BANNER_STRIPE_AP
 two differ in the shape of an object, a small reader below accepts both.
 """
 
+import json
 import logging
+import time
 from dataclasses import dataclass
 
 import stripe
@@ -64,6 +66,7 @@ class ChargeResult:
     currency: str
     created: int
     error_message: str | None
+    charge: str | None = None  #: the latest charge's id
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class SubscriptionResult:
     invoice_paid: bool
     invoice_amount_paid: int
     invoice_created: int | None
+    invoice_payment_intent: str | None
+    invoice_charge: str | None
     #: the first invoice's PaymentIntent, when it still needs the donor (3-D Secure) or failed
     charge: ChargeResult | None
 
@@ -240,6 +245,7 @@ def _charge_result(intent) -> ChargeResult:
         currency=intent.currency,
         created=intent.created,
         error_message=field(intent, "last_payment_error", "message"),
+        charge=object_id(field(intent, "latest_charge")),
     )
 
 
@@ -327,6 +333,8 @@ def _subscription_result(subscription) -> SubscriptionResult:
         invoice_paid=field(invoice, "status") == "paid",
         invoice_amount_paid=field(invoice, "amount_paid", default=0),
         invoice_created=field(invoice, "created"),
+        invoice_payment_intent=invoice_payment_intent(invoice) if invoice is not None else None,
+        invoice_charge=object_id(field(invoice, "charge")),
         charge=charge,
     )
 
@@ -361,15 +369,184 @@ def invoice_subscription(invoice) -> str | None:
     )
 
 
-def verify_webhook(payload: bytes, signature: str | None, secret: str) -> dict:
+def verify_webhook(payload: bytes, signature: str | None, secret: str, tolerance: int = 300) -> dict:
     """Check a webhook's Stripe-Signature against the raw body; return the event as a dict.
 
     Raises ValueError for anything not signed with `secret` within the tolerance.
     """
     if not signature:
         raise ValueError("no Stripe-Signature header")
+    # The library rejects old timestamps only; one from the future is refused as well.
+    stamps = [part[2:] for part in signature.split(",") if part.startswith("t=")]
+    if not stamps or not stamps[0].isdigit() or int(stamps[0]) > time.time() + tolerance:
+        raise ValueError("Stripe-Signature timestamp missing or in the future")
     try:
-        event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=300)
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance)
+        event = json.loads(payload)
     except (stripe.SignatureVerificationError, ValueError) as error:
         raise ValueError(str(error)) from error
-    return event.to_dict()
+    if not isinstance(event, dict) or not {"id", "type", "created", "data"} <= event.keys():
+        raise ValueError("not a Stripe event")
+    return event
+
+
+# Webhook and reconciliation payloads, read the same way whether they come as dicts (events)
+# or as objects (list calls), in the current API shape or the emulator's older one.
+
+
+@dataclass(frozen=True)
+class SubscriptionSnapshot:
+    id: str
+    status: str
+    customer: str | None
+    gift_reference: str | None  #: the metadata this service set when it made the subscription
+    amount: int | None  #: per interval, minor units
+    currency: str | None
+    interval: str | None  #: "month" or "year"
+    current_period_end: int | None
+    cancel_at_period_end: bool
+    canceled_at: int | None
+    paused_until: int | None  #: pause_collection.resumes_at (None while not paused, or no date)
+    paused: bool
+    cancellation_reason: str | None  #: cancellation_requested, payment_failed, payment_disputed
+    cancellation_feedback: str | None  #: too_expensive, switched_service, ...
+    cancellation_comment: str | None
+
+
+def subscription_snapshot(subscription) -> SubscriptionSnapshot:
+    items = field(subscription, "items", "data", default=[])
+    item = items[0] if items else None
+    price = field(item, "price") or field(item, "plan") or field(subscription, "plan")
+    unit = field(price, "unit_amount")
+    if unit is None:
+        unit = field(price, "amount")
+    quantity = field(item, "quantity", default=1)
+    interval = field(price, "recurring", "interval") or field(price, "interval")
+    pause = field(subscription, "pause_collection")
+    return SubscriptionSnapshot(
+        id=field(subscription, "id"),
+        status=field(subscription, "status"),
+        customer=object_id(field(subscription, "customer")),
+        gift_reference=field(subscription, "metadata", "gift"),
+        amount=None if unit is None else int(unit) * int(quantity),
+        currency=field(price, "currency"),
+        interval=interval,
+        current_period_end=period_end(subscription),
+        cancel_at_period_end=bool(field(subscription, "cancel_at_period_end", default=False)),
+        canceled_at=field(subscription, "canceled_at"),
+        paused_until=field(pause, "resumes_at"),
+        paused=pause is not None,
+        cancellation_reason=field(subscription, "cancellation_details", "reason"),
+        cancellation_feedback=field(subscription, "cancellation_details", "feedback"),
+        cancellation_comment=field(subscription, "cancellation_details", "comment"),
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceInfo:
+    id: str
+    subscription: str | None
+    customer: str | None
+    status: str | None
+    amount_paid: int
+    currency: str
+    created: int
+    paid_at: int
+    attempt_count: int
+    next_payment_attempt: int | None
+    payment_intent: str | None
+    charge: str | None
+
+
+def invoice_info(invoice) -> InvoiceInfo:
+    created = field(invoice, "created", default=0)
+    return InvoiceInfo(
+        id=field(invoice, "id"),
+        subscription=invoice_subscription(invoice),
+        customer=object_id(field(invoice, "customer")),
+        status=field(invoice, "status"),
+        amount_paid=field(invoice, "amount_paid", default=0),
+        currency=field(invoice, "currency", default="usd"),
+        created=created,
+        paid_at=field(invoice, "status_transitions", "paid_at") or created,
+        attempt_count=field(invoice, "attempt_count", default=0),
+        next_payment_attempt=field(invoice, "next_payment_attempt"),
+        payment_intent=invoice_payment_intent(invoice),
+        charge=object_id(field(invoice, "charge")),
+    )
+
+
+@dataclass(frozen=True)
+class IntentInfo:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    created: int
+    gift_reference: str | None
+    charge: str | None
+    invoice: str | None  #: older API versions link an invoice's PaymentIntent back to it
+    error_message: str | None
+
+
+def intent_info(intent) -> IntentInfo:
+    return IntentInfo(
+        id=field(intent, "id"),
+        status=field(intent, "status"),
+        amount=field(intent, "amount", default=0),
+        currency=field(intent, "currency", default="usd"),
+        created=field(intent, "created", default=0),
+        gift_reference=field(intent, "metadata", "gift"),
+        charge=object_id(field(intent, "latest_charge")),
+        invoice=object_id(field(intent, "invoice")),
+        error_message=field(intent, "last_payment_error", "message"),
+    )
+
+
+@dataclass(frozen=True)
+class ChargeInfo:
+    id: str
+    payment_intent: str | None
+    invoice: str | None
+    amount: int
+    amount_refunded: int
+
+
+def charge_info(charge) -> ChargeInfo:
+    return ChargeInfo(
+        id=field(charge, "id"),
+        payment_intent=object_id(field(charge, "payment_intent")),
+        invoice=object_id(field(charge, "invoice")),
+        amount=field(charge, "amount", default=0),
+        amount_refunded=field(charge, "amount_refunded", default=0),
+    )
+
+
+def list_subscriptions(customer_id: str) -> list[SubscriptionSnapshot]:
+    """Return every subscription of the customer, ended ones included."""
+    found = _call(
+        client().v1.subscriptions.list, params={"customer": customer_id, "status": "all", "limit": 100}
+    )
+    return [subscription_snapshot(subscription) for subscription in found.auto_paging_iter()]
+
+
+def list_invoices(customer_id: str, since: int) -> list[InvoiceInfo]:
+    """Return the customer's invoices created since the Unix time `since`.
+
+    Filtered here rather than with `created[gte]`, which the emulator answers with HTTP 500; a
+    donor has a few dozen invoices at most.
+    """
+    found = _call(client().v1.invoices.list, params={"customer": customer_id, "limit": 100})
+    invoices = (invoice_info(invoice) for invoice in found.auto_paging_iter())
+    return [invoice for invoice in invoices if invoice.created >= since]
+
+
+def list_events(since: int) -> list[dict]:
+    """Return the events created since the Unix time `since`, oldest first.
+
+    Real Stripe can also filter by `delivery_success=false`; the emulator cannot, and the caller
+    skips the events it already has, so every event is listed.
+    """
+    found = _call(client().v1.events.list, params={"created": {"gte": since}, "limit": 100})
+    events = [event.to_dict() for event in found.auto_paging_iter()]
+    return sorted(events, key=lambda event: event["created"])

@@ -59,9 +59,10 @@ def test_signed_event_is_stored_once(client):
         "garbage",
         signed(event_body(), secret="whsec_wrong"),
         signed(event_body(), timestamp=int(time.time()) - 301),
+        signed(event_body(), timestamp=int(time.time()) + 301),
         signed(event_body(), scheme="v0"),
     ],
-    ids=["missing", "garbage", "wrong-secret", "stale", "v0-only"],
+    ids=["missing", "garbage", "wrong-secret", "stale", "future", "v0-only"],
 )
 def test_unsigned_or_badly_signed_event_is_refused(client, signature):
     response = post(client, event_body(), signature)
@@ -73,4 +74,10 @@ def test_a_changed_byte_breaks_the_signature(client):
     body = event_body()
     signature = signed(body)
     assert post(client, body.replace(b"cus_1", b"cus_2"), signature).status_code == 400
+    assert count_events() == 0
+
+
+def test_a_signed_body_that_is_not_an_event_is_refused(client):
+    body = b'{"hello": "world"}'
+    assert post(client, body, signed(body)).status_code == 400
     assert count_events() == 0

@@ -101,9 +101,15 @@ class Gift(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancellation_reason: Mapped[str | None] = mapped_column(sa.String(40))  #: Stripe feedback code
     cancellation_comment: Mapped[str | None] = mapped_column(sa.Text)  #: the donor's words
+    #: who or what ended it: donor, staff, stripe_dashboard, failed_payment, dispute
     cancellation_channel: Mapped[str | None] = mapped_column(sa.String(20))
-    #: created time of the newest Stripe event applied, so older news never wins
+    #: the subscription's status at Stripe (active, past_due, canceled, ...), as last heard
+    stripe_status: Mapped[str | None] = mapped_column(sa.String(30))
+    #: how new the subscription news applied is (Stripe event created * 10 + rank), and the
+    #: invoice news (renewals, failures): older news never overwrites newer, whatever the order
     stripe_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    invoice_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: a chargeback was opened
 
     receipt_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

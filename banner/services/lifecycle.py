@@ -1,34 +1,448 @@
-"""Stripe webhook events: each stored once by its id, in the transaction of its effect."""
+"""What Stripe tells us about gifts, applied so that every gift matches Stripe.
+
+Each webhook event is stored by its id in the same transaction as its effect: a duplicate is a
+no-op, and an error rolls both back so that Stripe's redelivery applies it once.
+
+Events arrive late, twice and out of order. So a gift keeps two watermarks (event `created`
+times 10 plus a rank that orders events of the same second): the subscription's own news
+(status, amount, interval, pause, cancellation) is applied only when newer than the gift's
+`stripe_watermark`, and invoice news (renewal failures and retries) only when newer than its
+`invoice_watermark`. Payments are keyed by invoice or PaymentIntent and only ever added, and
+refunds only grow. Whatever the order, the gift ends in the same state.
+
+The gift's status then follows from what Stripe last said:
+  canceled -> cancelled; incomplete_expired -> failed; pause_collection -> paused;
+  newer invoice news than subscription news -> past_due while attempts fail, else active;
+  past_due / unpaid -> past_due; active with cancel_at_period_end -> cancelling; active -> active.
+"""
 
 import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from banner import payments
 from banner.extensions import db
-from banner.models import StripeEvent, utcnow
+from banner.models import (
+    Actor,
+    Donor,
+    Frequency,
+    Gift,
+    GiftEvent,
+    GiftStatus,
+    Payment,
+    PaymentStatus,
+    StripeEvent,
+    utcnow,
+)
+from banner.services.checkout import normalise_email, send_receipt
+from banner.services.ledger import record_payment
 
 log = logging.getLogger(__name__)
 
+#: orders events of the same second: a subscription is created, then updated, then deleted;
+#: an invoice fails before it is paid
+RANK = {
+    "customer.subscription.created": 0,
+    "customer.subscription.updated": 1,
+    "customer.subscription.deleted": 2,
+    "invoice.payment_failed": 0,
+    "invoice.paid": 1,
+    "invoice.payment_succeeded": 1,
+}
+#: how a cancellation came about, from Stripe's cancellation_details.reason
+CHANNELS = {
+    "cancellation_requested": "stripe_dashboard",
+    "payment_failed": "failed_payment",
+    "payment_disputed": "dispute",
+}
+#: a one-time gift not paid yet
+UNPAID = (GiftStatus.PENDING, GiftStatus.PROCESSING, GiftStatus.REQUIRES_ACTION)
+SUBSCRIPTION_STATUS = {
+    "active": GiftStatus.ACTIVE,
+    "trialing": GiftStatus.ACTIVE,
+    "past_due": GiftStatus.PAST_DUE,
+    "unpaid": GiftStatus.PAST_DUE,
+    "paused": GiftStatus.PAUSED,
+    "canceled": GiftStatus.CANCELLED,
+    "incomplete_expired": GiftStatus.FAILED,
+}
+
+
+@dataclass
+class Delivery:
+    """One event being applied: what it is, and what to do once its transaction commits."""
+
+    event: dict
+    note: str | None = None  #: kept on the stored event, e.g. "no gift for this subscription"
+    receipts: list[Gift] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.event["id"]
+
+    @property
+    def mark(self) -> int:
+        """How new this news is: created time, then the rank of its type within a second."""
+        return self.event["created"] * 10 + RANK.get(self.event["type"], 1)
+
 
 def receive(event: dict) -> bool:
-    """Store a verified Stripe event unless it came before; return whether it was new."""
-    exists = db.session.scalar(sa.select(StripeEvent.id).where(StripeEvent.event_id == event["id"]))
-    if exists:
+    """Apply a verified Stripe event once; return False when it came before.
+
+    Raises whatever applying it raised, after rolling back, so the caller answers 5xx.
+    """
+    if db.session.scalar(sa.select(StripeEvent.id).where(StripeEvent.event_id == event["id"])):
         return False
-    db.session.add(
-        StripeEvent(
-            event_id=event["id"],
-            type=event["type"],
-            created=event["created"],
-            payload=event,
-            processed_at=utcnow(),
-        )
-    )
-    log.info("stripe event %s (%s) stored; no handler for this type yet", event["id"], event["type"])
+    stored = StripeEvent(event_id=event["id"], type=event["type"], created=event["created"], payload=event)
+    db.session.add(stored)
+    delivery = Delivery(event)
     try:
+        db.session.flush()  # claims the event id; a concurrent duplicate waits here, then fails
+        handler = HANDLERS.get(event["type"])
+        if handler is None:
+            log.info("stripe event %s: %s is not handled", event["id"], event["type"])
+        else:
+            handler(event["data"]["object"], delivery)
+        stored.error = delivery.note
+        stored.processed_at = utcnow()
         db.session.commit()
     except IntegrityError:
-        db.session.rollback()  # the same event arrived twice at once; the other one stands
+        db.session.rollback()
         return False
+    except Exception:
+        db.session.rollback()
+        raise
+    for gift in delivery.receipts:
+        send_receipt(gift)
     return True
+
+
+def gift_for_subscription(subscription_id: str | None, reference: str | None) -> Gift | None:
+    gift = None
+    if subscription_id:
+        gift = db.session.scalar(
+            sa.select(Gift).where(Gift.stripe_subscription_id == subscription_id).with_for_update()
+        )
+    if gift is None and reference:
+        gift = _gift_by_reference(reference, lock=True)
+        if gift is not None and gift.stripe_subscription_id not in (None, subscription_id):
+            return None
+    return gift
+
+
+def _gift_by_reference(reference: str, lock: bool = False) -> Gift | None:
+    query = sa.select(Gift).where(Gift.reference == reference)
+    return db.session.scalar(query.with_for_update() if lock else query)
+
+
+def on_subscription(subscription: dict, delivery: Delivery) -> None:
+    """customer.subscription.created / updated / deleted."""
+    snapshot = payments.subscription_snapshot(subscription)
+    gift = gift_for_subscription(snapshot.id, snapshot.gift_reference)
+    if gift is None:
+        log.warning("stripe event %s: no gift for subscription %s", delivery.id, snapshot.id)
+        delivery.note = "no gift for this subscription"
+        return
+    apply_subscription(gift, snapshot, delivery.mark, Actor.STRIPE, delivery.id)
+
+
+def apply_subscription(
+    gift: Gift, snapshot: payments.SubscriptionSnapshot, mark: int, actor: Actor, actor_ref: str
+) -> bool:
+    """Take what a subscription says if it is newer than what the gift knows; return whether
+    anything changed."""
+    if mark <= gift.stripe_watermark:
+        return False
+    gift.stripe_watermark = mark
+    gift.stripe_subscription_id = gift.stripe_subscription_id or snapshot.id
+    before = _fields(gift)
+    gift.stripe_status = snapshot.status
+    gift.current_period_end = _time(snapshot.current_period_end) or gift.current_period_end
+    gift.cancel_at_period_end = snapshot.cancel_at_period_end
+    gift.paused_until = _time(snapshot.paused_until) if snapshot.paused else None
+    _follow_amount(gift, snapshot, actor, actor_ref)
+    if snapshot.status == "canceled":
+        _record_cancellation(gift, snapshot)
+    changed = _fields(gift) != before
+    _settle_status(gift, actor, actor_ref, _why(snapshot))
+    return changed
+
+
+def _follow_amount(gift: Gift, snapshot: payments.SubscriptionSnapshot, actor, actor_ref) -> None:
+    """An amount or interval change is a change of the same gift, never a new gift."""
+    frequency = Frequency(snapshot.interval) if snapshot.interval in ("month", "year") else None
+    amount = snapshot.amount if snapshot.amount else None
+    if (amount or gift.amount) == gift.amount and (frequency or gift.frequency) == gift.frequency:
+        return
+    old = {"amount": gift.amount, "frequency": gift.frequency.value}
+    gift.amount = amount or gift.amount
+    gift.frequency = frequency or gift.frequency
+    gift.fee_amount = min(gift.fee_amount, gift.amount - 1)
+    new = {"amount": gift.amount, "frequency": gift.frequency.value}
+    gift.events.append(
+        GiftEvent(kind="amount", actor=actor, actor_ref=actor_ref, data={"old": old, "new": new})
+    )
+
+
+def _record_cancellation(gift: Gift, snapshot: payments.SubscriptionSnapshot) -> None:
+    gift.cancelled_at = _time(snapshot.canceled_at) or gift.cancelled_at or utcnow()
+    gift.cancellation_reason = snapshot.cancellation_feedback or gift.cancellation_reason
+    gift.cancellation_comment = snapshot.cancellation_comment or gift.cancellation_comment
+    # The donor's or staff's own cancellation through this service names its channel first.
+    gift.cancellation_channel = gift.cancellation_channel or CHANNELS.get(
+        snapshot.cancellation_reason or "", "stripe_dashboard"
+    )
+
+
+def _why(snapshot: payments.SubscriptionSnapshot) -> str:
+    if snapshot.status == "canceled":
+        return f"subscription cancelled ({snapshot.cancellation_reason or 'no reason given'})"
+    if snapshot.paused:
+        return "collection paused"
+    if snapshot.cancel_at_period_end:
+        return "set to cancel at the end of the period"
+    return f"subscription {snapshot.status}"
+
+
+def _settle_status(gift: Gift, actor: Actor, actor_ref: str, reason: str) -> None:
+    """Set the status that follows from what Stripe last said (see the module's docstring)."""
+    status = _derived_status(gift)
+    if status is not None and status is not gift.status:
+        gift.set_status(status, actor, actor_ref=actor_ref, reason=reason)
+
+
+def _derived_status(gift: Gift) -> GiftStatus | None:
+    stripe_status = gift.stripe_status
+    if stripe_status is None or gift.frequency is Frequency.ONCE:
+        return None
+    if stripe_status in ("canceled", "incomplete_expired"):
+        # A gift whose first payment failed stays failed when its subscription is ended.
+        return None if gift.status is GiftStatus.FAILED else SUBSCRIPTION_STATUS[stripe_status]
+    if gift.paused_until is not None or stripe_status == "paused":
+        return GiftStatus.PAUSED
+    if gift.invoice_watermark > gift.stripe_watermark:
+        stripe_status = "past_due" if gift.failed_attempts else "active"
+    status = SUBSCRIPTION_STATUS.get(stripe_status)
+    if status is GiftStatus.ACTIVE and gift.cancel_at_period_end:
+        return GiftStatus.CANCELLING
+    return status
+
+
+def on_invoice_paid(invoice: dict, delivery: Delivery) -> None:
+    """invoice.paid / invoice.payment_succeeded: the first payment or a renewal."""
+    info = payments.invoice_info(invoice)
+    gift = gift_for_subscription(info.subscription, None)
+    if gift is None:
+        delivery.note = "no gift for this invoice"
+        return
+    apply_invoice(gift, info, delivery.mark, Actor.STRIPE, delivery.id)
+
+
+def apply_invoice(gift: Gift, info: payments.InvoiceInfo, mark: int, actor: Actor, actor_ref: str) -> bool:
+    """Record a paid invoice's payment once, and clear failures older than it."""
+    changed = False
+    if info.amount_paid > 0:
+        known = db.session.scalar(sa.select(Payment.id).where(Payment.stripe_invoice_id == info.id))
+        if known is None:
+            payment = record_payment(
+                gift,
+                amount=info.amount_paid,
+                currency=info.currency,
+                paid_at=info.paid_at,
+                invoice_id=info.id,
+            )
+            payment.stripe_payment_intent_id = info.payment_intent
+            payment.stripe_charge_id = info.charge
+            gift.events.append(
+                GiftEvent(
+                    kind="payment",
+                    actor=actor,
+                    actor_ref=actor_ref,
+                    data={"invoice": info.id, "amount": info.amount_paid},
+                )
+            )
+            changed = True
+    if mark > gift.invoice_watermark:
+        changed = changed or gift.failed_attempts != 0
+        gift.invoice_watermark = mark
+        gift.failed_attempts = 0
+        gift.next_retry_at = None
+        _settle_status(gift, actor, actor_ref, "invoice paid")
+    return changed
+
+
+def on_invoice_failed(invoice: dict, delivery: Delivery) -> None:
+    """invoice.payment_failed: a renewal was declined; Stripe will retry."""
+    info = payments.invoice_info(invoice)
+    gift = gift_for_subscription(info.subscription, None)
+    if gift is None:
+        delivery.note = "no gift for this invoice"
+        return
+    if delivery.mark > gift.invoice_watermark:
+        gift.invoice_watermark = delivery.mark
+        gift.failed_attempts = max(1, info.attempt_count)
+        gift.next_retry_at = _time(info.next_payment_attempt)
+        reason = f"payment failed (attempt {gift.failed_attempts})"
+        _settle_status(gift, Actor.STRIPE, delivery.id, reason)
+
+
+def on_intent_succeeded(intent: dict, delivery: Delivery) -> None:
+    """payment_intent.succeeded: a one-time gift paid (the page may have closed after 3-D Secure)."""
+    info = payments.intent_info(intent)
+    gift = _one_time_gift(info)
+    if gift is None:
+        return  # an invoice's PaymentIntent: the invoice events record it
+    if apply_one_time_payment(gift, info, Actor.STRIPE, delivery.id):
+        delivery.receipts.append(gift)
+
+
+def apply_one_time_payment(gift: Gift, intent, actor: Actor, actor_ref: str) -> bool:
+    """Record a succeeded PaymentIntent of a one-time gift; return whether the gift just became
+    paid (it was left unpaid, e.g. when the donor closed the page after 3-D Secure)."""
+    payment = record_payment(
+        gift,
+        amount=intent.amount,
+        currency=intent.currency,
+        paid_at=intent.created,
+        payment_intent_id=intent.id,
+    )
+    payment.stripe_charge_id = payment.stripe_charge_id or intent.charge
+    if gift.status not in (*UNPAID, GiftStatus.FAILED):
+        return False
+    gift.stripe_payment_intent_id = intent.id
+    gift.set_status(GiftStatus.SUCCEEDED, actor, actor_ref=actor_ref, reason="payment succeeded")
+    return True
+
+
+def on_intent_failed(intent: dict, delivery: Delivery) -> None:
+    """payment_intent.payment_failed: a one-time gift's card was declined."""
+    info = payments.intent_info(intent)
+    gift = _one_time_gift(info)
+    if gift is not None and gift.status in UNPAID:
+        gift.failure_message = (info.error_message or "The card was declined.")[:500]
+        gift.set_status(GiftStatus.FAILED, Actor.STRIPE, actor_ref=delivery.id, reason=gift.failure_message)
+
+
+def _one_time_gift(info: payments.IntentInfo) -> Gift | None:
+    gift = db.session.scalar(
+        sa.select(Gift).where(Gift.stripe_payment_intent_id == info.id).with_for_update()
+    )
+    if gift is None and info.gift_reference:
+        gift = _gift_by_reference(info.gift_reference, lock=True)
+    if gift is None or gift.frequency is not Frequency.ONCE or info.invoice:
+        return None
+    return gift
+
+
+def on_charge_refunded(charge: dict, delivery: Delivery) -> None:
+    """charge.refunded: record the refunded total (full or partial) against its payment."""
+    info = payments.charge_info(charge)
+    payment = _payment_for_charge(info)
+    if payment is None:
+        delivery.note = "no payment for this charge"
+        return
+    refunded = min(payment.amount, max(payment.amount_refunded, info.amount_refunded))
+    if refunded == payment.amount_refunded:
+        return
+    payment.amount_refunded = refunded
+    payment.gift.events.append(
+        GiftEvent(
+            kind="refund",
+            actor=Actor.STRIPE,
+            actor_ref=delivery.id,
+            data={"payment": payment.id, "refunded": refunded, "of": payment.amount},
+        )
+    )
+    if refunded == payment.amount:
+        payment.status = PaymentStatus.REFUNDED
+        if payment.gift.frequency is Frequency.ONCE and payment.gift.status is GiftStatus.SUCCEEDED:
+            payment.gift.set_status(
+                GiftStatus.REFUNDED, Actor.STRIPE, actor_ref=delivery.id, reason="refunded in full"
+            )
+
+
+def on_dispute(dispute: dict, delivery: Delivery) -> None:
+    """charge.dispute.created: the donor's bank is taking the money back; flag the gift."""
+    info = payments.charge_info(
+        {
+            "id": payments.object_id(payments.field(dispute, "charge")),
+            "payment_intent": payments.field(dispute, "payment_intent"),
+        }
+    )
+    payment = _payment_for_charge(info)
+    if payment is None:
+        delivery.note = "no payment for this dispute"
+        return
+    payment.status = PaymentStatus.DISPUTED
+    gift = payment.gift
+    if gift.disputed_at is None:
+        gift.disputed_at = _time(delivery.event["created"])
+        gift.events.append(
+            GiftEvent(
+                kind="dispute",
+                actor=Actor.STRIPE,
+                actor_ref=delivery.id,
+                reason=payments.field(dispute, "reason"),
+                data={"payment": payment.id},
+            )
+        )
+
+
+def _payment_for_charge(info: payments.ChargeInfo) -> Payment | None:
+    keys = [Payment.stripe_charge_id == info.id]
+    if info.payment_intent:
+        keys.append(Payment.stripe_payment_intent_id == info.payment_intent)
+    if info.invoice:
+        keys.append(Payment.stripe_invoice_id == info.invoice)
+    return db.session.scalar(sa.select(Payment).where(sa.or_(*keys)).limit(1))
+
+
+def on_customer_updated(customer: dict, delivery: Delivery) -> None:
+    """customer.updated: the donor changed their e-mail or name at Stripe."""
+    donor = db.session.scalar(sa.select(Donor).where(Donor.stripe_customer_id == customer["id"]))
+    if donor is None:
+        delivery.note = "no donor for this customer"
+        return
+    email = normalise_email(customer.get("email") or donor.email)
+    if email != donor.email:
+        if db.session.scalar(sa.select(Donor.id).where(Donor.email == email)):
+            delivery.note = f"e-mail {email} belongs to another donor; not changed"
+            return
+        donor.email = email
+    donor.name = (customer.get("name") or donor.name).strip()
+
+
+def _fields(gift: Gift) -> tuple:
+    return (
+        gift.status,
+        gift.amount,
+        gift.frequency,
+        gift.current_period_end,
+        gift.cancel_at_period_end,
+        gift.paused_until,
+        gift.cancelled_at,
+        gift.cancellation_reason,
+        gift.stripe_status,
+    )
+
+
+def _time(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
+
+
+HANDLERS = {
+    "customer.subscription.created": on_subscription,
+    "customer.subscription.updated": on_subscription,
+    "customer.subscription.deleted": on_subscription,
+    "invoice.paid": on_invoice_paid,
+    "invoice.payment_succeeded": on_invoice_paid,
+    "invoice.payment_failed": on_invoice_failed,
+    "payment_intent.succeeded": on_intent_succeeded,
+    "payment_intent.payment_failed": on_intent_failed,
+    "charge.refunded": on_charge_refunded,
+    "charge.dispute.created": on_dispute,
+    "customer.updated": on_customer_updated,
+}

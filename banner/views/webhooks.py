@@ -1,5 +1,7 @@
 """POST /stripe/webhook: signed events from Stripe, and nothing else."""
 
+import logging
+
 from flask import Blueprint, current_app, request
 
 from banner import payments
@@ -7,6 +9,7 @@ from banner.extensions import csrf
 from banner.services import lifecycle
 from banner.views import json_error
 
+log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 
@@ -21,5 +24,10 @@ def stripe_webhook():
         )
     except ValueError:
         return json_error("bad_signature", "The Stripe-Signature header does not match.", 400)
-    new = lifecycle.receive(event)
+    try:
+        new = lifecycle.receive(event)
+    except Exception:
+        # Nothing was kept: Stripe delivers the event again later, and it is applied then.
+        log.exception("stripe event %s could not be applied", event.get("id"))
+        return json_error("not_applied", "The event could not be applied; send it again.", 500)
     return {"received": True, "duplicate": not new}

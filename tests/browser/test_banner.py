@@ -59,10 +59,14 @@ def site(site_dir, live_server):
     (site_dir / "strict.html").write_text(STRICT_PAGE.format(live=live_server))
     (site_dir / "slot.html").write_text(SLOT_PAGE.format(live=live_server))
     script = Script(ROOT / "static" / "embed" / "banner.js")
-    (site_dir / "pinned.html").write_text(SLOT_PAGE.replace("<div data-donation-banner></div>", "").replace(
-        '<script async src="{live}/embed.js">',
-        f'<script async src="{{live}}/{script.hashed_name}" integrity="{script.integrity}" crossorigin="anonymous">',
-    ).format(live=live_server))
+    (site_dir / "pinned.html").write_text(
+        SLOT_PAGE.replace("<div data-donation-banner></div>", "")
+        .replace(
+            '<script async src="{live}/embed.js">',
+            f'<script async src="{{live}}/{script.hashed_name}" integrity="{script.integrity}" crossorigin="anonymous">',
+        )
+        .format(live=live_server)
+    )
     (site_dir / "slot.css").write_text("[data-donation-banner]{display:block;min-height:120px}")
     (site_dir / "down.html").write_text(article.replace(live_server, f"http://127.0.0.1:{free_port()}"))
     port = free_port()

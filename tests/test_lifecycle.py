@@ -1,0 +1,425 @@
+"""Monthly gifts follow Stripe: events in the current API's shape, signed, posted to the real
+endpoint, delivered twice, late and in every order."""
+
+import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from banner.extensions import db
+from banner.models import (
+    Actor,
+    Donor,
+    Frequency,
+    Gift,
+    GiftEvent,
+    GiftStatus,
+    Payment,
+    PaymentStatus,
+    StripeEvent,
+)
+from banner.services import lifecycle
+from tests import stripe_events as se
+
+T0 = int(time.time()) - 3600  # an hour ago, so every event below is within the tolerance
+
+
+@pytest.fixture
+def make_gift(app):
+    """Factory: a donor's gift as checkout leaves it; keyword arguments override fields."""
+    counter = itertools.count(1)
+
+    def make(frequency=Frequency.MONTH, status=GiftStatus.ACTIVE, **fields):
+        number = next(counter)
+        donor = Donor(email=f"donor{number}@example.org", name="Donor", stripe_customer_id=f"cus_{number}")
+        values = dict(
+            donor=donor,
+            frequency=frequency,
+            status=status,
+            amount=1000,
+            currency="usd",
+            stripe_subscription_id=f"sub_{number}" if frequency.recurring else None,
+            stripe_status="active" if frequency.recurring else None,
+        )
+        values.update(fields)
+        gift = Gift(**values)
+        db.session.add(gift)
+        db.session.commit()
+        return gift
+
+    return make
+
+
+def reload(gift: Gift) -> Gift:
+    db.session.expire_all()
+    return db.session.get(Gift, gift.id)
+
+
+def payments_of(gift: Gift) -> list[tuple]:
+    return sorted(
+        (p.stripe_invoice_id, p.amount, p.amount_refunded, p.status.value)
+        for p in db.session.scalars(sa.select(Payment).where(Payment.gift_id == gift.id))
+    )
+
+
+def test_renewals_add_one_payment_per_invoice(client, make_gift, outbox):
+    gift = make_gift()
+    first = se.event("invoice.paid", se.invoice("in_1", gift.stripe_subscription_id), created=T0)
+    assert se.deliver(client, first).status_code == 200
+    assert se.deliver(client, first).json["duplicate"] is True
+    renewal = se.invoice("in_2", gift.stripe_subscription_id, created=T0 + 60)
+    se.deliver(client, se.event("invoice.payment_succeeded", renewal, created=T0 + 60))
+    se.deliver(client, se.event("invoice.paid", renewal, created=T0 + 61))  # both types, one invoice
+
+    assert payments_of(gift) == [("in_1", 1000, 0, "succeeded"), ("in_2", 1000, 0, "succeeded")]
+    assert outbox == []  # renewals send no receipt
+
+
+def test_a_failed_renewal_puts_the_gift_at_risk_until_paid(client, make_gift):
+    gift = make_gift()
+    retry = T0 + 3 * 86400
+    failed = se.invoice(
+        "in_9", gift.stripe_subscription_id, status="open", attempt_count=2, next_payment_attempt=retry
+    )
+    se.deliver(client, se.event("invoice.payment_failed", failed, created=T0))
+
+    gift = reload(gift)
+    assert gift.status is GiftStatus.PAST_DUE
+    assert gift.failed_attempts == 2 and int(gift.next_retry_at.timestamp()) == retry
+
+    paid = se.invoice("in_9", gift.stripe_subscription_id, created=T0 + 10)
+    se.deliver(client, se.event("invoice.paid", paid, created=T0 + 10))
+    gift = reload(gift)
+    assert gift.status is GiftStatus.ACTIVE and gift.failed_attempts == 0 and gift.next_retry_at is None
+    assert [e.to_status for e in gift.events if e.kind == "status"] == [
+        GiftStatus.PAST_DUE,
+        GiftStatus.ACTIVE,
+    ]
+    assert all(e.actor is Actor.STRIPE and e.actor_ref.startswith("evt_") for e in gift.events)
+
+
+def test_an_amount_change_is_a_change_of_the_same_gift(client, make_gift):
+    gift = make_gift(amount=1000)
+    sub = se.subscription(gift.stripe_subscription_id, amount=2500, interval="year")
+    response = se.deliver(client, se.event("customer.subscription.updated", sub, created=T0))
+    assert response.status_code == 200, response.json
+
+    gift = reload(gift)
+    assert (gift.amount, gift.frequency, gift.status) == (2500, Frequency.YEAR, GiftStatus.ACTIVE)
+    assert db.session.scalar(sa.select(sa.func.count(Gift.id))) == 1
+    [change] = [e for e in gift.events if e.kind == "amount"]
+    assert change.data == {
+        "old": {"amount": 1000, "frequency": "month"},
+        "new": {"amount": 2500, "frequency": "year"},
+    }
+    assert not any(e.to_status is GiftStatus.CANCELLED for e in gift.events)
+
+
+def test_cancel_at_period_end_is_cancelling_then_cancelled_with_its_reason(client, make_gift):
+    gift = make_gift()
+    sub_id = gift.stripe_subscription_id
+    details = {
+        "reason": "cancellation_requested",
+        "feedback": "too_expensive",
+        "comment": "I am seriously thinking of halting my monthly donations.",
+    }
+    se.deliver(
+        client,
+        se.event(
+            "customer.subscription.updated",
+            se.subscription(sub_id, cancel_at_period_end=True, cancellation=details),
+            created=T0,
+        ),
+    )
+    assert reload(gift).status is GiftStatus.CANCELLING
+
+    ended = se.subscription(sub_id, status="canceled", canceled_at=T0 + 100, cancellation=details)
+    se.deliver(client, se.event("customer.subscription.deleted", ended, created=T0 + 100))
+    gift = reload(gift)
+    assert gift.status is GiftStatus.CANCELLED
+    assert int(gift.cancelled_at.timestamp()) == T0 + 100
+    assert (gift.cancellation_reason, gift.cancellation_channel) == ("too_expensive", "stripe_dashboard")
+    assert gift.cancellation_comment == details["comment"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "channel"),
+    [
+        ("payment_failed", "failed_payment"),
+        ("payment_disputed", "dispute"),
+        ("cancellation_requested", "stripe_dashboard"),
+    ],
+)
+def test_the_channel_of_a_cancellation_follows_stripes_reason(client, make_gift, reason, channel):
+    gift = make_gift()
+    ended = se.subscription(
+        gift.stripe_subscription_id,
+        status="canceled",
+        canceled_at=T0,
+        cancellation={"reason": reason, "feedback": None, "comment": None},
+    )
+    se.deliver(client, se.event("customer.subscription.deleted", ended, created=T0))
+    assert reload(gift).cancellation_channel == channel
+
+
+def test_a_cancellation_made_through_this_service_keeps_its_channel(client, make_gift):
+    gift = make_gift(cancellation_channel="donor")
+    ended = se.subscription(
+        gift.stripe_subscription_id,
+        status="canceled",
+        canceled_at=T0,
+        cancellation={"reason": "cancellation_requested", "feedback": None, "comment": None},
+    )
+    se.deliver(client, se.event("customer.subscription.deleted", ended, created=T0))
+    assert reload(gift).cancellation_channel == "donor"
+
+
+def test_paused_collection_pauses_the_gift_until_it_resumes(client, make_gift):
+    gift = make_gift()
+    sub_id = gift.stripe_subscription_id
+    resumes = T0 + 60 * 86400
+    paused = se.subscription(sub_id, pause={"behavior": "void", "resumes_at": resumes})
+    se.deliver(client, se.event("customer.subscription.updated", paused, created=T0))
+    gift = reload(gift)
+    assert gift.status is GiftStatus.PAUSED and int(gift.paused_until.timestamp()) == resumes
+
+    se.deliver(client, se.event("customer.subscription.updated", se.subscription(sub_id), created=T0 + 5))
+    gift = reload(gift)
+    assert gift.status is GiftStatus.ACTIVE and gift.paused_until is None
+
+
+def test_a_one_time_gift_left_at_3d_secure_is_paid_by_its_webhook_with_one_receipt(client, make_gift, outbox):
+    gift = make_gift(Frequency.ONCE, GiftStatus.REQUIRES_ACTION, amount=2500, stripe_payment_intent_id="pi_1")
+    evt = se.event("payment_intent.succeeded", se.payment_intent("pi_1", gift=gift.reference, charge="ch_1"))
+    se.deliver(client, evt)
+    se.deliver(client, evt)
+
+    gift = reload(gift)
+    assert gift.status is GiftStatus.SUCCEEDED
+    assert [(p.stripe_payment_intent_id, p.amount, p.stripe_charge_id) for p in gift.payments] == [
+        ("pi_1", 2500, "ch_1")
+    ]
+    assert len(outbox) == 1
+
+
+def test_a_failed_one_time_payment_fails_the_gift(client, make_gift):
+    gift = make_gift(Frequency.ONCE, GiftStatus.REQUIRES_ACTION, stripe_payment_intent_id="pi_2")
+    se.deliver(
+        client,
+        se.event(
+            "payment_intent.payment_failed",
+            se.payment_intent("pi_2", status="requires_payment_method", error="Insufficient funds."),
+        ),
+    )
+    gift = reload(gift)
+    assert gift.status is GiftStatus.FAILED and gift.failure_message == "Insufficient funds."
+
+
+def test_refunds_are_recorded_partly_then_fully(client, make_gift):
+    gift = make_gift(Frequency.ONCE, GiftStatus.SUCCEEDED, amount=2500, stripe_payment_intent_id="pi_3")
+    gift.payments.append(
+        Payment(amount=2500, currency="usd", stripe_payment_intent_id="pi_3", stripe_charge_id="ch_3")
+    )
+    db.session.commit()
+
+    se.deliver(
+        client, se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=1000))
+    )
+    assert payments_of(reload(gift)) == [(None, 2500, 1000, "succeeded")]
+    se.deliver(
+        client, se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=2500))
+    )
+    gift = reload(gift)
+    assert payments_of(gift) == [(None, 2500, 2500, "refunded")]
+    assert gift.status is GiftStatus.REFUNDED
+
+
+def test_a_dispute_flags_the_gift(client, make_gift):
+    gift = make_gift(Frequency.ONCE, GiftStatus.SUCCEEDED, amount=2500, stripe_payment_intent_id="pi_4")
+    gift.payments.append(
+        Payment(amount=2500, currency="usd", stripe_payment_intent_id="pi_4", stripe_charge_id="ch_4")
+    )
+    db.session.commit()
+    se.deliver(client, se.event("charge.dispute.created", se.dispute("dp_1", charge_id="ch_4")))
+
+    gift = reload(gift)
+    assert gift.disputed_at is not None
+    assert gift.payments[0].status is PaymentStatus.DISPUTED
+    assert [e.kind for e in gift.events] == ["dispute"]
+
+
+def test_a_donors_new_email_and_name_are_followed(client, make_gift):
+    gift = make_gift()
+    se.deliver(
+        client,
+        se.event(
+            "customer.updated",
+            se.customer(gift.donor.stripe_customer_id, email="New@Example.org", name="New Name"),
+        ),
+    )
+    donor = reload(gift).donor
+    assert (donor.email, donor.name) == ("new@example.org", "New Name")
+
+
+def test_unhandled_events_are_acknowledged_and_kept(client):
+    response = se.deliver(client, se.event("customer.source.created", {"id": "src_1", "object": "source"}))
+    assert response.status_code == 200
+    [stored] = db.session.scalars(sa.select(StripeEvent)).all()
+    assert stored.type == "customer.source.created" and stored.processed_at is not None
+
+
+def test_an_event_for_an_unknown_subscription_is_kept_with_a_note(client):
+    se.deliver(client, se.event("customer.subscription.updated", se.subscription("sub_unknown")))
+    stored = db.session.scalar(sa.select(StripeEvent))
+    assert stored.error == "no gift for this subscription"
+
+
+def test_an_error_while_applying_answers_500_and_a_redelivery_applies_it_once(client, make_gift, monkeypatch):
+    gift = make_gift()
+    evt = se.event("invoice.paid", se.invoice("in_5", gift.stripe_subscription_id), created=T0)
+    real = lifecycle.HANDLERS["invoice.paid"]
+
+    def broken(obj, delivery):
+        real(obj, delivery)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setitem(lifecycle.HANDLERS, "invoice.paid", broken)
+    assert se.deliver(client, evt).status_code == 500
+    assert payments_of(gift) == [] and db.session.scalar(sa.select(sa.func.count(StripeEvent.id))) == 0
+
+    monkeypatch.setitem(lifecycle.HANDLERS, "invoice.paid", real)
+    assert se.deliver(client, evt).status_code == 200
+    assert se.deliver(client, evt).status_code == 200
+    assert payments_of(gift) == [("in_5", 1000, 0, "succeeded")]
+
+
+def final_state(gift: Gift) -> tuple:
+    gift = reload(gift)
+    return (
+        gift.status,
+        gift.amount,
+        gift.frequency,
+        gift.cancel_at_period_end,
+        gift.cancelled_at,
+        gift.cancellation_reason,
+        gift.cancellation_channel,
+        gift.failed_attempts,
+        tuple(p[1:] for p in payments_of(gift)),
+    )
+
+
+def test_any_order_of_a_subscriptions_events_ends_in_the_same_state(client, make_gift):
+    """created, first invoice paid, amount raised, a renewal failed, deleted: all 120 orders."""
+
+    def events_for(gift: Gift) -> list[dict]:
+        sub_id, ref = gift.stripe_subscription_id, gift.reference
+        ended = {"reason": "payment_failed", "feedback": None, "comment": None}
+        return [
+            se.event("customer.subscription.created", se.subscription(sub_id, gift=ref), created=T0),
+            se.event("invoice.paid", se.invoice(f"in_a_{sub_id}", sub_id, created=T0 + 1), created=T0 + 1),
+            se.event(
+                "customer.subscription.updated",
+                se.subscription(sub_id, gift=ref, amount=1500),
+                created=T0 + 2,
+            ),
+            se.event(
+                "invoice.payment_failed",
+                se.invoice(
+                    f"in_b_{sub_id}", sub_id, status="open", amount_paid=0, attempt_count=3, created=T0 + 3
+                ),
+                created=T0 + 3,
+            ),
+            se.event(
+                "customer.subscription.deleted",
+                se.subscription(
+                    sub_id, gift=ref, amount=1500, status="canceled", canceled_at=T0 + 4, cancellation=ended
+                ),
+                created=T0 + 4,
+            ),
+        ]
+
+    def run(order) -> tuple:
+        gift = make_gift(status=GiftStatus.PENDING, stripe_status=None)
+        events = events_for(gift)
+        for index in order:
+            assert se.deliver(client, events[index]).status_code == 200
+        return final_state(gift)
+
+    expected = run(range(5))
+    assert expected[0] is GiftStatus.CANCELLED and expected[1] == 1500
+    assert expected[6] == "failed_payment" and expected[8] == ((1000, 0, "succeeded"),)
+    mismatches = [order for order in itertools.permutations(range(5)) if run(order) != expected]
+    assert mismatches == []
+
+
+def test_concurrent_deliveries_of_one_event_have_one_effect(live_server, app, make_gift):
+    import urllib.request
+
+    gift = make_gift()
+    evt = se.event("invoice.paid", se.invoice("in_c", gift.stripe_subscription_id), created=T0)
+    payload = se.json.dumps(evt).encode()
+
+    def post(_):
+        request = urllib.request.Request(
+            f"{live_server}/stripe/webhook",
+            data=payload,
+            method="POST",
+            headers={"Content-Type": "application/json", "Stripe-Signature": se.sign(payload)},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(post, range(20)))
+    assert statuses == [200] * 20
+    assert payments_of(gift) == [("in_c", 1000, 0, "succeeded")]
+    assert db.session.scalar(sa.select(sa.func.count(StripeEvent.id))) == 1
+    assert db.session.scalar(sa.select(sa.func.count(GiftEvent.id)).where(GiftEvent.kind == "payment")) == 1
+
+
+def test_the_emulators_own_events_agree_with_checkout(live_server, app, stripe_base):
+    """The emulator sends the older shape of Stripe's objects; they lead to the same gift."""
+    import urllib.parse
+    import urllib.request
+    import uuid
+
+    from banner.services import checkout
+    from tests.stripe_helpers import VISA, confirm_card_setup
+
+    def register(url):
+        body = urllib.parse.urlencode({"url": url, "secret": se.SECRET}).encode()
+        urllib.request.urlopen(f"{stripe_base}/_config/webhooks/banner", data=body)
+
+    register(f"{live_server}/stripe/webhook")
+    try:
+        started = checkout.start_gift(
+            checkout.GiftRequest(
+                amount=1200,
+                currency="usd",
+                frequency=Frequency.MONTH,
+                cover_fees=False,
+                name="Ada",
+                email="ada@example.org",
+                checkout_key=uuid.uuid4().hex,
+            )
+        )
+        setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
+        assert checkout.complete_gift(started.reference, setup["id"]).status == "succeeded"
+        deadline = time.monotonic() + 15
+        wanted = {"invoice.payment_succeeded", "customer.subscription.created"}
+        while time.monotonic() < deadline:
+            db.session.expire_all()
+            if wanted <= set(db.session.scalars(sa.select(StripeEvent.type))):
+                break
+            time.sleep(0.3)
+    finally:
+        register("http://127.0.0.1:9/closed")
+
+    stored = db.session.scalars(sa.select(StripeEvent)).all()
+    assert wanted <= {event.type for event in stored}
+    assert all(event.error is None for event in stored if event.type in wanted)
+    gift = db.session.scalar(sa.select(Gift))
+    assert gift.status is GiftStatus.ACTIVE and gift.stripe_status == "active"
+    assert len(gift.payments) == 1
