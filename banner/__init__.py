@@ -13,7 +13,7 @@ from banner.config import ConfigError
 from banner.extensions import SessionInterface, csrf, db, login, migrate, talisman
 from banner.models import StaffUser
 from banner.money import format_amount, major_units
-from banner.views import donate, embed, health, webhooks
+from banner.views import donate, embed, health, staff, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +52,8 @@ def configure_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login.init_app(app)
+    login.login_view = "staff.login"
+    login.login_message = None  # the login page says what to do; no flash message to carry
 
     @login.user_loader
     def load_staff(user_id: str):
@@ -85,7 +87,7 @@ def configure_security_headers(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    for module in (donate, embed, health, webhooks):
+    for module in (donate, embed, health, staff, webhooks):
         app.register_blueprint(module.bp)
 
 
@@ -99,6 +101,13 @@ def configure_errors(app: Flask) -> None:
         if wants_json():
             return {"error": {"code": "csrf", "message": message}}, 400
         return render_template("error.html", title="Page expired", message=message), 400
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        message = "Your account may not do this. Ask an admin if you need to."
+        if wants_json():
+            return {"error": {"code": "forbidden", "message": message}}, 403
+        return render_template("error.html", title="Not allowed", message=message), 403
 
     @app.errorhandler(404)
     def not_found(error):

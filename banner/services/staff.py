@@ -1,0 +1,213 @@
+"""Staff logins, and staff changes to campaigns and banner variants, each written to the audit log."""
+
+import functools
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from banner.extensions import db
+from banner.models import (
+    AuditEntry,
+    BannerStat,
+    Campaign,
+    CampaignStatus,
+    Gift,
+    GoalMode,
+    Placement,
+    StaffUser,
+    Variant,
+    utcnow,
+)
+from banner.models.staff import PASSWORD_METHOD
+from banner.services import banners, campaigns
+
+
+class Taken(Exception):
+    """Another campaign has this slug, or another variant of the campaign has this key."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class VariantHasGifts(Exception):
+    """The variant brought gifts, which stay attributed to it, so it cannot be deleted."""
+
+
+@dataclass(frozen=True)
+class CampaignFields:
+    """Everything staff set on a campaign, validated."""
+
+    slug: str
+    title: str
+    description: str
+    goal_amount: int  #: minor units of `currency`
+    currency: str
+    goal_mode: GoalMode
+    status: CampaignStatus
+    starts_at: datetime | None
+    ends_at: datetime | None
+    priority: int
+    preset_amounts: list[int]
+    path_include: list[str]
+    path_exclude: list[str]
+    referrer_domains: list[str]
+    placement: Placement
+    dismiss_days: int
+    gave_hide_days: int
+    daily_cap: int | None
+
+
+@dataclass(frozen=True)
+class VariantFields:
+    """Everything staff set on a banner variant, validated."""
+
+    key: str
+    heading: str
+    body: str
+    button_text: str
+    preset_amounts: list[int] | None  #: None: the campaign's
+    theme: str
+    weight: int
+    audience: str
+
+
+def authenticate(email: str, password: str, ip: str | None) -> StaffUser | None:
+    """Return the active staff member with this e-mail and password, else None; audit the attempt."""
+    typed = email.strip().lower()[:254]
+    staff = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == typed))
+    if staff is None:
+        check_password_hash(_decoy_hash(), password)  # as slow as a real check, so timing reveals nothing
+        audit("login_failed", None, ip, email=typed)
+        return None
+    if not (staff.check_password(password) and staff.active):
+        audit("login_failed", staff, ip)
+        return None
+    staff.last_login_at = utcnow()
+    audit("login", staff, ip)
+    return staff
+
+
+def audit(
+    action: str,
+    staff: StaffUser | None,
+    ip: str | None,
+    *,
+    email: str | None = None,
+    target: str | None = None,
+    data: dict | None = None,
+) -> None:
+    """Write one entry to the audit log."""
+    _record(action, staff, ip, email=email, target=target, data=data)
+    db.session.commit()
+
+
+def campaign_overview() -> list[tuple[Campaign, campaigns.Progress]]:
+    """Return every campaign with its goal progress: live ones first, then by priority, newest first."""
+    rows = db.session.scalars(sa.select(Campaign).order_by(Campaign.priority.desc(), Campaign.id.desc()))
+    ordered = sorted(rows, key=lambda campaign: campaign.status is not CampaignStatus.LIVE)
+    return [(campaign, campaigns.goal_progress(campaign)) for campaign in ordered]
+
+
+def save_campaign(
+    staff: StaffUser, campaign: Campaign | None, fields: CampaignFields, ip: str | None
+) -> Campaign:
+    """Create a campaign (`campaign` None) or change one, and show the change to the banner at once."""
+    clash = sa.select(Campaign.id).where(Campaign.slug == fields.slug)
+    if campaign is not None:
+        clash = clash.where(Campaign.id != campaign.id)
+    if db.session.scalar(clash) is not None:
+        raise Taken("slug", f"Another campaign already uses “{fields.slug}”.")
+    created = campaign is None
+    campaign = campaign or Campaign()
+    changed = _apply(campaign, asdict(fields))
+    db.session.add(campaign)
+    _record(
+        "campaign_edit",
+        staff,
+        ip,
+        target=f"campaign:{campaign.slug}",
+        data={"created": created, "changed": changed},
+    )
+    db.session.commit()
+    banners.clear_cache()
+    return campaign
+
+
+def save_variant(
+    staff: StaffUser, campaign: Campaign, variant: Variant | None, fields: VariantFields, ip: str | None
+) -> Variant:
+    """Add a variant to `campaign` (`variant` None) or change one, and show it to the banner at once."""
+    clash = sa.select(Variant.id).where(Variant.campaign_id == campaign.id, Variant.key == fields.key)
+    if variant is not None:
+        clash = clash.where(Variant.id != variant.id)
+    if db.session.scalar(clash) is not None:
+        raise Taken("key", f"Another variant of this campaign already uses “{fields.key}”.")
+    created = variant is None
+    if created:
+        variant = Variant()
+        campaign.variants.append(variant)
+    changed = _apply(variant, asdict(fields))
+    _record(
+        "variant_edit",
+        staff,
+        ip,
+        target=f"campaign:{campaign.slug}:variant:{variant.key}",
+        data={"created": created, "changed": changed},
+    )
+    db.session.commit()
+    banners.clear_cache()
+    return variant
+
+
+def delete_variant(staff: StaffUser, variant: Variant, ip: str | None) -> None:
+    """Delete a variant and its banner counters, unless gifts are attributed to it."""
+    if db.session.scalar(sa.select(Gift.id).where(Gift.variant_id == variant.id).limit(1)) is not None:
+        raise VariantHasGifts(
+            "Gifts came from this variant, so it stays in the results. "
+            "Set its weight to 0 to stop showing it."
+        )
+    target = f"campaign:{variant.campaign.slug}:variant:{variant.key}"
+    # SQLite does not enforce the counters' ON DELETE CASCADE, so delete them here for both.
+    db.session.execute(sa.delete(BannerStat).where(BannerStat.variant_id == variant.id))
+    db.session.delete(variant)
+    _record("variant_delete", staff, ip, target=target, data={"heading": variant.heading})
+    db.session.commit()
+    banners.clear_cache()
+
+
+def _record(
+    action: str,
+    staff: StaffUser | None,
+    ip: str | None,
+    *,
+    email: str | None = None,
+    target: str | None = None,
+    data: dict | None = None,
+) -> None:
+    db.session.add(
+        AuditEntry(
+            staff_user_id=staff.id if staff else None,
+            actor_email=email or (staff.email if staff else None),
+            action=action,
+            target=target,
+            ip=ip,
+            data=data or {},
+        )
+    )
+
+
+def _apply(row: Campaign | Variant, values: dict) -> list[str]:
+    """Set the attributes of `row` that differ from `values`; return their names."""
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, values[name])
+    return changed
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(), method=PASSWORD_METHOD)
