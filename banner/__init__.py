@@ -10,10 +10,10 @@ from flask_wtf.csrf import CSRFError
 from banner import config
 from banner.cli import group as cli_group
 from banner.config import ConfigError
-from banner.extensions import SessionInterface, csrf, db, login, migrate, talisman
+from banner.extensions import SessionInterface, csrf, db, limiter, login, migrate, talisman
 from banner.models import StaffUser
 from banner.money import format_amount, major_units
-from banner.views import donate, embed, health, staff, webhooks
+from banner.views import donate, embed, health, manage, staff, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +51,7 @@ def configure_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
     login.init_app(app)
     login.login_view = "staff.login"
     login.login_message = None  # the login page says what to do; no flash message to carry
@@ -87,42 +88,36 @@ def configure_security_headers(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    for module in (donate, embed, health, staff, webhooks):
+    for module in (donate, embed, health, manage, staff, webhooks):
         app.register_blueprint(module.bp)
 
 
+#: status -> (code, title, message) of the error pages
+ERRORS = {
+    400: ("csrf", "Page expired", "This page has expired. Reload it and try again."),
+    403: ("forbidden", "Not allowed", "Your account may not do this. Ask an admin if you need to."),
+    404: ("not_found", "Not found", "There is nothing at this address."),
+    429: ("too_many", "Please wait", "Too many tries. Please wait an hour and try again."),
+    500: (
+        "server_error",
+        "Sorry",
+        "Something went wrong on our side. Nothing was charged twice; please try again.",
+    ),
+}
+
+
 def configure_errors(app: Flask) -> None:
-    def wants_json() -> bool:
-        return request.accept_mimetypes.best == "application/json" or request.is_json
+    def error_page(status: int):
+        code, title, message = ERRORS[status]
+        if status == 500:
+            db.session.rollback()
+        if request.accept_mimetypes.best == "application/json" or request.is_json:
+            return {"error": {"code": code, "message": message}}, status
+        return render_template("error.html", title=title, message=message), status
 
-    @app.errorhandler(CSRFError)
-    def csrf_error(error):
-        message = "This page has expired. Reload it and try again."
-        if wants_json():
-            return {"error": {"code": "csrf", "message": message}}, 400
-        return render_template("error.html", title="Page expired", message=message), 400
-
-    @app.errorhandler(403)
-    def forbidden(error):
-        message = "Your account may not do this. Ask an admin if you need to."
-        if wants_json():
-            return {"error": {"code": "forbidden", "message": message}}, 403
-        return render_template("error.html", title="Not allowed", message=message), 403
-
-    @app.errorhandler(404)
-    def not_found(error):
-        message = "There is nothing at this address."
-        if wants_json():
-            return {"error": {"code": "not_found", "message": message}}, 404
-        return render_template("error.html", title="Not found", message=message), 404
-
-    @app.errorhandler(500)
-    def server_error(error):
-        db.session.rollback()
-        message = "Something went wrong on our side. Nothing was charged twice; please try again."
-        if wants_json():
-            return {"error": {"code": "server_error", "message": message}}, 500
-        return render_template("error.html", title="Sorry", message=message), 500
+    app.register_error_handler(CSRFError, lambda error: error_page(400))
+    for status in (403, 404, 429, 500):
+        app.register_error_handler(status, lambda error, status=status: error_page(status))
 
 
 def configure_templates(app: Flask) -> None:

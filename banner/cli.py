@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from banner import payments
+from banner import emulator, payments
 from banner.assets import embed_script
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
@@ -144,11 +144,18 @@ def reconcile_command(since_days, dry_run):
 
 
 @group.command("stripe-emulator")
-@click.option("--port", default=8420, show_default=True)
+@click.option(
+    "--port",
+    default=8420,
+    show_default=True,
+    help="The emulator's port; localstripe itself runs on the next one.",
+)
 def stripe_emulator(port):
-    """Run the local Stripe emulator (localstripe) with this app's webhook registered."""
+    """Run the local Stripe emulator (localstripe behind banner.emulator's shim, which adds the
+    calls localstripe lacks) with this app's webhook registered."""
     executable = emulator_executable()
-    process = subprocess.Popen([executable, "--port", str(port), "--from-scratch"])
+    process = subprocess.Popen([executable, "--port", str(port + 1), "--from-scratch"])
+    shim = emulator.serve(port, f"http://127.0.0.1:{port + 1}")
     base = f"http://127.0.0.1:{port}"
     try:
         register_webhook(
@@ -163,6 +170,7 @@ def stripe_emulator(port):
     except KeyboardInterrupt:
         pass
     finally:
+        shim.shutdown()
         process.terminate()
         process.wait(timeout=10)
 

@@ -36,6 +36,9 @@ DEFAULTS = {
     "FEE_PERCENT_BPS": 290,  # card fee a donor may cover: 2.9% ...
     "FEE_FIXED": 30,  # ... plus 30 minor units
     "CACHE_SECONDS": 30,  # how old the banner's campaigns and goal progress may be (at most 60)
+    "MANAGE_LINK_DAYS": 30,  # how long a "manage my gift" link works
+    "CANCEL_AT_PERIOD_END": True,  # a donor's cancellation ends the paid period (else: at once)
+    "SAVE_OFFERS": "pause,lower,yearly",  # offered before a cancellation; empty for none
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
@@ -70,6 +73,8 @@ def load(app, overrides=None):
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+    config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    config["RATELIMIT_HEADERS_ENABLED"] = True
     check(config)
 
 

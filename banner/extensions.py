@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -29,6 +31,8 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login = LoginManager()
 talisman = Talisman()
+#: limits are set per route; storage is BANNER_REDIS_URL when set, else this process's memory
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 class SessionInterface(SecureCookieSessionInterface):

@@ -464,3 +464,77 @@ class VariantForm(FlaskForm):
 
     def validate_preset_amounts(self, field):
         self.presets_minor = parse_presets(field.data, self.currency_code) or None
+
+
+# A donor managing their gifts from a signed link.
+
+ACTION_KEY = [InputRequired(), Regexp(r"^[0-9a-f]{32}$", message="Reload the page and try again.")]
+
+
+def action_key_field():
+    """One id per page load: a double submit repeats the same Stripe request, never a new one."""
+    return HiddenField(default=lambda: uuid.uuid4().hex, validators=ACTION_KEY)
+
+
+class RequestLinkForm(FlaskForm):
+    email = EmailField(
+        "Your e-mail",
+        validators=[
+            InputRequired("Enter the e-mail you give with."),
+            Length(max=254),
+            Email("Enter an e-mail address like name@example.org.", check_deliverability=False),
+        ],
+    )
+
+
+class ChangeAmountForm(FlaskForm):
+    amount = StringField("New amount", validators=[InputRequired("Enter an amount.")])
+    frequency = RadioField(
+        "How often",
+        choices=[SelectChoice("month", "Monthly"), SelectChoice("year", "Yearly")],
+        validators=[InputRequired("Choose how often.")],
+    )
+    offer = HiddenField(validators=[Optional(), AnyOf(["lower", "yearly"])])  #: sent from the cancel page
+    action_key = action_key_field()
+
+    def __init__(self, *args, currency: str = "usd", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency_code = currency
+
+    def validate_amount(self, field):
+        self.amount_minor = check_amount(field.data, self.currency_code)
+
+
+class PauseForm(FlaskForm):
+    months = RadioField(
+        "Pause for",
+        choices=[SelectChoice("1", "1 month"), SelectChoice("2", "2 months"), SelectChoice("3", "3 months")],
+        default="1",
+        validators=[InputRequired("Choose how long.")],
+    )
+    offer = HiddenField(validators=[Optional(), AnyOf(["pause"])])  #: sent from the cancel page
+    action_key = action_key_field()
+
+
+class ActionForm(FlaskForm):
+    """A button that acts (resume a paused gift, start a card update)."""
+
+    action_key = action_key_field()
+
+
+class CardForm(FlaskForm):
+    setup_intent = StringField(validators=[InputRequired(), Regexp(r"^seti_\w+$")])
+    action_key = action_key_field()
+
+
+class CancelForm(FlaskForm):
+    reason = RadioField("Why are you cancelling?", validators=[InputRequired("Tell us why, please.")])
+    comment = TextAreaField(
+        "Anything you would like us to know? (optional)",
+        validators=[Optional(), Length(max=1000, message="Use at most 1,000 characters.")],
+    )
+    action_key = action_key_field()
+
+    def __init__(self, *args, reasons: dict[str, tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reason.choices = [SelectChoice(key, label) for key, (label, _) in reasons.items()]

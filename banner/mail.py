@@ -11,17 +11,41 @@ from flask import current_app, render_template
 from banner.money import format_amount
 
 
-def send_receipt(gift) -> None:
-    """Send the donor the receipt of a paid gift."""
+def send_receipt(gift, manage_url: str) -> None:
+    """Send the donor the receipt of a paid gift, with the link to manage their gifts."""
     context = {
         "gift": gift,
         "amount": format_amount(gift.amount, gift.currency),
         "thanks_url": public_url("donate.thanks", reference=gift.reference),
+        "manage_url": manage_url,
     }
     send(
         to=gift.donor.email,
         subject=f"Thank you for your gift to {current_app.config['SITE_NAME']}",
         body=render_template("mail/receipt.txt", **context),
+    )
+
+
+def send_manage_link(donor, manage_url: str) -> None:
+    """Send a donor the link to manage their gifts, as asked for on the manage page."""
+    send(
+        to=donor.email,
+        subject=f"Your gifts to {current_app.config['SITE_NAME']}",
+        body=render_template("mail/manage_link.txt", donor=donor, manage_url=manage_url),
+    )
+
+
+def send_cancellation(gift, manage_url: str) -> None:
+    """Confirm a donor's cancellation."""
+    send(
+        to=gift.donor.email,
+        subject=f"Your gift to {current_app.config['SITE_NAME']} is cancelled",
+        body=render_template(
+            "mail/cancelled.txt",
+            gift=gift,
+            amount=format_amount(gift.amount, gift.currency),
+            manage_url=manage_url,
+        ),
     )
 
 

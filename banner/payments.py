@@ -550,3 +550,75 @@ def list_events(since: int) -> list[dict]:
     found = _call(client().v1.events.list, params={"created": {"gte": since}, "limit": 100})
     events = [event.to_dict() for event in found.auto_paging_iter()]
     return sorted(events, key=lambda event: event["created"])
+
+
+# A donor managing a recurring gift. Each returns the subscription as Stripe now has it.
+
+
+def change_subscription(subscription_id: str, plan: str, key: str) -> SubscriptionSnapshot:
+    """Move the subscription to another Plan from the next charge on, without proration."""
+    current = _call(client().v1.subscriptions.retrieve, subscription_id)
+    item = field(current, "items", "data")[0]
+    updated = _call(
+        client().v1.subscriptions.update,
+        subscription_id,
+        params={"items": [{"id": item.id, "plan": plan}], "proration_behavior": "none"},
+        options=_key(key),
+    )
+    return subscription_snapshot(updated)
+
+
+def pause_subscription(subscription_id: str, resumes_at: int, key: str) -> SubscriptionSnapshot:
+    """Stop charging until `resumes_at`; the invoices of the pause are voided, not owed."""
+    updated = _call(
+        client().v1.subscriptions.update,
+        subscription_id,
+        params={"pause_collection": {"behavior": "void", "resumes_at": resumes_at}},
+        options=_key(key),
+    )
+    return subscription_snapshot(updated)
+
+
+def resume_subscription(subscription_id: str, key: str) -> SubscriptionSnapshot:
+    updated = _call(
+        client().v1.subscriptions.update,
+        subscription_id,
+        params={"pause_collection": ""},
+        options=_key(key),
+    )
+    return subscription_snapshot(updated)
+
+
+def cancel_subscription_for(
+    subscription_id: str, feedback: str, comment: str | None, at_period_end: bool, key: str
+) -> SubscriptionSnapshot:
+    """Cancel now, or at the end of the paid period, with the donor's reason."""
+    details = {"feedback": feedback, "comment": (comment or "")[:500]}
+    if at_period_end:
+        ended = _call(
+            client().v1.subscriptions.update,
+            subscription_id,
+            params={"cancel_at_period_end": True, "cancellation_details": details},
+            options=_key(key),
+        )
+    else:
+        ended = _call(
+            client().v1.subscriptions.cancel,
+            subscription_id,
+            params={"cancellation_details": details},
+            options=_key(key),
+        )
+    return subscription_snapshot(ended)
+
+
+def latest_invoice(subscription_id: str) -> InvoiceInfo | None:
+    subscription = _call(
+        client().v1.subscriptions.retrieve, subscription_id, params={"expand": ["latest_invoice"]}
+    )
+    invoice = field(subscription, "latest_invoice")
+    return invoice_info(invoice) if invoice is not None and not isinstance(invoice, str) else None
+
+
+def pay_invoice(invoice_id: str, key: str) -> InvoiceInfo:
+    """Try an open invoice again now, with the customer's default card."""
+    return invoice_info(_call(client().v1.invoices.pay, invoice_id, options=_key(key)))

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from werkzeug.serving import make_server
 
-from banner import create_app
-from banner.extensions import db
+from banner import create_app, emulator
+from banner.extensions import db, limiter
 from banner.models import Campaign, CampaignStatus, Variant, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,17 +50,20 @@ def wait_for(url: str, timeout: float = 20) -> None:
 
 @pytest.fixture(scope="session")
 def stripe_base():
-    """Start localstripe for the session; its address."""
+    """Start the Stripe emulator (localstripe behind banner.emulator's shim); its address."""
     port = free_port()
     executable = Path(sys.executable).with_name("localstripe")
-    base = f"http://127.0.0.1:{port}"
+    upstream = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [str(executable), "--port", str(port), "--from-scratch"], stdout=log, stderr=log
         )
         try:
-            wait_for(f"{base}/js.stripe.com/v3/")
-            yield base
+            wait_for(f"{upstream}/js.stripe.com/v3/")
+            shim = emulator.serve(free_port(), upstream)
+            yield f"http://127.0.0.1:{shim.server_address[1]}"
+            shim.shutdown()
+            shim.server_close()
         finally:
             process.terminate()
             process.wait(timeout=10)
@@ -152,6 +155,7 @@ def app(session_app, stripe_base):
     urllib.request.urlopen(urllib.request.Request(f"{stripe_base}/_config/data", method="DELETE"))
     session_app.config["WTF_CSRF_ENABLED"] = False
     session_app.extensions.pop("banner_cache", None)
+    limiter.reset()
     with session_app.app_context():
         yield session_app
         db.session.remove()

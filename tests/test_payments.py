@@ -127,3 +127,59 @@ def test_stripe_outage_is_a_payment_unavailable_error(app):
     finally:
         app.config["STRIPE_API_BASE"] = base
         app.extensions.pop("stripe_client", None)
+
+
+class RecordedStripe(http.server.ThreadingHTTPServer):
+    """Answers every request with one recorded Stripe object, and records what was asked."""
+
+    def __init__(self, answer: dict):
+        self.answer = json.dumps(answer).encode()
+        self.requests: list[tuple[str, str, str | None]] = []
+        super().__init__(("127.0.0.1", 0), RecordedHandler)
+
+
+class RecordedHandler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.requests.append((self.command, self.path, self.headers.get("Idempotency-Key")))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.server.answer)))
+        self.end_headers()
+        self.wfile.write(self.server.answer)
+
+    do_GET = do_POST
+
+    def log_message(self, *args):
+        pass
+
+
+def test_paying_an_open_invoice_reads_stripes_answer(app):
+    """The emulator never leaves an invoice open; this call is checked against a recorded answer."""
+    paid = {
+        **EXAMPLES["invoice"],
+        "id": "in_open",
+        "status": "paid",
+        "amount_paid": 1000,
+        "currency": "usd",
+        "parent": {"subscription_details": {"subscription": "sub_9"}},
+    }
+    stub = RecordedStripe(paid)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    base = app.config["STRIPE_API_BASE"]
+    app.config["STRIPE_API_BASE"] = f"http://127.0.0.1:{stub.server_address[1]}"
+    app.extensions.pop("stripe_client", None)
+    try:
+        invoice = payments.pay_invoice("in_open", "gift-x-retry-1")
+    finally:
+        stub.shutdown()
+        stub.server_close()
+        app.config["STRIPE_API_BASE"] = base
+        app.extensions.pop("stripe_client", None)
+    assert (invoice.id, invoice.status, invoice.amount_paid, invoice.subscription) == (
+        "in_open",
+        "paid",
+        1000,
+        "sub_9",
+    )
+    assert stub.requests == [("POST", "/v1/invoices/in_open/pay", "gift-x-retry-1")]

@@ -189,12 +189,11 @@ def _follow_amount(gift: Gift, snapshot: payments.SubscriptionSnapshot, actor, a
 
 def _record_cancellation(gift: Gift, snapshot: payments.SubscriptionSnapshot) -> None:
     gift.cancelled_at = _time(snapshot.canceled_at) or gift.cancelled_at or utcnow()
+    if gift.cancellation_channel in ("donor", "staff"):
+        return  # cancelled through this service, which recorded the reason in the donor's words
     gift.cancellation_reason = snapshot.cancellation_feedback or gift.cancellation_reason
     gift.cancellation_comment = snapshot.cancellation_comment or gift.cancellation_comment
-    # The donor's or staff's own cancellation through this service names its channel first.
-    gift.cancellation_channel = gift.cancellation_channel or CHANNELS.get(
-        snapshot.cancellation_reason or "", "stripe_dashboard"
-    )
+    gift.cancellation_channel = CHANNELS.get(snapshot.cancellation_reason or "", "stripe_dashboard")
 
 
 def _why(snapshot: payments.SubscriptionSnapshot) -> str:

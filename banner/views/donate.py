@@ -66,7 +66,7 @@ def thanks(reference):
         abort(404)
     if gift.status not in checkout.DONE:
         abort(404)
-    return render_template("donate/thanks.html", gift=gift)
+    return render_template("donate/thanks.html", gift=gift, manage_url=checkout.manage_url(gift.donor))
 
 
 @bp.get("/fee")

@@ -80,7 +80,7 @@
     monthly.addEventListener("change", function () {
       links.forEach(function (l) { l.href = href(l.amount); });
     });
-    var x = el("button", "x", "\u00d7", box);
+    var x = el("button", "x", "×", box);
     x.type = "button";
     attr(x, "aria-label", "Close");
     x.addEventListener("click", function () {
@@ -110,7 +110,8 @@
       if (data.cap && (seen[data.campaign] || 0) >= data.cap) return;
       seen[data.campaign] = (seen[data.campaign] || 0) + 1;
       put("seen", seen);
-      vs = vs.filter(function (v) { return v.audience == "all"; });
+      var back = vs.filter(function (v) { return v.audience == "former"; });
+      vs = get("former") && back.length ? back : vs.filter(function (v) { return v.audience == "all"; });
     }
     if (!id) put("id", id = now.toString(36) + Math.random().toString(36).slice(2));
     vs.forEach(function (v) { total += v.weight; });
@@ -121,15 +122,16 @@
 
   w.DonationBanner = { preview: function (data, slot) { data.preview = 1; return render(data, data.variants[0], slot); } };
   if (!base) return;
-  if (loc.hash == "#banner-gave") { // back from the thank-you page: this reader gave
-    put("gave", now);
+  var m = /^#banner-(gave|former)$/.exec(loc.hash); // back from giving or cancelling
+  if (m) {
+    put(m[1], now);
     history.replaceState(null, "", loc.pathname + loc.search);
   }
   var p = new URLSearchParams(loc.search).get("banner_preview"), c = me.getAttribute("data-campaign"), T = AbortSignal.timeout,
     q = { path: loc.pathname, ref: d.referrer };
   if (c) q.campaign = c;
   if (p) q.preview = p;
-  w.fetch && fetch(base + "/api/banner?" + new URLSearchParams(q), { signal: T && T(2000), credentials: "omit" })
+  fetch(base + "/api/banner?" + new URLSearchParams(q), { signal: T && T(2000) })
     .then(function (r) { return r.status == 200 ? r.json() : null; })
     .then(function (data) {
       d.body ? show(data) : d.addEventListener("DOMContentLoaded", function () { show(data); });

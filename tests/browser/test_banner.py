@@ -324,3 +324,22 @@ def test_a_reader_gives_from_the_banner_and_the_banner_then_stays_away(site, cam
     gift = db.session.scalar(sa.select(Gift))
     assert (gift.campaign.slug, gift.variant.key, gift.article_url) == ("spring", "a", site + "/")
     assert counted("clicks", 1) == 1
+
+
+def test_a_former_donor_is_welcomed_back(site, campaign, reader, browser):
+    campaign(
+        variants=[
+            Variant(key="a", heading="Heading A"),
+            Variant(key="back", heading="Welcome back", audience="former"),
+        ]
+    )
+    reader.goto(site + "/#banner-former")  # the link on the cancellation page
+    expect(banner(reader)).to_contain_text("Welcome back")
+    assert "#" not in reader.url
+    reader.goto(site + "/")
+    expect(banner(reader)).to_contain_text("Welcome back")
+
+    stranger = browser.new_context().new_page()
+    stranger.goto(site + "/")
+    expect(banner(stranger)).to_contain_text("Heading A")
+    stranger.context.close()

@@ -1,0 +1,613 @@
+"""Benchmark the banner's public endpoints: gunicorn against nginx serving the same bytes, and
+the banner on the demo article page in Chromium.
+
+    .venv/bin/python bench/run.py            # about 3 minutes; prints a Markdown results table
+    .venv/bin/python bench/run.py --keep     # keep the temporary folder (logs, configs) afterwards
+
+Loopback only (127.0.0.1:5055 gunicorn, :5056 nginx, :8077 the article page). Every load is
+bounded: wrk runs for -d10s (-d2s to warm up), the browser loads the page 1 + 20 times.
+Everything it starts is stopped on exit, Ctrl-C included. See bench/README.md.
+"""
+
+import argparse
+import gzip
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from datetime import date
+from math import ceil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # the venv's bin: flask and gunicorn live beside this Python
+HOST = "127.0.0.1"
+GUNICORN_PORT, NGINX_PORT, SITE_PORT = 5055, 5056, 8077
+GUNICORN = f"http://{HOST}:{GUNICORN_PORT}"
+NGINX = f"http://{HOST}:{NGINX_PORT}"
+SITE = f"http://{HOST}:{SITE_PORT}/"
+BANNER_PATH = "/api/banner?campaign=spring&path=/news/story"
+TARGETS = [("/embed.js", "/embed.js"), ("/api/banner?campaign=spring&path=/news/story", BANNER_PATH)]
+WRK_ARGS = ["-t2", "-c50", "-d10s", "--latency"]
+WRK_RUNS = 3
+LOADS = 20
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+# Installed before any page script runs: sums layout shifts, and notes when the banner's host
+# (a div appended to <body>, position:fixed set through CSSOM) enters the document.
+INIT_SCRIPT = """
+(() => {
+  const b = window.__bench = { cls: 0, shifts: [], banner: null, how: null, original: null };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (!e.hadRecentInput) { b.cls += e.value; b.shifts.push(e.value); }
+    }
+  }).observe({ type: "layout-shift", buffered: true });
+  // <body>'s children once the HTML is parsed; mutation records for the last of them can arrive
+  // after DOMContentLoaded, so "is it one of these" rather than "did it come after the event".
+  document.addEventListener("DOMContentLoaded", () => {
+    b.original = new Set(document.body.children);
+  }, { once: true });
+  new MutationObserver((records) => {
+    if (b.banner !== null) return;
+    const now = performance.now();
+    for (const r of records) {
+      if (r.target !== document.body) continue;
+      for (const n of r.addedNodes) {
+        if (n.nodeType !== 1) continue;
+        const fixed = n.style.position === "fixed";  // the banner's host, styled through CSSOM
+        if (fixed || (b.original !== null && !b.original.has(n))) {
+          b.banner = now;
+          b.how = n.tagName.toLowerCase() + (fixed ? " position:fixed" : " not in the HTML");
+          return;
+        }
+      }
+    }
+  }).observe(document, { childList: true, subtree: true });
+})();
+"""
+
+READ_FIGURES = """
+() => {
+  const b = window.__bench;
+  const script = performance.getEntriesByType("resource").find((e) => e.name.includes("/embed.js"));
+  const api = performance.getEntriesByType("resource").find((e) => e.name.includes("/api/banner"));
+  return {
+    cls: b.cls, shifts: b.shifts, banner: b.banner, how: b.how,
+    scriptEnd: script ? script.responseEnd : null, apiEnd: api ? api.responseEnd : null,
+  };
+}
+"""
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why."""
+
+
+def interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+# --- tools and ports ---------------------------------------------------------------------------
+
+
+def tool(name: str) -> str | None:
+    return shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
+    )
+
+
+def ensure_tools() -> tuple[str, str]:
+    missing = [name for name in ("nginx", "wrk") if not tool(name)]
+    if missing:
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            raise BenchError(f"{' and '.join(missing)} missing: apt-get install -y nginx wrk")
+        say(f"Installing {' '.join(missing)} with apt-get ...")
+        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                raise BenchError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    for name in ("gunicorn", "flask"):
+        if not (BIN / name).exists():
+            raise BenchError(f"{BIN / name} is missing: run this with the project's venv (.venv/bin/python).")
+    if not Path(CHROMIUM).exists():
+        raise BenchError(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        raise BenchError("Playwright is not installed in this Python: pip install -e '.[dev]'") from None
+    return tool("nginx"), tool("wrk")
+
+
+def ensure_free(port: int) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT from a last run is fine
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            raise BenchError(f"{HOST}:{port} is in use; stop whatever listens there and retry.") from None
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+class Processes:
+    """What this run started, stopped in reverse order however the run ends."""
+
+    def __init__(self):
+        self.started: list[tuple[str, subprocess.Popen, Path | None]] = []
+
+    def start(self, name: str, command: list[str], log: Path | None, **kwargs) -> subprocess.Popen:
+        out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (closed with the process)
+        # A session of its own: a terminal's Ctrl-C reaches only this script, which stops it.
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
+        if log:
+            out.close()
+        self.started.append((name, process, log))
+        return process
+
+    def check(self) -> None:
+        for name, process, log in self.started:
+            if process.poll() is not None:
+                raise BenchError(f"{name} stopped (exit {process.returncode}).{tail(log)}")
+
+    def stop(self) -> None:
+        for _name, process, _log in reversed(self.started):
+            if process.poll() is None:
+                process.terminate()
+        for _name, process, _log in reversed(self.started):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)  # its own session: only what it started
+                process.wait(timeout=5)
+
+
+def tail(log: Path | None, lines: int = 15) -> str:
+    if not log or not log.exists():
+        return ""
+    text = log.read_text(errors="replace").splitlines()[-lines:]
+    return f"\n--- last lines of {log.name} ---\n" + "\n".join(text)
+
+
+def wait_for(url: str, processes: Processes, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        processes.check()
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise BenchError(f"{url} did not answer 200 within {timeout:.0f} s.")
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        if response.status != 200:
+            raise BenchError(f"{url} answered {response.status}, not 200.")
+        return response.read()
+
+
+def header_bytes(port: int, path: str) -> int:
+    """The size of the response's status line and headers, as sent on the wire."""
+    with socket.create_connection((HOST, port), timeout=5) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data.find(b"\r\n\r\n") + 4
+
+
+# --- setup -------------------------------------------------------------------------------------
+
+
+def app_env(tmp: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANNER_")}
+    env.update(
+        BANNER_ENV="development",
+        BANNER_DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3",
+        BANNER_PUBLIC_URL=GUNICORN,
+    )
+    return env
+
+
+def prepare_database(env: dict) -> None:
+    for args in (["db", "upgrade"], ["banner", "seed-demo"]):
+        command = [str(BIN / "flask"), "--app", "wsgi", *args]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise BenchError(f"{' '.join(command[1:])} failed:\n{(done.stdout + done.stderr)[-2000:]}")
+
+
+NGINX_CONF = """\
+worker_processes 2;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen {host}:{port};
+        # The same bytes gunicorn sent, with its Cache-Control and CORS headers.
+        location = /embed.js {{
+            default_type text/javascript;
+            alias {dir}/www/embed.js;
+            add_header Cache-Control "public, max-age=300, stale-while-revalidate=86400";
+            add_header Access-Control-Allow-Origin "*";
+        }}
+        location = /api/banner {{
+            default_type application/json;
+            alias {dir}/www/banner.json;
+            add_header Cache-Control "public, max-age=30, s-maxage=30";
+            add_header Access-Control-Allow-Origin "*";
+        }}
+    }}
+}}
+"""
+
+
+def start_nginx(nginx: str, tmp: Path, script: bytes, banner: bytes, processes: Processes) -> None:
+    folder = tmp / "nginx"
+    (folder / "www").mkdir(parents=True)
+    (folder / "www" / "embed.js").write_bytes(script)
+    (folder / "www" / "banner.json").write_bytes(banner)
+    for path in (tmp, folder, folder / "www", folder / "www" / "embed.js", folder / "www" / "banner.json"):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # nginx's workers run as nobody under root
+    conf = folder / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=folder, host=HOST, port=NGINX_PORT))
+    command = [nginx, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(conf)]
+    test = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
+    if test.returncode != 0:
+        raise BenchError(f"nginx rejected {conf}:\n{test.stderr}")
+    processes.start("nginx", command, folder / "stdout.log")
+
+
+def start_site(tmp: Path, processes: Processes) -> None:
+    site = tmp / "site"
+    shutil.copytree(ROOT / "demo" / "site", site)
+    index = site / "index.html"
+    html = index.read_text()
+    rewritten = html.replace("http://127.0.0.1:5000", GUNICORN)
+    if f'src="{GUNICORN}/embed.js"' not in rewritten or f"connect-src {GUNICORN}" not in rewritten:
+        raise BenchError("demo/site/index.html no longer has the script tag and CSP this expects.")
+    index.write_text(rewritten)
+    processes.start(
+        "article site",
+        [sys.executable, "-m", "http.server", str(SITE_PORT), "--bind", HOST, "--directory", str(site)],
+        None,
+    )
+
+
+# --- wrk ---------------------------------------------------------------------------------------
+
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def to_ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * UNITS_MS[unit]
+
+
+def wrk(binary: str, url: str, args: list[str] = WRK_ARGS) -> dict:
+    done = subprocess.run([binary, *args, url], capture_output=True, text=True, timeout=60)
+    out = done.stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if done.returncode != 0 or not rate:
+        raise BenchError(f"wrk {url} failed (exit {done.returncode}):\n{out}{done.stderr}")
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(rate.group(1)),
+        "p50": to_ms(latency["50"]) if "50" in latency else float("nan"),
+        "p99": to_ms(latency["99"]) if "99" in latency else float("nan"),
+        "errors": sum(map(int, errors.groups())) if errors else 0,
+        "error_text": errors.group(0) if errors else "",
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def run_wrk(binary: str, processes: Processes) -> dict:
+    urls = {
+        (name, server): base + path
+        for name, path in TARGETS
+        for server, base in (("gunicorn", GUNICORN), ("nginx", NGINX))
+    }
+    say("Warming up (wrk -d2s per target) ...")
+    for url in urls.values():
+        wrk(binary, url, ["-t2", "-c50", "-d2s"])
+    results = {key: [] for key in urls}
+    for round_ in range(1, WRK_RUNS + 1):  # rounds, so drift over time hits every target alike
+        for key, url in urls.items():
+            processes.check()
+            say(f"  round {round_}/{WRK_RUNS}: wrk {' '.join(WRK_ARGS)} {url}")
+            result = wrk(binary, url)
+            results[key].append(result)
+            say(
+                f"    {result['rps']:>10,.0f} req/s   p50 {result['p50']:.2f} ms   p99 {result['p99']:.2f} ms"
+                + (f"   {result['error_text']}" if result["errors"] else "")
+                + (f"   non-2xx {result['non2xx']}" if result["non2xx"] else "")
+            )
+    return results
+
+
+# --- browser -----------------------------------------------------------------------------------
+
+
+def run_browser(processes: Processes) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    loads = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            for number in range(LOADS + 1):  # the first warms Chromium up and is not counted
+                processes.check()
+                context = browser.new_context()  # empty localStorage and HTTP cache each time
+                try:
+                    page = context.new_page()
+                    errors = []
+                    page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+                    page.on(
+                        "console",
+                        lambda m, errors=errors: m.type == "error" and errors.append(m.text),
+                    )
+                    page.add_init_script(INIT_SCRIPT)
+                    page.goto(SITE, wait_until="load", timeout=15_000)
+                    page.wait_for_timeout(2000)
+                    figures = page.evaluate(READ_FIGURES)
+                    figures["errors"] = errors
+                finally:
+                    context.close()
+                if number:
+                    loads.append(figures)
+        finally:
+            browser.close()
+    return loads
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[ceil(0.9 * len(ordered)) - 1]  # nearest rank
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def versions(nginx: str, wrk_binary: str, load: float) -> str:
+    def first_line(command):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10)
+        return (done.stdout + done.stderr).strip().splitlines()[0]
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    gunicorn = first_line([str(BIN / "gunicorn"), "--version"])
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), 1-min load average {load:.2f} before the run; "
+        f"{first_line([nginx, '-v']).replace('nginx version: ', '')}; "
+        f"{first_line([wrk_binary, '-v']).split(' Copyright')[0]}; {gunicorn}; "
+        f"Python {platform.python_version()}"
+    )
+
+
+def rates(runs: list[dict]) -> str:
+    return ", ".join(f"{r['rps']:,.0f}" for r in runs)
+
+
+def report(
+    results: dict, loads: list[dict], headers: dict, script: bytes, served: bytes, machine: str
+) -> str:
+    lines = [
+        f"### Results ({date.today().isoformat()}, this {os.cpu_count()}-core machine)",
+        "",
+        machine,
+        "",
+        f"wrk {' '.join(WRK_ARGS)}, median of {WRK_RUNS} runs; gunicorn -w 2 (sync), "
+        "nginx worker_processes 2; both serve identical bodies.",
+        "",
+        "| endpoint | gunicorn req/s | nginx req/s | gunicorn/nginx | gunicorn p50 | gunicorn p99 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    notes = []
+    for name, _path in TARGETS:
+        g, n = results[(name, "gunicorn")], results[(name, "nginx")]
+        g_rps, n_rps = statistics.median(r["rps"] for r in g), statistics.median(r["rps"] for r in n)
+        g50, g99 = statistics.median(r["p50"] for r in g), statistics.median(r["p99"] for r in g)
+        lines.append(
+            f"| `{name}` | {g_rps:,.0f} | {n_rps:,.0f} | {g_rps / n_rps:.3f} | {g50:.2f} ms | {g99:.2f} ms |"
+        )
+        n50, n99 = statistics.median(r["p50"] for r in n), statistics.median(r["p99"] for r in n)
+        notes.append(
+            f"- `{name}`: runs gunicorn {rates(g)} req/s, nginx {rates(n)} req/s; "
+            f"nginx p50 {n50:.2f} ms, p99 {n99:.2f} ms; response headers "
+            f"{headers[(name, 'gunicorn')]} B (gunicorn) vs {headers[(name, 'nginx')]} B (nginx)"
+        )
+        for server, runs in (("gunicorn", g), ("nginx", n)):
+            bad = sum(r["errors"] for r in runs), sum(r["non2xx"] for r in runs)
+            if any(bad):
+                notes.append(
+                    f"  - {server}: socket errors {bad[0]}, non-2xx responses {bad[1]} over {WRK_RUNS} runs"
+                )
+    lines += ["", *notes, ""]
+
+    shown = [load for load in loads if load["banner"] is not None and load["scriptEnd"] is not None]
+    delays = [load["banner"] - load["scriptEnd"] for load in shown]
+    cls = [load["cls"] for load in loads]
+    errors = sum(len(load["errors"]) for load in loads)
+    lines += [
+        f"Demo article page, Chromium headless, {LOADS} loads "
+        "(a fresh context each, after 1 uncounted warm-up):",
+        "",
+        "| browser figure | value |",
+        "| --- | ---: |",
+        f"| loads where the banner appeared | {len(shown)}/{LOADS} |",
+    ]
+    if delays:
+        appeared = statistics.median(load["banner"] for load in shown)
+        lines += [
+            f"| embed.js responseEnd → banner in DOM, median | {statistics.median(delays):.1f} ms |",
+            f"| embed.js responseEnd → banner in DOM, p90 | {p90(delays):.1f} ms |",
+            f"| navigation start → banner in DOM, median | {appeared:.1f} ms |",
+        ]
+    lines += [
+        f"| CLS, median | {statistics.median(cls):.4f} |",
+        f"| CLS, max | {max(cls):.4f} |",
+        f"| console errors / page errors | {errors} |",
+        "",
+        "Banner host detected as: "
+        + ", ".join(
+            f"{how} ({count})"
+            for how, count in sorted(
+                Counter(load["how"] for load in loads).items(), key=lambda item: str(item[0])
+            )
+        ),
+        "",
+        "| script size | bytes |",
+        "| --- | ---: |",
+        f"| `static/embed/banner.js` | {len(script):,} |",
+        f"| `static/embed/banner.js`, gzip -9 | {gzip9(script):,} |",
+    ]
+    if served != script:
+        lines += [
+            "",
+            f"Note: static/embed/banner.js changed during the run; gunicorn served {len(served):,} B "
+            f"({gzip9(served):,} B gzip -9), the sizes above are of the file at the end.",
+        ]
+    return "\n".join(lines)
+
+
+def gzip9(data: bytes) -> int:
+    binary = shutil.which("gzip")
+    if binary:
+        command = [binary, "-9", "-n", "-c"]
+        done = subprocess.run(command, input=data, capture_output=True, timeout=30, check=True)
+        return len(done.stdout)
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    options = parser.parse_args()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    signal.signal(signal.SIGTERM, interrupted)
+    processes = Processes()
+    tmp = Path(tempfile.mkdtemp(prefix="banner-bench-"))
+    failed = True  # print gunicorn's log tail unless the run succeeded or was interrupted
+    try:
+        nginx, wrk_binary = ensure_tools()
+        for port in (GUNICORN_PORT, NGINX_PORT, SITE_PORT):
+            ensure_free(port)
+        started, load = time.monotonic(), os.getloadavg()[0]
+        env = app_env(tmp)
+        say(f"Temporary folder {tmp}; database {env['BANNER_DATABASE_URL']}")
+        prepare_database(env)
+        processes.start(
+            "gunicorn",
+            [str(BIN / "gunicorn"), "-w", "2", "-b", f"{HOST}:{GUNICORN_PORT}", "wsgi:app"],
+            tmp / "gunicorn.log",
+            cwd=ROOT,
+            env=env,
+        )
+        wait_for(GUNICORN + "/embed.js", processes)
+        script, banner = fetch(GUNICORN + "/embed.js"), fetch(GUNICORN + BANNER_PATH)
+        if not banner.startswith(b"{"):
+            raise BenchError(f"{BANNER_PATH} did not answer the spring campaign's JSON: {banner[:200]!r}")
+        start_nginx(nginx, tmp, script, banner, processes)
+        wait_for(NGINX + "/embed.js", processes)
+        for name, path in TARGETS:
+            if fetch(NGINX + path) != fetch(GUNICORN + path):
+                raise BenchError(f"nginx and gunicorn answer different bytes for {name}.")
+        headers = {
+            (name, server): header_bytes(port, path)
+            for name, path in TARGETS
+            for server, port in (("gunicorn", GUNICORN_PORT), ("nginx", NGINX_PORT))
+        }
+        say(f"Both serve identical bodies: embed.js {len(script):,} B, banner JSON {len(banner):,} B.")
+
+        results = run_wrk(wrk_binary, processes)
+
+        start_site(tmp, processes)
+        wait_for(SITE, processes)
+        say(f"Loading {SITE} {LOADS} times (+1 warm-up) in Chromium ...")
+        loads = run_browser(processes)
+        if not any(load["banner"] is not None for load in loads):
+            errors = sorted({e for load in loads for e in load["errors"]})
+            raise BenchError(
+                "the banner never appeared on the article page; page errors: " + "; ".join(errors)
+            )
+
+        text = report(
+            results,
+            loads,
+            headers,
+            (ROOT / "static" / "embed" / "banner.js").read_bytes(),
+            script,
+            versions(nginx, wrk_binary, load),
+        )
+        say("\n" + text + "\n")
+        say(f"Command: .venv/bin/python bench/run.py   (took {time.monotonic() - started:.0f} s)")
+        failed = False
+        return 0
+    except BenchError as error:
+        say(f"\nbench: failed: {error}")
+        return 1
+    except KeyboardInterrupt:
+        say("\nbench: interrupted; stopping what it started.")
+        failed = False
+        return 130
+    finally:
+        processes.stop()
+        if failed:
+            for name, _process, log in processes.started:
+                if log and name == "gunicorn":
+                    say(tail(log))
+        if options.keep:
+            say(f"Kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

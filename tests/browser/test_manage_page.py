@@ -1,0 +1,118 @@
+"""A monthly donor manages their gift in Chromium, from the link in their receipt e-mail."""
+
+import re
+import time
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from banner.extensions import db
+from banner.models import Campaign, CampaignStatus, Gift, GiftEvent, GiftStatus, Variant, utcnow
+from tests.stripe_helpers import VISA
+
+pytestmark = pytest.mark.browser
+
+
+def type_card(page, number):
+    card = page.locator("#card-element")
+    for placeholder, value in [
+        ("number", number),
+        ("exp_month", "12"),
+        ("exp_year", "34"),
+        ("cvc", "123"),
+        ("postal_code", "12345"),
+    ]:
+        card.get_by_placeholder(placeholder).fill(value)
+
+
+def gift_events(kind=None):
+    db.session.expire_all()
+    events = db.session.scalars(sa.select(GiftEvent).order_by(GiftEvent.id)).all()
+    return [e for e in events if kind is None or e.kind == kind]
+
+
+@pytest.fixture
+def receipt_link(live, page, outbox):
+    """Give $10 a month on the real donate page; return the manage link from the receipt."""
+    db.session.add(
+        Campaign(
+            slug="spring",
+            title="Spring drive",
+            goal_amount=100_000,
+            currency="usd",
+            status=CampaignStatus.LIVE,
+            starts_at=utcnow(),
+            preset_amounts=[500, 1000],
+            variants=[Variant(key="a", heading="Support us")],
+        )
+    )
+    db.session.commit()
+    page.goto(
+        f"{live}/donate?campaign=spring&frequency=month&amount=10&from=https%3A%2F%2Fnews.example%2Fstory"
+    )
+    page.get_by_label("Your name").fill("Ada Reader")
+    page.get_by_label("E-mail").fill("ada@example.org")
+    type_card(page, VISA)
+    page.get_by_role("button", name="Give $10 monthly").click()
+    page.wait_for_url(re.compile(r"/donate/thanks/"))
+    expect(page.get_by_role("link", name="Manage my gifts")).to_be_visible()
+    deadline = time.monotonic() + 10
+    while not outbox and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return re.search(r"(http://\S+/manage/\S+)", outbox[0].get_content()).group(1)
+
+
+def test_a_donor_changes_pauses_updates_the_card_and_cancels(page, receipt_link):
+    page.goto(receipt_link)
+    expect(page.get_by_role("heading", name="$10 every month")).to_be_visible()
+
+    page.get_by_text("Change the amount or how often").click()
+    page.get_by_label("New amount").fill("15")
+    page.get_by_role("button", name="Change my gift").click()
+    expect(page.get_by_role("status")).to_contain_text("you now give $15 every month")
+
+    page.get_by_text("Pause", exact=True).click()
+    page.get_by_label("2 months").check()
+    page.get_by_role("button", name="Pause my gift").click()
+    expect(page.get_by_role("status")).to_contain_text("Paused until")
+    page.get_by_role("button", name="Resume now").click()
+    expect(page.get_by_role("status")).to_contain_text("Resumed")
+
+    page.get_by_role("link", name="Update my card").click()
+    type_card(page, "4000056655665556")
+    page.get_by_role("button", name="Save my new card").click()
+    expect(page.get_by_role("status")).to_contain_text("ending in 5556")
+
+    started = time.monotonic()
+    page.get_by_role("link", name="Cancel my gift").click()
+    page.get_by_label("I am unhappy with the comments or the community").check()
+    page.get_by_label("Anything you would like us to know?").fill("Too many trolls.")
+    page.get_by_role("button", name="Cancel my gift").click()
+    expect(page.get_by_role("heading", name="Your gift is cancelled")).to_be_visible()
+    page.cancel_seconds = time.monotonic() - started
+
+    gift = db.session.scalar(sa.select(Gift))
+    assert gift.status is GiftStatus.CANCELLING and gift.cancellation_channel == "donor"
+    assert (gift.amount, gift.card_last4, gift.cancellation_reason) == (1500, "5556", "community")
+    kinds = [e.kind for e in gift_events() if e.actor.value == "donor"]
+    assert kinds.count("amount") == 1 and kinds.count("card") == 1 and kinds.count("cancel_request") == 1
+    statuses = [e.to_status for e in gift_events("status")]
+    assert statuses[-3:] == [GiftStatus.PAUSED, GiftStatus.ACTIVE, GiftStatus.CANCELLING]
+    assert page.errors == []
+
+
+def test_cancelling_takes_three_clicks_from_the_receipt_link_and_works_by_keyboard(page, receipt_link):
+    started = time.monotonic()
+    page.goto(receipt_link)  # click 1: the link in the e-mail
+    page.get_by_role("link", name="Cancel my gift").focus()
+    page.keyboard.press("Enter")  # click 2
+    page.get_by_label("It costs too much for me right now").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Cancel my gift").focus()
+    page.keyboard.press("Enter")  # click 3
+    expect(page.get_by_role("heading", name="Your gift is cancelled")).to_be_visible()
+    seconds = time.monotonic() - started
+    print(f"\nreceipt link to confirmed cancellation: 3 clicks and a choice, {seconds:.2f} s")
+    assert db.session.scalar(sa.select(Gift)).cancellation_reason == "too_expensive"
+    assert page.errors == []
