@@ -231,11 +231,14 @@ def test_every_status_change_is_a_gift_event(give):
     give(1000, Frequency.MONTH)
 
     events = db.session.scalars(sa.select(GiftEvent).order_by(GiftEvent.id)).all()
-    assert [(event.from_status, event.to_status) for event in events] == [
+    changes = [event for event in events if event.kind == "status"]
+    assert [(event.from_status, event.to_status) for event in changes] == [
         (None, GiftStatus.PENDING),
         (GiftStatus.PROCESSING, GiftStatus.ACTIVE),
     ]
-    assert all(event.actor.value == "donor" for event in events)
+    assert all(event.actor.value == "donor" for event in changes)
+    [mrr] = [event for event in events if event.kind == "mrr"]
+    assert (mrr.movement, mrr.mrr_delta) == ("new", 1000)
 
 
 def test_a_gift_being_charged_by_another_request_is_not_charged_again(app, stripe_base):

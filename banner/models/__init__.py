@@ -4,6 +4,7 @@ from banner.models.banner_stats import EVENT_COLUMNS, BannerStat
 from banner.models.base import CURRENCIES, new_reference, utcnow
 from banner.models.campaign import Campaign, CampaignStatus, GoalMode, Placement, Variant
 from banner.models.donor import (
+    MRR_STATUSES,
     Actor,
     Donor,
     Frequency,
@@ -12,6 +13,7 @@ from banner.models.donor import (
     GiftStatus,
     Payment,
     PaymentStatus,
+    monthly_value,
 )
 from banner.models.staff import AuditEntry, Role, StaffUser
 from banner.models.stripe import StripeEvent
@@ -19,6 +21,7 @@ from banner.models.stripe import StripeEvent
 __all__ = [
     "CURRENCIES",
     "EVENT_COLUMNS",
+    "MRR_STATUSES",
     "Actor",
     "AuditEntry",
     "BannerStat",
@@ -37,6 +40,7 @@ __all__ = [
     "StaffUser",
     "StripeEvent",
     "Variant",
+    "monthly_value",
     "new_reference",
     "utcnow",
 ]

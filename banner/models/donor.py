@@ -4,6 +4,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from banner.extensions import db
@@ -201,6 +202,93 @@ class GiftEvent(db.Model):
     actor_ref: Mapped[str | None] = mapped_column(sa.String(255))
     reason: Mapped[str | None] = mapped_column(sa.Text)
     data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    #: kind "mrr": how the gift's monthly value changed (minor units a month) and as what
+    movement: Mapped[str | None] = mapped_column(sa.String(20))
+    mrr_delta: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     gift: Mapped[Gift] = relationship(back_populates="events")
+
+    __table_args__ = (
+        sa.Index("ix_gift_events_movement_created", "movement", "created_at"),
+        sa.CheckConstraint(
+            "movement IS NULL OR movement IN ('new', 'reactivation', 'expansion', 'contraction', "
+            "'voluntary_churn', 'involuntary_churn')",
+            name="movement_valid",
+        ),
+    )
+
+
+# Monthly recurring revenue. Every change of a gift's monthly value is kept as a movement
+# (an "mrr" GiftEvent), so MRR at any date, the monthly waterfall and churn are sums of them.
+
+#: statuses in which a recurring gift counts in MRR: paying, at risk, or cancelled at period end
+MRR_STATUSES = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.CANCELLING)
+INVOLUNTARY = ("failed_payment", "dispute")
+
+
+def monthly_value(amount: int, frequency: Frequency, status: GiftStatus) -> int:
+    """Return what a gift adds to MRR: the monthly amount, a yearly one / 12, else 0."""
+    if status not in MRR_STATUSES or frequency is Frequency.ONCE:
+        return 0
+    return amount if frequency is Frequency.MONTH else (amount + 6) // 12
+
+
+def movement(before: int, after: int, status: GiftStatus, channel: str | None, returning: bool) -> str:
+    """Name a change of monthly value from `before` to `after`.
+
+    A pause counts as contraction and its resumption as expansion; a donor who had given
+    monthly before and starts again is a reactivation.
+    """
+    if before == 0:
+        return "reactivation" if returning else "new"
+    if after == 0 and status in (GiftStatus.CANCELLED, GiftStatus.FAILED, GiftStatus.REFUNDED):
+        return "involuntary_churn" if channel in INVOLUNTARY else "voluntary_churn"
+    return "expansion" if after > before else "contraction"
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _record_mrr_movements(session, flush_context, instances) -> None:
+    """Add an "mrr" event to every gift whose monthly value this flush changes."""
+    for gift in [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Gift)]:
+        state = sa.inspect(gift)
+        old = {}
+        for name in ("status", "amount", "frequency"):
+            history = state.attrs[name].history
+            old[name] = history.deleted[0] if history.deleted else getattr(gift, name)
+        before = 0 if state.pending else monthly_value(old["amount"], old["frequency"], old["status"])
+        after = monthly_value(gift.amount, gift.frequency, gift.status)
+        if before == after:
+            continue
+        with session.no_autoflush:
+            returning = before == 0 and _gave_monthly_before(session, gift)
+        # The movement is credited to whoever made the change in this flush, if anyone said.
+        cause = next((e for e in reversed(gift.events) if e.id is None and e.kind != "mrr"), None)
+        gift.events.append(
+            GiftEvent(
+                kind="mrr",
+                actor=cause.actor if cause else Actor.SYSTEM,
+                actor_ref=cause.actor_ref if cause else None,
+                movement=movement(before, after, gift.status, gift.cancellation_channel, returning),
+                mrr_delta=after - before,
+                from_status=old["status"],
+                to_status=gift.status,
+                created_at=utcnow(),
+            )
+        )
+
+
+def _gave_monthly_before(session, gift: Gift) -> bool:
+    """Whether this gift, or another of its donor's, counted in MRR before."""
+    if any(event.movement and event.mrr_delta > 0 for event in gift.events):
+        return True
+    donor_id = gift.donor_id if gift.donor_id is not None else getattr(gift.donor, "id", None)
+    if donor_id is None:
+        return False
+    earlier = (
+        sa.select(GiftEvent.id)
+        .join(Gift, GiftEvent.gift_id == Gift.id)
+        .where(Gift.donor_id == donor_id, GiftEvent.mrr_delta > 0)
+        .limit(1)
+    )
+    return session.execute(earlier).first() is not None
