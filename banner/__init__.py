@@ -13,7 +13,7 @@ from banner.config import ConfigError
 from banner.extensions import SessionInterface, csrf, db, limiter, login, migrate, talisman
 from banner.models import StaffUser
 from banner.money import format_amount, major_units
-from banner.views import donate, embed, health, manage, staff, webhooks
+from banner.views import donate, embed, health, manage, reports, staff, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +88,7 @@ def configure_security_headers(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    for module in (donate, embed, health, manage, staff, webhooks):
+    for module in (donate, embed, health, manage, reports, staff, webhooks):
         app.register_blueprint(module.bp)
 
 

@@ -19,16 +19,39 @@ from banner import emulator, payments
 from banner.assets import embed_script
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
-from banner.services import reconcile
+from banner.services import demo_data, reconcile
+from banner.services import staff as staff_accounts
 
 group = AppGroup("banner", help="Reader-revenue commands.")
 
 DEMO_STAFF = "admin@example.org"
+MIN_PASSWORD = 12
 
 
 @group.command("seed-demo")
-def seed_demo():
-    """Add a live demo campaign and an admin account, unless they exist."""
+@click.option(
+    "--donors",
+    type=click.IntRange(1, 10_000_000),
+    default=None,
+    help="Also make up this many donors with their gifts, payments and events (not when donors exist).",
+)
+@click.option(
+    "--months",
+    type=click.IntRange(1, 120),
+    default=12,
+    show_default=True,
+    help="How far back the history goes.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="The same seed, the same day, makes the same history.",
+)
+def seed_demo(donors, months, seed):
+    """Add a live demo campaign and an admin account, unless they exist; with --donors, a made-up
+    history of gifts over the last months."""
     if db.session.scalar(sa.select(Campaign).where(Campaign.slug == "spring")) is None:
         campaign = Campaign(
             slug="spring",
@@ -69,32 +92,50 @@ def seed_demo():
     else:
         click.echo(f"Staff login: {DEMO_STAFF} (password printed when it was first created)")
     db.session.commit()
+    if donors is None:
+        return
+    if demo_data.donors_exist():
+        click.echo("There are donors already; no history added.")
+        return
+    with click.progressbar(length=donors, label="Donors", file=sys.stderr, show_pos=True) as bar:
+        summary = demo_data.generate(donors, months, seed, progress=bar.update)
+    click.echo(
+        f"Added {summary.donors:,} donors, {summary.gifts:,} gifts, {summary.payments:,} payments and "
+        f"{summary.events:,} events over {months} months in {summary.seconds:.1f} s."
+    )
 
 
 @group.command("create-staff")
 @click.argument("email")
 @click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
-@click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    prompt_required=False,
-    default=None,
-    help="Asked for when not given; leave it empty to generate one.",
-)
-def create_staff(email, role, password):
-    """Create a staff account; prints a generated password once."""
-    email = email.strip().lower()
-    if db.session.scalar(sa.select(StaffUser).where(StaffUser.email == email)):
-        raise click.ClickException(f"{email} already has an account.")
-    generated = not password
-    password = password or secrets.token_urlsafe(12)
-    staff = StaffUser(email=email, role=Role(role))
-    staff.set_password(password)
-    db.session.add(staff)
-    db.session.commit()
-    click.echo(f"Created {role} {email}" + (f" with password {password}" if generated else ""))
+@click.option("--generate", is_flag=True, help="Generate a password instead of asking for one.")
+def create_staff(email, role, generate):
+    """Create a staff account: asks for a password (hidden, twice), or generates one when the
+    answer is empty or --generate is given and prints it once."""
+    if staff_accounts.has_account(email):
+        raise click.ClickException(f"{email.strip().lower()} already has an account.")
+    password = "" if generate else ask_password()
+    try:
+        _, password_set = staff_accounts.create_staff(None, email, Role(role), None, password or None)
+    except staff_accounts.Taken as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Created {role} {email.strip().lower()}.")
+    if not password:
+        click.echo(f"Password (shown once; store it now): {password_set}")
+
+
+def ask_password() -> str:
+    """Ask for a password, hidden, and again to confirm it; empty means "generate one"."""
+    password = click.prompt(
+        "Password (leave empty to generate one)", hide_input=True, default="", show_default=False
+    )
+    if not password:
+        return ""
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException(f"Use at least {MIN_PASSWORD} characters, or leave it empty.")
+    if click.prompt("Repeat the password", hide_input=True, default="", show_default=False) != password:
+        raise click.ClickException("The two passwords differ; nothing was created.")
+    return password
 
 
 @group.command("embed-snippet")

@@ -36,6 +36,7 @@ DEFAULTS = {
     "FEE_PERCENT_BPS": 290,  # card fee a donor may cover: 2.9% ...
     "FEE_FIXED": 30,  # ... plus 30 minor units
     "CACHE_SECONDS": 30,  # how old the banner's campaigns and goal progress may be (at most 60)
+    "REPORT_MIN_DONORS": 20,  # below this many donors a churn rate is "too few to tell"
     "MANAGE_LINK_DAYS": 30,  # how long a "manage my gift" link works
     "CANCEL_AT_PERIOD_END": True,  # a donor's cancellation ends the paid period (else: at once)
     "SAVE_OFFERS": "pause,lower,yearly",  # offered before a cancellation; empty for none

@@ -21,7 +21,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields import DateTimeLocalField, EmailField
+from wtforms.fields import DateField, DateTimeLocalField, EmailField
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -538,3 +538,106 @@ class CancelForm(FlaskForm):
     def __init__(self, *args, reasons: dict[str, tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
         self.reason.choices = [SelectChoice(key, label) for key, (label, _) in reasons.items()]
+
+
+class ReportForm(FlaskForm):
+    """The period and currency a report covers (a GET form: nothing to protect)."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+    currency = SelectField("Currency", validators=[Optional()])
+
+    def __init__(self, *args, currencies: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [SelectChoice(code, code.upper()) for code in currencies]
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The end comes before the start.")
+
+
+# The staff area: staff accounts, donors, exports and the audit log.
+
+#: the values of banner.models.Role, with what each may do
+ROLES = [
+    SelectChoice("viewer", "Viewer: reads campaigns, donors and reports"),
+    SelectChoice("fundraiser", "Fundraiser: also edits campaigns and banners"),
+    SelectChoice("admin", "Admin: also manages staff, exports and erases donors"),
+]
+PAGE = [Optional(), NumberRange(1, 1_000_000, "Not a page number.")]
+ORDERS = [SelectChoice("desc", "Descending"), SelectChoice("asc", "Ascending")]
+
+
+class StaffForm(FlaskForm):
+    """A new staff account; its password is generated and shown once."""
+
+    email = EmailField(
+        "E-mail",
+        filters=[stripped],
+        validators=[
+            InputRequired("Enter their e-mail."),
+            Length(max=254, message="Use at most 254 characters."),
+            Email("Enter an e-mail address like name@example.org.", check_deliverability=False),
+        ],
+    )
+    role = SelectField("Role", choices=ROLES, default="viewer")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLES)
+
+
+class EraseDonorForm(FlaskForm):
+    confirm = BooleanField(
+        "I understand that the donor's name, e-mail and comments are erased for good",
+        validators=[DataRequired("Tick the box to confirm.")],
+    )
+
+
+class DonorSearchForm(FlaskForm):
+    """The donor list's search, filter, sort and page (a GET form: nothing to protect)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Name or e-mail", filters=[stripped], validators=[Length(max=254)])
+    filter = SelectField("Show", default="all")
+    sort = SelectField("Sort by", default="joined")
+    order = SelectField("Order", choices=ORDERS, default="desc")
+    page = IntegerField("Page", default=1, validators=PAGE)
+
+    def __init__(self, *args, filters: dict[str, str], sorts: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filter.choices = [SelectChoice(key, label) for key, label in filters.items()]
+        self.sort.choices = [SelectChoice(key, label) for key, label in sorts.items()]
+
+
+class ExportForm(FlaskForm):
+    """The period of a CSV export: ?from=YYYY-MM-DD&to=YYYY-MM-DD, both days included."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField("From", name="from", validators=[InputRequired("Choose the first day.")])
+    end = DateField("To", name="to", validators=[InputRequired("Choose the last day.")])
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The last day comes before the first.")
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's action filter and page (a GET form)."""
+
+    class Meta:
+        csrf = False
+
+    action = SelectField("Action", default="")
+    page = IntegerField("Page", default=1, validators=PAGE)
+
+    def __init__(self, *args, actions: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.action.choices = [SelectChoice("", "All actions")] + [SelectChoice(a, a) for a in actions]

@@ -38,7 +38,7 @@ def main() -> int:
     os.environ.setdefault("BANNER_PUBLIC_URL", APP)
     os.chdir(ROOT)
     subprocess.run(flask("db", "upgrade"), check=True, capture_output=True)
-    subprocess.run(flask("banner", "seed-demo"), check=True)
+    subprocess.run(flask("banner", "seed-demo", "--donors", "300", "--months", "12"), check=True)
     processes = [
         subprocess.Popen(flask("banner", "stripe-emulator")),
         subprocess.Popen(flask("run", "--host", "127.0.0.1", "--port", "5000")),

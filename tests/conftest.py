@@ -18,11 +18,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from flask import g, request_started
+from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from banner import create_app, emulator
 from banner.extensions import db, limiter
-from banner.models import Campaign, CampaignStatus, Variant, utcnow
+from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BANNER_TEST_DATABASE_URL")
@@ -138,9 +140,16 @@ def app_settings(database_url, stripe_base, smtp_server):
     }
 
 
+def forget_logged_in_user(sender, **extra):
+    # Test requests run inside the test's app context, so they share `g`, where Flask-Login keeps
+    # the user it loaded; each request must load its own, as it does in production.
+    g.pop("_login_user", None)
+
+
 @pytest.fixture(scope="session")
 def session_app(app_settings):
     app = create_app(app_settings)
+    request_started.connect(forget_logged_in_user, app)
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -155,6 +164,7 @@ def app(session_app, stripe_base):
     urllib.request.urlopen(urllib.request.Request(f"{stripe_base}/_config/data", method="DELETE"))
     session_app.config["WTF_CSRF_ENABLED"] = False
     session_app.extensions.pop("banner_cache", None)
+    session_app.extensions.pop("progress_cache", None)
     limiter.reset()
     with session_app.app_context():
         yield session_app
@@ -214,3 +224,41 @@ def make_campaign(app):
         return campaign
 
     return make
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def log_in(client, email, password=PASSWORD, **extra):
+    """Post the staff login form."""
+    return client.post("/staff/login", data={"email": email, "password": password, **extra})
+
+
+@pytest.fixture
+def make_staff(app):
+    """Factory: a staff account with PASSWORD, hashed cheaply (the real scrypt takes half a second)."""
+
+    def make(role="fundraiser", email=None, password=PASSWORD, active=True):
+        staff = StaffUser(
+            email=email or f"{role}@example.org",
+            role=Role(role),
+            active=active,
+            password_hash=generate_password_hash(password, method="pbkdf2:sha256:1000"),
+        )
+        db.session.add(staff)
+        db.session.commit()
+        return staff
+
+    return make
+
+
+@pytest.fixture
+def log_in_as(client, make_staff):
+    """Log the test client in as a new staff member with this role; return the account."""
+
+    def log_in_as(role):
+        staff = make_staff(role=role)
+        assert log_in(client, staff.email).status_code == 302
+        return staff
+
+    return log_in_as

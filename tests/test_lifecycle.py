@@ -425,3 +425,18 @@ def test_the_emulators_own_events_agree_with_checkout(live_server, app, stripe_b
     gift = db.session.scalar(sa.select(Gift))
     assert gift.status is GiftStatus.ACTIVE and gift.stripe_status == "active"
     assert len(gift.payments) == 1
+
+
+def test_an_erased_donor_stays_erased(client, make_gift):
+    gift = make_gift()
+    gift.donor.email, gift.donor.name = f"erased-{gift.donor.id}@invalid", "Erased donor"
+    db.session.commit()
+    se.deliver(
+        client,
+        se.event(
+            "customer.updated",
+            se.customer(gift.donor.stripe_customer_id, email="back@example.org", name="Back"),
+        ),
+    )
+    donor = reload(gift).donor
+    assert (donor.email, donor.name) == (f"erased-{donor.id}@invalid", "Erased donor")

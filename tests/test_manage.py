@@ -113,6 +113,13 @@ def test_asking_for_links_is_rate_limited_per_address(client, app):
     assert client.post("/manage", data={"email": "other@example.org"}).status_code == 200
 
 
+def test_asking_for_links_is_rate_limited_per_ip(client):
+    statuses = [
+        client.post("/manage", data={"email": f"reader{n}@example.org"}).status_code for n in range(21)
+    ]
+    assert statuses == [200] * 20 + [429]
+
+
 def test_changing_the_amount_is_one_change_from_the_next_charge(client, gift, outbox, stripe_base):
     monthly = gift()
     link = link_in(outbox[0])
@@ -342,3 +349,45 @@ def test_a_new_card_brings_a_past_due_gift_up_to_date(client, gift, outbox, stri
 
     monthly = reload(monthly)
     assert monthly.status is GiftStatus.ACTIVE and monthly.failed_attempts == 0
+
+
+def test_rate_limits_live_in_redis_when_configured(app, app_settings):
+    """With BANNER_REDIS_URL every worker shares the limits; CI runs this against Redis. It runs
+    in its own process: the limiter keeps one storage per process."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, STRICT
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        if STRICT:
+            pytest.fail("Redis is not running on 127.0.0.1:6379")
+        pytest.skip("Redis: start one on 127.0.0.1:6379 to run this test")
+    script = """
+import json, sys
+from banner import create_app
+from banner.extensions import limiter
+settings = json.loads(sys.argv[1])
+app = create_app({**settings, "REDIS_URL": "redis://127.0.0.1:6379/15", "WTF_CSRF_ENABLED": False})
+with app.app_context():
+    limiter.reset()
+    client = app.test_client()
+    statuses = [client.post("/manage", data={"email": "redis@example.org"}).status_code for _ in range(6)]
+    print(json.dumps([type(limiter.storage).__name__, statuses]))
+    limiter.reset()
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(app_settings)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    storage, statuses = json.loads(result.stdout.strip().splitlines()[-1])
+    assert storage == "RedisStorage"
+    assert statuses == [200] * 5 + [429]

@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
 from banner.extensions import db
 from banner.models import (
@@ -19,46 +18,9 @@ from banner.models import (
     GiftStatus,
     Payment,
     Placement,
-    Role,
-    StaffUser,
     Variant,
 )
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def make_staff(app):
-    """Factory: a staff account with PASSWORD, hashed cheaply (the real scrypt takes half a second)."""
-
-    def make(role="fundraiser", email=None, password=PASSWORD, active=True):
-        staff = StaffUser(
-            email=email or f"{role}@example.org",
-            role=Role(role),
-            active=active,
-            password_hash=generate_password_hash(password, method="pbkdf2:sha256:1000"),
-        )
-        db.session.add(staff)
-        db.session.commit()
-        return staff
-
-    return make
-
-
-@pytest.fixture
-def log_in_as(client, make_staff):
-    """Log the test client in as a new staff member with this role; return the account."""
-
-    def log_in_as(role):
-        staff = make_staff(role=role)
-        assert log_in(client, staff.email).status_code == 302
-        return staff
-
-    return log_in_as
-
-
-def log_in(client, email, password=PASSWORD, **extra):
-    return client.post("/staff/login", data={"email": email, "password": password, **extra})
+from tests.conftest import PASSWORD, log_in
 
 
 def campaign_form(**overrides):

@@ -44,6 +44,11 @@ class Actor(enum.Enum):
 
 class Donor(db.Model):
     __tablename__ = "donors"
+    __table_args__ = (
+        # the staff donor list, sorted by name or by when donors joined, a page at a time
+        sa.Index("ix_donors_name_id", "name", "id"),
+        sa.Index("ix_donors_created_at_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)  #: normalised: lower case
@@ -53,6 +58,11 @@ class Donor(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     gifts: Mapped[list["Gift"]] = relationship(back_populates="donor", order_by="Gift.id")
+
+    @property
+    def erased(self) -> bool:
+        """Whether staff erased this donor's personal data (no later update brings it back)."""
+        return self.email.startswith("erased-") and self.email.endswith("@invalid")
 
 
 class Gift(db.Model):
@@ -71,12 +81,13 @@ class Gift(db.Model):
     #: the donate page's submission id: a repeated submission finds this gift again
     checkout_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     donor_id: Mapped[int] = mapped_column(sa.ForeignKey("donors.id"), index=True)
-    frequency: Mapped[Frequency] = mapped_column(enum_column(Frequency))
-    amount: Mapped[int]  #: minor units charged each time, fee included
+    # active_history: the MRR listener below needs the old value even when it was not loaded
+    frequency: Mapped[Frequency] = mapped_column(enum_column(Frequency), active_history=True)
+    amount: Mapped[int] = mapped_column(active_history=True)  #: minor units each time, fee included
     fee_amount: Mapped[int] = mapped_column(default=0)  #: the part of `amount` covering card fees
     currency: Mapped[str] = mapped_column(sa.String(3))
     status: Mapped[GiftStatus] = mapped_column(
-        enum_column(GiftStatus), default=GiftStatus.PENDING, index=True
+        enum_column(GiftStatus), default=GiftStatus.PENDING, index=True, active_history=True
     )
     failure_message: Mapped[str | None] = mapped_column(sa.String(500))
 
@@ -170,6 +181,8 @@ class Payment(db.Model):
             name="has_stripe_id",
         ),
         sa.Index("ix_payments_paid_at", "paid_at"),
+        # a donor's last payment, and whether they paid since a date (the staff donor list)
+        sa.Index("ix_payments_gift_id_paid_at", "gift_id", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -210,7 +223,13 @@ class GiftEvent(db.Model):
     gift: Mapped[Gift] = relationship(back_populates="events")
 
     __table_args__ = (
-        sa.Index("ix_gift_events_movement_created", "movement", "created_at"),
+        # Covers the reports' sums over movements (an index-only scan on PostgreSQL).
+        sa.Index(
+            "ix_gift_events_movement_created",
+            "movement",
+            "created_at",
+            postgresql_include=["gift_id", "mrr_delta"],
+        ),
         sa.CheckConstraint(
             "movement IS NULL OR movement IN ('new', 'reactivation', 'expansion', 'contraction', "
             "'voluntary_churn', 'involuntary_churn')",

@@ -4,6 +4,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -43,10 +44,15 @@ class StaffUser(UserMixin, db.Model):
         return self.active
 
 
+class AuditLogIsAppendOnly(Exception):
+    """Something tried to change or delete an audit entry."""
+
+
 class AuditEntry(db.Model):
-    """A staff action; rows are only ever added."""
+    """A staff action; rows are only ever added (the listeners below refuse anything else)."""
 
     __tablename__ = "audit_entries"
+    __table_args__ = (sa.Index("ix_audit_entries_action_created_at", "action", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
@@ -56,3 +62,21 @@ class AuditEntry(db.Model):
     ip: Mapped[str | None] = mapped_column(sa.String(45))
     data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _refuse_audit_changes(session, flush_context, instances) -> None:
+    """Refuse a flush that would change or delete an audit entry."""
+    changed = [
+        entry for entry in session.dirty if isinstance(entry, AuditEntry) and session.is_modified(entry)
+    ]
+    deleted = [entry for entry in session.deleted if isinstance(entry, AuditEntry)]
+    if changed or deleted:
+        raise AuditLogIsAppendOnly("The audit log is append-only: its entries are never changed or deleted.")
+
+
+@sa.event.listens_for(sa.orm.Session, "do_orm_execute")
+def _refuse_bulk_audit_changes(state) -> None:
+    """Refuse UPDATE and DELETE statements on the audit log run through the ORM session."""
+    if (state.is_update or state.is_delete) and state.bind_mapper is sa.inspect(AuditEntry):
+        raise AuditLogIsAppendOnly("The audit log is append-only: its entries are never changed or deleted.")

@@ -75,7 +75,9 @@ def choose(slug: str | None, path: str, referrer: str | None, preview: str | Non
 
 
 def clear_cache() -> None:
+    """Forget the cached campaigns and goal progress of this process (after a staff edit)."""
     current_app.extensions.pop("banner_cache", None)
+    current_app.extensions.pop("progress_cache", None)
 
 
 def _live_snapshots() -> list[Snapshot]:

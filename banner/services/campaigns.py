@@ -1,8 +1,10 @@
 """Campaigns as donors and the banner see them."""
 
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 
 from banner import stats
 from banner.extensions import db
@@ -46,7 +48,18 @@ def find_variant(campaign: Campaign | None, key: str | None) -> Variant | None:
 
 
 def goal_progress(campaign: Campaign) -> Progress:
-    """Return the campaign's progress towards its goal, in its own currency.
+    """Return the campaign's progress, summed at most once per BANNER_CACHE_SECONDS per process."""
+    cache = current_app.extensions.setdefault("progress_cache", {})
+    key = (campaign.id, campaign.goal_mode, campaign.currency)
+    hit = cache.get(key)
+    if hit is None or hit[0] <= time.monotonic():
+        hit = (time.monotonic() + current_app.config["CACHE_SECONDS"], _raised(campaign))
+        cache[key] = hit
+    return Progress(raised=hit[1], goal=campaign.goal_amount, currency=campaign.currency)
+
+
+def _raised(campaign: Campaign) -> int:
+    """Return what the campaign has raised towards its goal, in its own currency.
 
     "raised": money received, net of refunds. "committed": the same, except that each active
     monthly or yearly gift counts for a year of its amount (12 months, or one year) instead of
@@ -74,7 +87,7 @@ def goal_progress(campaign: Campaign) -> Progress:
                 Gift.frequency != Frequency.ONCE,
             )
         )
-    return Progress(raised=int(raised), goal=campaign.goal_amount, currency=campaign.currency)
+    return int(raised)
 
 
 def _commits(status: GiftStatus, frequency: Frequency) -> bool:

@@ -192,7 +192,8 @@ def _record_cancellation(gift: Gift, snapshot: payments.SubscriptionSnapshot) ->
     if gift.cancellation_channel in ("donor", "staff"):
         return  # cancelled through this service, which recorded the reason in the donor's words
     gift.cancellation_reason = snapshot.cancellation_feedback or gift.cancellation_reason
-    gift.cancellation_comment = snapshot.cancellation_comment or gift.cancellation_comment
+    if not gift.donor.erased:
+        gift.cancellation_comment = snapshot.cancellation_comment or gift.cancellation_comment
     gift.cancellation_channel = CHANNELS.get(snapshot.cancellation_reason or "", "stripe_dashboard")
 
 
@@ -402,8 +403,8 @@ def _payment_for_charge(info: payments.ChargeInfo) -> Payment | None:
 def on_customer_updated(customer: dict, delivery: Delivery) -> None:
     """customer.updated: the donor changed their e-mail or name at Stripe."""
     donor = db.session.scalar(sa.select(Donor).where(Donor.stripe_customer_id == customer["id"]))
-    if donor is None:
-        delivery.note = "no donor for this customer"
+    if donor is None or donor.erased:
+        delivery.note = "no donor for this customer" if donor is None else "donor erased; not changed"
         return
     email = normalise_email(customer.get("email") or donor.email)
     if email != donor.email:

@@ -1,4 +1,5 @@
-"""Staff logins, and staff changes to campaigns and banner variants, each written to the audit log."""
+"""Staff accounts and logins, staff changes to campaigns and banner variants, and the audit log
+that records each of them."""
 
 import functools
 import secrets
@@ -17,6 +18,7 @@ from banner.models import (
     Gift,
     GoalMode,
     Placement,
+    Role,
     StaffUser,
     Variant,
     utcnow,
@@ -35,6 +37,14 @@ class Taken(Exception):
 
 class VariantHasGifts(Exception):
     """The variant brought gifts, which stay attributed to it, so it cannot be deleted."""
+
+
+class OwnAccount(Exception):
+    """An admin tried to deactivate or demote themself (another admin must)."""
+
+
+#: audit entries on one page of the audit log
+AUDIT_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -101,8 +111,92 @@ def audit(
     data: dict | None = None,
 ) -> None:
     """Write one entry to the audit log."""
-    _record(action, staff, ip, email=email, target=target, data=data)
+    record_audit(action, staff, ip, email=email, target=target, data=data)
     db.session.commit()
+
+
+def create_staff(
+    admin: StaffUser | None, email: str, role: Role, ip: str | None, password: str | None = None
+) -> tuple[StaffUser, str]:
+    """Create a staff account with `password`, or a generated one; return it and the password.
+
+    `admin` None: the account comes from the create-staff command, not from the staff page.
+    """
+    email = email.strip().lower()
+    if has_account(email):
+        raise Taken("email", f"{email} already has an account.")
+    password = password or new_password()
+    staff = StaffUser(email=email, role=role)
+    staff.set_password(password)
+    db.session.add(staff)
+    data = {"role": role.value} if admin else {"role": role.value, "via": "create-staff command"}
+    record_audit("staff_create", admin, ip, target=f"staff:{email}", data=data)
+    db.session.commit()
+    return staff, password
+
+
+def has_account(email: str) -> bool:
+    """Whether a staff account has this e-mail (any case)."""
+    typed = email.strip().lower()
+    return db.session.scalar(sa.select(StaffUser.id).where(StaffUser.email == typed)) is not None
+
+
+def change_role(admin: StaffUser, staff: StaffUser, role: Role, ip: str | None) -> None:
+    """Give `staff` another role; an admin cannot change their own."""
+    if staff.id == admin.id:
+        raise OwnAccount("You cannot change your own role; ask another admin.")
+    if staff.role is role:
+        return
+    before, staff.role = staff.role, role
+    record_audit(
+        "staff_role", admin, ip, target=f"staff:{staff.email}", data={"from": before.value, "to": role.value}
+    )
+    db.session.commit()
+
+
+def set_active(admin: StaffUser, staff: StaffUser, active: bool, ip: str | None) -> None:
+    """Deactivate `staff` (they are logged out at their next request) or let them in again."""
+    if staff.id == admin.id:
+        raise OwnAccount("You cannot deactivate your own account; ask another admin.")
+    if staff.active is active:
+        return
+    staff.active = active
+    record_audit(
+        "staff_reactivate" if active else "staff_deactivate", admin, ip, target=f"staff:{staff.email}"
+    )
+    db.session.commit()
+
+
+def reset_password(admin: StaffUser, staff: StaffUser, ip: str | None) -> str:
+    """Give `staff` a new generated password and return it, to be shown once."""
+    password = new_password()
+    staff.set_password(password)
+    record_audit("staff_password", admin, ip, target=f"staff:{staff.email}")
+    db.session.commit()
+    return password
+
+
+def staff_list() -> list[StaffUser]:
+    """Return every staff account: active ones first, then by e-mail."""
+    return list(db.session.scalars(sa.select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.email)))
+
+
+def audit_page(action: str | None, page: int):
+    """Return one page of the audit log, newest first, of one action or all."""
+    query = sa.select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+    if action:
+        query = query.where(AuditEntry.action == action)
+    return db.paginate(query, page=page, per_page=AUDIT_PAGE_SIZE, error_out=False)
+
+
+def audit_actions() -> list[str]:
+    """Return every action the audit log holds, for its filter."""
+    return list(db.session.scalars(sa.select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+def new_password() -> str:
+    """Return a random password of 16 URL-safe characters."""
+    return secrets.token_urlsafe(12)
 
 
 def campaign_overview() -> list[tuple[Campaign, campaigns.Progress]]:
@@ -125,7 +219,7 @@ def save_campaign(
     campaign = campaign or Campaign()
     changed = _apply(campaign, asdict(fields))
     db.session.add(campaign)
-    _record(
+    record_audit(
         "campaign_edit",
         staff,
         ip,
@@ -151,7 +245,7 @@ def save_variant(
         variant = Variant()
         campaign.variants.append(variant)
     changed = _apply(variant, asdict(fields))
-    _record(
+    record_audit(
         "variant_edit",
         staff,
         ip,
@@ -174,12 +268,12 @@ def delete_variant(staff: StaffUser, variant: Variant, ip: str | None) -> None:
     # SQLite does not enforce the counters' ON DELETE CASCADE, so delete them here for both.
     db.session.execute(sa.delete(BannerStat).where(BannerStat.variant_id == variant.id))
     db.session.delete(variant)
-    _record("variant_delete", staff, ip, target=target, data={"heading": variant.heading})
+    record_audit("variant_delete", staff, ip, target=target, data={"heading": variant.heading})
     db.session.commit()
     banners.clear_cache()
 
 
-def _record(
+def record_audit(
     action: str,
     staff: StaffUser | None,
     ip: str | None,

@@ -63,7 +63,7 @@ def _public(response, status: int, preview: bool = False) -> Response:
 @csrf.exempt  # cookieless beacons from other sites' pages; they act for no one
 def banner_events():
     if (request.content_length or 0) > MAX_EVENTS_BODY:
-        return _events_error("The batch is too large.", 413)
+        return _events_error("The batch is too large.")
     try:
         data = json.loads(request.get_data(cache=False)[: MAX_EVENTS_BODY + 1] or b"null")
     except (ValueError, UnicodeDecodeError):

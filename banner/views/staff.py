@@ -1,26 +1,59 @@
-"""The staff area: log in, then read and edit campaigns and their banner variants."""
+"""The staff area: log in; read and edit campaigns and their banner variants; read donors, erase
+one on request and export donor data; manage staff accounts; read the audit log.
 
-import functools
+Each view declares who may use it with @requires or @public (see banner.views).
+"""
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
-from banner.extensions import login as login_manager
-from banner.forms import CampaignForm, LoginForm, VariantForm, lines
-from banner.models import CURRENCIES, CampaignStatus, GoalMode, Placement, Role, utcnow
+from banner.extensions import db, limiter
+from banner.forms import (
+    AuditFilterForm,
+    CampaignForm,
+    DonorSearchForm,
+    EraseDonorForm,
+    ExportForm,
+    LoginForm,
+    RoleForm,
+    StaffForm,
+    VariantForm,
+    lines,
+)
+from banner.models import CURRENCIES, CampaignStatus, Donor, GoalMode, Placement, Role, StaffUser, utcnow
 from banner.money import SYMBOLS
-from banner.services import banners, campaigns, staff
+from banner.services import banners, campaigns, donors, exports, staff
+from banner.views import allowed_roles, public, requires
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
+EVERYONE = (Role.VIEWER, Role.FUNDRAISER, Role.ADMIN)
 EDITORS = (Role.FUNDRAISER, Role.ADMIN)
+ADMINS = (Role.ADMIN,)
+#: failed logins allowed before more tries wait a while: per account, and per address
+LOGIN_MINUTES = 15
+LOGIN_FAILURES_PER_ACCOUNT = f"5 per {LOGIN_MINUTES} minutes"
+LOGIN_FAILURES_PER_IP = f"30 per {LOGIN_MINUTES} minutes"
 
 
 @bp.before_request
-def require_login():
-    if request.endpoint != "staff.login" and not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    return None
+def refuse_undeclared_routes():
+    """Answer 403 for a staff route whose view says nothing of who may use it (fail closed)."""
+    try:
+        allowed_roles(current_app.view_functions[request.endpoint])
+    except LookupError:
+        abort(403)
 
 
 @bp.after_request
@@ -29,19 +62,26 @@ def never_cache(response):
     return response
 
 
-def editors_only(view):
-    """Answer 403 unless the staff member may edit campaigns (fundraisers and admins)."""
+@bp.errorhandler(429)
+def too_many_logins(error):
+    return render_template("staff/too_many.html", minutes=LOGIN_MINUTES), 429
 
-    @functools.wraps(view)
-    def guarded(*args, **kwargs):
-        if not _can_edit():
-            abort(403)
-        return view(*args, **kwargs)
 
-    return guarded
+def _login_failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _login_account() -> str:
+    """The account a login attempt names, as the rate limit counts it."""
+    return "staff-login:" + (request.form.get("email") or "").strip().lower()[:254]
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(
+    LOGIN_FAILURES_PER_ACCOUNT, key_func=_login_account, methods=["POST"], deduct_when=_login_failed
+)
+@limiter.limit(LOGIN_FAILURES_PER_IP, methods=["POST"], deduct_when=_login_failed)
 def login():
     form = LoginForm(next=request.args.get("next"))
     if not form.validate_on_submit():
@@ -56,6 +96,7 @@ def login():
 
 
 @bp.post("/logout")
+@requires(*EVERYONE)
 def logout():
     staff.audit("logout", current_user, request.remote_addr)
     logout_user()
@@ -64,26 +105,34 @@ def logout():
 
 
 @bp.get("/")
+@requires(*EVERYONE)
 def index():
     return redirect(url_for("staff.campaign_list"))
 
 
 @bp.get("/campaigns")
+@requires(*EVERYONE)
 def campaign_list():
     rows = staff.campaign_overview()
     return render_template("staff/campaigns.html", rows=rows, now=utcnow(), can_edit=_can_edit())
 
 
-@bp.get("/campaigns/new", defaults={"slug": None})
+@bp.get("/campaigns/new")
+@requires(*EDITORS)
+def new_campaign():
+    return _campaign_page(CampaignForm.editing(None), None)
+
+
 @bp.get("/campaigns/<slug>")
+@requires(*EVERYONE)
 def show_campaign(slug):
-    campaign = _campaign_or_404(slug) if slug else None
+    campaign = _campaign_or_404(slug)
     return _campaign_page(CampaignForm.editing(campaign), campaign)
 
 
 @bp.post("/campaigns/new", defaults={"slug": None})
 @bp.post("/campaigns/<slug>")
-@editors_only
+@requires(*EDITORS)
 def save_campaign(slug):
     campaign = _campaign_or_404(slug) if slug else None
     form = CampaignForm()
@@ -97,8 +146,15 @@ def save_campaign(slug):
     return redirect(url_for("staff.show_campaign", slug=saved.slug))
 
 
-@bp.get("/campaigns/<slug>/variants/new", defaults={"key": None})
+@bp.get("/campaigns/<slug>/variants/new")
+@requires(*EDITORS)
+def new_variant(slug):
+    campaign = _campaign_or_404(slug)
+    return _variant_page(VariantForm.editing(None, campaign.currency), campaign, None)
+
+
 @bp.get("/campaigns/<slug>/variants/<key>")
+@requires(*EVERYONE)
 def show_variant(slug, key):
     campaign, variant = _variant_or_404(slug, key)
     return _variant_page(VariantForm.editing(variant, campaign.currency), campaign, variant)
@@ -106,7 +162,7 @@ def show_variant(slug, key):
 
 @bp.post("/campaigns/<slug>/variants/new", defaults={"key": None})
 @bp.post("/campaigns/<slug>/variants/<key>")
-@editors_only
+@requires(*EDITORS)
 def save_variant(slug, key):
     campaign, variant = _variant_or_404(slug, key)
     form = VariantForm(currency=campaign.currency)
@@ -122,7 +178,7 @@ def save_variant(slug, key):
 
 
 @bp.post("/campaigns/<slug>/variants/<key>/delete")
-@editors_only
+@requires(*EDITORS)
 def delete_variant(slug, key):
     campaign, variant = _variant_or_404(slug, key)
     try:
@@ -132,6 +188,171 @@ def delete_variant(slug, key):
         form.form_errors.append(str(error))
         return _variant_page(form, campaign, variant), 409
     return redirect(url_for("staff.show_campaign", slug=campaign.slug))
+
+
+# Donors
+
+
+@bp.get("/donors")
+@requires(*EVERYONE)
+def donor_list():
+    form = DonorSearchForm(request.args, filters=donors.FILTERS, sorts=donors.SORTS)
+    if not form.validate():
+        return _donor_list_page(form, None), 400
+    query = donors.DonorQuery(
+        search=form.q.data or "",
+        filter=form.filter.data,
+        sort=form.sort.data,
+        descending=form.order.data == "desc",
+        page=form.page.data or 1,
+    )
+    return _donor_list_page(form, donors.donor_page(query))
+
+
+@bp.get("/donors/<int:donor_id>")
+@requires(*EVERYONE)
+def show_donor(donor_id):
+    history = donors.history(donor_id)
+    if history is None:
+        abort(404)
+    return render_template("staff/donor.html", history=history, is_admin=_is_admin())
+
+
+@bp.get("/donors/<int:donor_id>/erase")
+@requires(*ADMINS)
+def confirm_erase(donor_id):
+    return render_template("staff/erase.html", donor=db.get_or_404(Donor, donor_id), form=EraseDonorForm())
+
+
+@bp.post("/donors/<int:donor_id>/erase")
+@requires(*ADMINS)
+def erase_donor(donor_id):
+    donor = db.get_or_404(Donor, donor_id)
+    form = EraseDonorForm()
+    if not form.validate():
+        return render_template("staff/erase.html", donor=donor, form=form), 400
+    try:
+        donors.erase(current_user, donor, request.remote_addr)
+    except donors.DonorHasRunningGift as error:
+        form.form_errors.append(str(error))
+        return render_template("staff/erase.html", donor=donor, form=form), 409
+    return redirect(url_for("staff.show_donor", donor_id=donor.id))
+
+
+@bp.get("/export/<any(donors, gifts, payments):kind>.csv")
+@requires(*ADMINS)
+def export(kind):
+    form = ExportForm(request.args)
+    if not form.validate():
+        search = DonorSearchForm(formdata=None, filters=donors.FILTERS, sorts=donors.SORTS)
+        return _donor_list_page(search, donors.donor_page(donors.DonorQuery()), form), 400
+    csv_lines = exports.export(current_user, kind, form.start.data, form.end.data, request.remote_addr)
+    name = f"{kind}-{form.start.data.isoformat()}-{form.end.data.isoformat()}.csv"
+    return Response(
+        stream_with_context(csv_lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# Staff accounts and the audit log
+
+
+@bp.get("/staff")
+@requires(*ADMINS)
+def staff_list():
+    return _staff_page(StaffForm())
+
+
+@bp.post("/staff")
+@requires(*ADMINS)
+def create_staff():
+    form = StaffForm()
+    if not form.validate():
+        return _staff_page(form), 400
+    try:
+        created, password = staff.create_staff(
+            current_user, form.email.data, Role(form.role.data), request.remote_addr
+        )
+    except staff.Taken as error:
+        form.email.errors.append(str(error))
+        return _staff_page(form), 409
+    return _staff_page(StaffForm(formdata=None), account=created, password=password, created=True), 201
+
+
+@bp.post("/staff/<int:staff_id>/role")
+@requires(*ADMINS)
+def change_role(staff_id):
+    member = db.get_or_404(StaffUser, staff_id)
+    form = RoleForm()
+    if not form.validate():
+        return _staff_page(StaffForm(formdata=None), error=_first_error(form)), 400
+    try:
+        staff.change_role(current_user, member, Role(form.role.data), request.remote_addr)
+    except staff.OwnAccount as error:
+        return _staff_page(StaffForm(formdata=None), error=str(error)), 409
+    return redirect(url_for("staff.staff_list"))
+
+
+@bp.post("/staff/<int:staff_id>/deactivate", defaults={"active": False})
+@bp.post("/staff/<int:staff_id>/reactivate", defaults={"active": True})
+@requires(*ADMINS)
+def set_active(staff_id, active):
+    member = db.get_or_404(StaffUser, staff_id)
+    try:
+        staff.set_active(current_user, member, active, request.remote_addr)
+    except staff.OwnAccount as error:
+        return _staff_page(StaffForm(formdata=None), error=str(error)), 409
+    return redirect(url_for("staff.staff_list"))
+
+
+@bp.post("/staff/<int:staff_id>/password")
+@requires(*ADMINS)
+def new_password(staff_id):
+    member = db.get_or_404(StaffUser, staff_id)
+    password = staff.reset_password(current_user, member, request.remote_addr)
+    return _staff_page(StaffForm(formdata=None), account=member, password=password)
+
+
+@bp.get("/audit")
+@requires(*ADMINS)
+def audit_log():
+    form = AuditFilterForm(request.args, actions=staff.audit_actions())
+    if not form.validate():
+        return render_template("staff/audit.html", form=form, entries=None), 400
+    entries = staff.audit_page(form.action.data or None, form.page.data or 1)
+    return render_template("staff/audit.html", form=form, entries=entries)
+
+
+def _is_admin() -> bool:
+    return current_user.role is Role.ADMIN
+
+
+def _first_error(form) -> str:
+    return next(message for messages in form.errors.values() for message in messages)
+
+
+def _donor_list_page(form, page, export_form=None):
+    return render_template(
+        "staff/donors.html",
+        form=form,
+        page=page,
+        export_form=export_form or ExportForm(formdata=None),
+        is_admin=_is_admin(),
+    )
+
+
+def _staff_page(form, *, account=None, password=None, created=False, error=None):
+    return render_template(
+        "staff/staff.html",
+        form=form,
+        members=staff.staff_list(),
+        role_form=RoleForm(formdata=None),
+        account=account,
+        password=password,
+        created=created,
+        error=error,
+    )
 
 
 def _can_edit() -> bool:

@@ -21,7 +21,8 @@ def upgrade():
     with op.batch_alter_table('gift_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('movement', sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column('mrr_delta', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.create_index('ix_gift_events_movement_created', ['movement', 'created_at'], unique=False)
+        batch_op.create_index('ix_gift_events_movement_created', ['movement', 'created_at'], unique=False,
+                              postgresql_include=['gift_id', 'mrr_delta'])
         batch_op.create_check_constraint(
             op.f('ck_gift_events_movement_valid'),
             "movement IS NULL OR movement IN ('new', 'reactivation', 'expansion', 'contraction', "

@@ -1,6 +1,7 @@
 """A real app server and Debian's Chromium, driven by Playwright."""
 
 import os
+import time
 import urllib.request
 
 import pytest
@@ -32,6 +33,7 @@ def live(live_server, session_app, stripe_base):
     urllib.request.urlopen(urllib.request.Request(f"{stripe_base}/_config/data", method="DELETE"))
     session_app.config["WTF_CSRF_ENABLED"] = True
     session_app.extensions.pop("banner_cache", None)
+    session_app.extensions.pop("progress_cache", None)
     with session_app.app_context():
         yield live_server
         db.session.remove()
@@ -61,3 +63,4 @@ def page(browser, stripe_base):
     page.on("request", request)
     yield page
     context.close()
+    time.sleep(0.3)  # beacons sent as the page closes land before the tables are emptied

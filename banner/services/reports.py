@@ -1,0 +1,487 @@
+"""Donor reports for staff: money raised, monthly revenue, churn and its reasons, retention,
+and which banners and articles bring money.
+
+Everything is counted by SQL aggregates, one currency at a time; Python only arranges the few
+aggregated rows. Monthly recurring revenue (MRR) comes from the "mrr" GiftEvents (see
+banner/models/donor.py): each change of a gift's monthly value is a movement (new,
+reactivation, expansion, contraction, voluntary or involuntary churn) with its delta, so MRR at
+any date is the sum of the deltas before it, and a month's waterfall is the sum of its deltas
+by movement. A donor is active while the sum over their gifts is above zero.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from banner.extensions import db
+from banner.models import (
+    MRR_STATUSES,
+    Campaign,
+    CampaignStatus,
+    Donor,
+    Frequency,
+    Gift,
+    GiftEvent,
+    GiftStatus,
+    Payment,
+    utcnow,
+)
+from banner.services import campaigns
+
+CHURN = ("voluntary_churn", "involuntary_churn")
+#: recurring gifts that still belong to a donor who gives (paused ones will resume)
+LIVE = (*MRR_STATUSES, GiftStatus.PAUSED)
+MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "voluntary_churn", "involuntary_churn")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  #: inclusive
+
+    @property
+    def since(self) -> datetime:
+        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
+
+    @property
+    def until(self) -> datetime:
+        return datetime.fromordinal(self.end.toordinal() + 1).replace(tzinfo=UTC)
+
+
+def currencies() -> list[str]:
+    """Return the currencies gifts were made in, the site's default first."""
+    default = current_app.config["DEFAULT_CURRENCY"]
+    used = db.session.scalars(sa.select(Gift.currency).distinct()).all()
+    return [default, *sorted(c for c in used if c != default)]
+
+
+def month_key(column):
+    """SQL for "YYYY-MM" of a UTC timestamp column, on SQLite and PostgreSQL."""
+    # Literal formats, not bound parameters: PostgreSQL must see the same expression in the
+    # SELECT and the GROUP BY.
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.to_char(
+            sa.func.timezone(sa.literal_column("'UTC'"), column), sa.literal_column("'YYYY-MM'")
+        )
+    return sa.func.strftime(sa.literal_column("'%Y-%m'"), column)
+
+
+def months_back(count: int, today: date | None = None) -> list[str]:
+    """Return the last `count` months as "YYYY-MM", oldest first, ending with this month."""
+    today = today or utcnow().date()
+    keys, year, month = [], today.year, today.month
+    for _ in range(count):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return keys[::-1]
+
+
+def month_start(key: str) -> datetime:
+    year, month = (int(part) for part in key.split("-"))
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+# Overview ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overview:
+    currency: str
+    raised: dict[str, int]  #: once, month, year, total: net of refunds
+    refunded: int
+    payments: int
+    donors: int
+    average: int
+    live_campaigns: list[tuple[Campaign, campaigns.Progress]]
+
+
+def overview(currency: str, period: Period) -> Overview:
+    """Money received in the period by frequency, net of refunds, and the live campaigns."""
+    net = Payment.amount - Payment.amount_refunded
+    rows = db.session.execute(
+        sa.select(
+            Gift.frequency,
+            sa.func.coalesce(sa.func.sum(net), 0),
+            sa.func.coalesce(sa.func.sum(Payment.amount_refunded), 0),
+            sa.func.count(Payment.id),
+        )
+        .join(Gift, Payment.gift_id == Gift.id)
+        .where(Payment.currency == currency, Payment.paid_at >= period.since, Payment.paid_at < period.until)
+        .group_by(Gift.frequency)
+    ).all()
+    raised = {frequency.value: 0 for frequency in Frequency}
+    refunded = count = 0
+    for frequency, amount, refunds, payments in rows:
+        raised[frequency.value] = int(amount)
+        refunded += int(refunds)
+        count += payments
+    raised["total"] = sum(raised.values())
+    donors = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Gift.donor_id)))
+        .join(Payment, Payment.gift_id == Gift.id)
+        .where(Payment.currency == currency, Payment.paid_at >= period.since, Payment.paid_at < period.until)
+    )
+    live = db.session.scalars(
+        sa.select(Campaign).where(Campaign.status == CampaignStatus.LIVE).order_by(Campaign.priority.desc())
+    ).all()
+    now = utcnow()
+    return Overview(
+        currency=currency,
+        raised=raised,
+        refunded=refunded,
+        payments=count,
+        donors=int(donors or 0),
+        average=raised["total"] // count if count else 0,
+        live_campaigns=[(c, campaigns.goal_progress(c)) for c in live if c.is_live(now)],
+    )
+
+
+# Recurring revenue -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate shown with what it is made of."""
+
+    numerator: int
+    denominator: int
+    minimum: int
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+    @property
+    def too_few(self) -> bool:
+        return self.denominator < self.minimum
+
+
+@dataclass
+class Month:
+    key: str
+    mrr_end: int = 0
+    movements: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MOVEMENTS, 0))
+    gifts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MOVEMENTS, 0))
+    active_start: int = 0  #: donors giving monthly or yearly when the month began
+    started: int = 0  #: donors who began (or resumed) giving monthly or yearly
+    ended: int = 0  #: donors who stopped: lost, or paused
+    lost: int = 0  #: donors who cancelled or whose payments failed for good
+    lost_involuntary: int = 0
+    churn: Rate | None = None
+
+
+@dataclass(frozen=True)
+class Recurring:
+    currency: str
+    mrr: int
+    arr: int
+    active_donors: int
+    months: list[Month]
+
+
+def _movements(currency: str):
+    """The "mrr" events of gifts in `currency`, as a subquery with the donor of each."""
+    return (
+        sa.select(
+            GiftEvent.id,
+            GiftEvent.gift_id,
+            Gift.donor_id,
+            GiftEvent.created_at,
+            GiftEvent.movement,
+            GiftEvent.mrr_delta,
+        )
+        .join(Gift, GiftEvent.gift_id == Gift.id)
+        .where(GiftEvent.movement.is_not(None), Gift.currency == currency)
+        .subquery()
+    )
+
+
+def _donor_changes(currency: str):
+    """Each movement with the donor's total monthly value before and after it (window sums)."""
+    moves = _movements(currency)
+    after = sa.func.sum(moves.c.mrr_delta).over(
+        partition_by=moves.c.donor_id, order_by=(moves.c.created_at, moves.c.id)
+    )
+    running = sa.select(
+        moves.c.donor_id, moves.c.created_at, moves.c.movement, moves.c.mrr_delta, after.label("after")
+    ).subquery()
+    return sa.select(
+        running.c.donor_id,
+        running.c.created_at,
+        running.c.movement,
+        running.c.after,
+        (running.c.after - running.c.mrr_delta).label("before"),
+    ).subquery()
+
+
+def recurring(currency: str, months: int = 12) -> Recurring:
+    """MRR and ARR now, active donors, and per month the MRR waterfall and churn."""
+    monthly = sa.case((Gift.frequency == Frequency.MONTH, Gift.amount), else_=(Gift.amount + 6) / 12)
+    live = (Gift.currency == currency, Gift.frequency != Frequency.ONCE, Gift.status.in_(MRR_STATUSES))
+    mrr = int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(monthly), 0)).where(*live)))
+    active = int(db.session.scalar(sa.select(sa.func.count(sa.distinct(Gift.donor_id))).where(*live)))
+
+    keys = months_back(months)
+    table = {key: Month(key) for key in keys}
+    # One pass over every month: those before the window only add up to its starting MRR.
+    moves = _movements(currency)
+    month = month_key(moves.c.created_at).label("month")
+    running = 0
+    for key, movement, delta, gifts in db.session.execute(
+        sa.select(
+            month,
+            moves.c.movement,
+            sa.func.sum(moves.c.mrr_delta),
+            sa.func.count(sa.distinct(moves.c.gift_id)),
+        ).group_by(month, moves.c.movement)
+    ):
+        if key in table:
+            table[key].movements[movement] = int(delta)
+            table[key].gifts[movement] = int(gifts)
+        elif key < keys[0]:
+            running += int(delta)
+    for key in keys:
+        running += sum(table[key].movements.values())
+        table[key].mrr_end = running
+
+    changes = _donor_changes(currency)
+    stopping = sa.and_(changes.c.before > 0, changes.c.after <= 0)
+    started = sa.case((sa.and_(changes.c.before <= 0, changes.c.after > 0), 1), else_=0)
+    ended = sa.case((stopping, 1), else_=0)  # lost, or paused
+    lost = sa.case((sa.and_(stopping, changes.c.movement.in_(CHURN)), 1), else_=0)
+    involuntary = sa.case((sa.and_(stopping, changes.c.movement == "involuntary_churn"), 1), else_=0)
+    month = month_key(changes.c.created_at).label("month")
+    per_month = sa.select(
+        month, sa.func.sum(started), sa.func.sum(ended), sa.func.sum(lost), sa.func.sum(involuntary)
+    )
+    active_before = 0
+    for key, starts, ends, losses, lost_involuntary in db.session.execute(per_month.group_by(month)):
+        if key in table:
+            row = table[key]
+            row.started, row.ended, row.lost = int(starts), int(ends), int(losses)
+            row.lost_involuntary = int(lost_involuntary)
+        elif key < keys[0]:
+            active_before += int(starts) - int(ends)
+    minimum = current_app.config["REPORT_MIN_DONORS"]
+    for key in keys:
+        row = table[key]
+        row.active_start = active_before
+        row.churn = Rate(row.lost, row.active_start, minimum)
+        active_before += row.started - row.ended
+    return Recurring(
+        currency=currency, mrr=mrr, arr=mrr * 12, active_donors=active, months=list(table.values())
+    )
+
+
+# Cancellations ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cancellations:
+    total: int
+    by_reason: list[tuple[str, int]]
+    by_channel: list[tuple[str, int]]
+    comments: list[tuple[datetime, str, str, str]]  #: when, reason, channel, the donor's words
+    offered: int  #: cancellation requests that were shown save offers, plus offers taken
+    taken: list[tuple[str, int]]
+
+
+def cancellations(currency: str, period: Period) -> Cancellations:
+    """Cancellations in the period by reason and by channel, the donors' comments, save offers."""
+    in_period = (
+        Gift.currency == currency,
+        Gift.cancellation_channel.is_not(None),
+        sa.func.coalesce(Gift.cancelled_at, Gift.updated_at) >= period.since,
+        sa.func.coalesce(Gift.cancelled_at, Gift.updated_at) < period.until,
+    )
+
+    def grouped(column):
+        return [
+            (key or "not given", count)
+            for key, count in db.session.execute(
+                sa.select(column, sa.func.count(Gift.id))
+                .where(*in_period)
+                .group_by(column)
+                .order_by(sa.func.count(Gift.id).desc())
+            )
+        ]
+
+    by_reason, by_channel = grouped(Gift.cancellation_reason), grouped(Gift.cancellation_channel)
+    comments = db.session.execute(
+        sa.select(
+            sa.func.coalesce(Gift.cancelled_at, Gift.updated_at),
+            Gift.cancellation_reason,
+            Gift.cancellation_channel,
+            Gift.cancellation_comment,
+        )
+        .where(*in_period, Gift.cancellation_comment.is_not(None), Gift.cancellation_comment != "")
+        .order_by(sa.func.coalesce(Gift.cancelled_at, Gift.updated_at).desc())
+        .limit(50)
+    ).all()
+    events = (
+        GiftEvent.created_at >= period.since,
+        GiftEvent.created_at < period.until,
+        Gift.currency == currency,
+    )
+    requests = db.session.scalar(
+        sa.select(sa.func.count(GiftEvent.id))
+        .join(Gift, GiftEvent.gift_id == Gift.id)
+        .where(GiftEvent.kind == "cancel_request", *events)
+    )
+    taken_name = GiftEvent.data["taken"].as_string()
+    taken = db.session.execute(
+        sa.select(taken_name, sa.func.count(GiftEvent.id))
+        .join(Gift, GiftEvent.gift_id == Gift.id)
+        .where(GiftEvent.kind == "save_offer", *events)
+        .group_by(taken_name)
+    ).all()
+    saves = sum(count for _, count in taken)
+    return Cancellations(
+        total=sum(count for _, count in by_channel),
+        by_reason=by_reason,
+        by_channel=by_channel,
+        comments=[tuple(row) for row in comments],
+        offered=int(requests or 0) + saves,
+        taken=[(name, count) for name, count in taken],
+    )
+
+
+# Retention -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cohort:
+    key: str
+    donors: int
+    active: list[float | None]  #: share still giving after 0, 1, 2 ... months (None: not yet)
+    lifetime_value: int  #: average net money per donor of the cohort so far
+
+
+@dataclass(frozen=True)
+class Retention:
+    cohorts: list[Cohort]
+    lifetime_value: int  #: average net money per recurring donor
+
+
+def retention(currency: str, months: int = 12) -> Retention:
+    """Monthly cohorts of new monthly and yearly donors and the share still giving since.
+
+    A donor belongs to the month of their first new recurring gift. A donor with no live
+    recurring gift now (a paused one counts as live) is gone from the month of their last
+    cancellation or final failed payment; one who left and came back counts as having stayed.
+    """
+    moves = (
+        sa.select(
+            Gift.donor_id,
+            sa.func.min(GiftEvent.created_at).filter(GiftEvent.movement == "new").label("first_start"),
+            sa.func.max(GiftEvent.created_at).filter(GiftEvent.movement.in_(CHURN)).label("last_churn"),
+        )
+        .join(Gift, GiftEvent.gift_id == Gift.id)
+        .where(GiftEvent.movement.in_(("new", *CHURN)), Gift.currency == currency)
+        .group_by(Gift.donor_id)
+        .subquery()
+    )
+    live = (
+        sa.select(Gift.donor_id)
+        .where(Gift.frequency != Frequency.ONCE, Gift.currency == currency, Gift.status.in_(LIVE))
+        .distinct()
+        .subquery()
+    )
+    money = (
+        sa.select(Gift.donor_id, sa.func.sum(Payment.amount - Payment.amount_refunded).label("net"))
+        .join(Payment, Payment.gift_id == Gift.id)
+        .where(Payment.currency == currency, Gift.frequency != Frequency.ONCE)
+        .group_by(Gift.donor_id)
+        .subquery()
+    )
+    cohort = month_key(moves.c.first_start).label("cohort")
+    gone = sa.case((live.c.donor_id.is_(None), month_key(moves.c.last_churn))).label("gone")
+    rows = db.session.execute(
+        sa.select(cohort, gone, sa.func.count(), sa.func.coalesce(sa.func.sum(money.c.net), 0))
+        .select_from(moves)
+        .outerjoin(live, live.c.donor_id == moves.c.donor_id)
+        .outerjoin(money, money.c.donor_id == moves.c.donor_id)
+        .where(moves.c.first_start.is_not(None))
+        .group_by(cohort, gone)
+    ).all()
+    keys = months_back(months)
+    counts: dict[str, dict[str | None, int]] = {key: {} for key in keys}
+    cohort_money: dict[str, int] = {}
+    all_donors = all_money = 0
+    for key, gone_month, count, net in rows:
+        all_donors += count
+        all_money += int(net)
+        if key in counts:
+            counts[key][gone_month] = counts[key].get(gone_month, 0) + count
+            cohort_money[key] = cohort_money.get(key, 0) + int(net)
+    result = []
+    for index, key in enumerate(keys):
+        total = sum(counts[key].values())
+        shares: list[float | None] = []
+        for offset in range(len(keys) - index):
+            if not total:
+                shares.append(None)
+                continue
+            until = keys[index + offset]
+            gone_by = sum(n for month, n in counts[key].items() if month is not None and month <= until)
+            shares.append((total - gone_by) / total)
+        result.append(Cohort(key, total, shares, cohort_money.get(key, 0) // total if total else 0))
+    return Retention(cohorts=result, lifetime_value=all_money // all_donors if all_donors else 0)
+
+
+# Banners and articles --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Article:
+    url: str
+    money: int
+    gifts: int
+    new_monthly_donors: int
+
+
+def top_articles(currency: str, period: Period, limit: int = 10) -> tuple[list[Article], list[Article]]:
+    """The articles that brought the most money, and the most new monthly donors, in the period."""
+    net = sa.func.coalesce(sa.func.sum(Payment.amount - Payment.amount_refunded), 0)
+    money_rows = db.session.execute(
+        sa.select(Gift.article_url, net, sa.func.count(sa.distinct(Gift.id)))
+        .join(Payment, Payment.gift_id == Gift.id)
+        .where(
+            Gift.article_url.is_not(None),
+            Payment.currency == currency,
+            Payment.paid_at >= period.since,
+            Payment.paid_at < period.until,
+        )
+        .group_by(Gift.article_url)
+        .order_by(net.desc())
+        .limit(limit)
+    ).all()
+    new = sa.func.count(sa.distinct(Gift.donor_id))
+    monthly_rows = db.session.execute(
+        sa.select(Gift.article_url, new)
+        .join(GiftEvent, GiftEvent.gift_id == Gift.id)
+        .where(
+            Gift.article_url.is_not(None),
+            Gift.currency == currency,
+            GiftEvent.movement == "new",
+            GiftEvent.created_at >= period.since,
+            GiftEvent.created_at < period.until,
+        )
+        .group_by(Gift.article_url)
+        .order_by(new.desc())
+        .limit(limit)
+    ).all()
+    return (
+        [Article(url, int(money), gifts, 0) for url, money, gifts in money_rows],
+        [Article(url, 0, 0, count) for url, count in monthly_rows],
+    )
+
+
+def campaign_list() -> list[Campaign]:
+    return db.session.scalars(sa.select(Campaign).order_by(Campaign.priority.desc(), Campaign.id)).all()
+
+
+def donor_count() -> int:
+    return int(db.session.scalar(sa.select(sa.func.count(Donor.id))))

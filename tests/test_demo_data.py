@@ -1,0 +1,234 @@
+"""The made-up demo history: plausible, consistent with itself, repeatable, added once."""
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from itertools import pairwise
+
+import pytest
+import sqlalchemy as sa
+
+from banner.extensions import db
+from banner.models import (
+    MRR_STATUSES,
+    BannerStat,
+    Donor,
+    Frequency,
+    Gift,
+    GiftEvent,
+    GiftStatus,
+    Payment,
+    PaymentStatus,
+    Variant,
+    monthly_value,
+)
+from banner.services import demo_data
+from banner.services.manage import REASONS
+
+NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
+END = datetime(2026, 6, 15, tzinfo=UTC)  #: the history ends at midnight before NOW
+MONTHS = 6
+DONORS = 120
+
+
+@pytest.fixture
+def history(make_campaign):
+    """A small generated history, with the live campaign and its two variants."""
+    make_campaign(
+        variants=[
+            Variant(key="a", heading="Local news, paid for by its readers"),
+            Variant(key="b", heading="No paywall. Just you."),
+        ]
+    )
+    return demo_data.generate(DONORS, MONTHS, seed=7, now=NOW)
+
+
+def count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_history_has_plausible_counts(history):
+    assert (history.donors, history.gifts, history.payments, history.events) == (
+        count(Donor),
+        count(Gift),
+        count(Payment),
+        count(GiftEvent),
+    )
+    assert history.donors == DONORS
+    frequencies = Counter(db.session.scalars(sa.select(Gift.frequency)))
+    assert 0.15 * DONORS < frequencies[Frequency.MONTH] < 0.5 * DONORS
+    assert 0 < frequencies[Frequency.YEAR] < 0.15 * DONORS
+    assert frequencies[Frequency.ONCE] > 0.5 * DONORS
+    assert history.payments > history.gifts  # monthly gifts renew
+    kinds = Counter(db.session.scalars(sa.select(GiftEvent.kind)))
+    assert {"status", "payment", "mrr", "cancel_request"} <= set(kinds)
+    assert history.banner_stats == 2 * (END - datetime(2025, 12, 15, tzinfo=UTC)).days
+
+
+def test_mrr_movements_add_up_to_each_gifts_monthly_value(history):
+    totals = db.session.execute(
+        sa.select(
+            Gift.amount, Gift.frequency, Gift.status, sa.func.coalesce(sa.func.sum(GiftEvent.mrr_delta), 0)
+        )
+        .outerjoin(GiftEvent, (GiftEvent.gift_id == Gift.id) & (GiftEvent.kind == "mrr"))
+        .group_by(Gift.id, Gift.amount, Gift.frequency, Gift.status)
+    ).all()
+    assert sum(total > 0 for *_, total in totals) > 10
+    assert [total for *_, total in totals] == [monthly_value(a, f, s) for a, f, s, _ in totals]
+
+
+def test_mrr_up_to_each_movement_is_the_monthly_value_then(history):
+    running = sa.func.sum(GiftEvent.mrr_delta).over(
+        partition_by=GiftEvent.gift_id, order_by=(GiftEvent.created_at, GiftEvent.id)
+    )
+    rows = db.session.execute(
+        sa.select(GiftEvent.gift_id, GiftEvent.kind, GiftEvent.to_status, GiftEvent.data)
+        .add_columns(GiftEvent.movement, GiftEvent.mrr_delta, GiftEvent.created_at, running)
+        .where(GiftEvent.kind.in_(("status", "amount", "mrr")))
+        .order_by(GiftEvent.gift_id, GiftEvent.created_at, GiftEvent.id)
+    ).all()
+    gifts = {gift.id: gift for gift in db.session.scalars(sa.select(Gift))}
+    state = {gift.id: [gift.amount, gift.frequency, None] for gift in gifts.values()}
+    for row in reversed(rows):  # each gift starts with the amount its first change replaced
+        if row.kind == "amount":
+            state[row.gift_id][:2] = row.data["old"]["amount"], Frequency(row.data["old"]["frequency"])
+    for gift_id, kind, to_status, data, move, delta, at, total in rows:
+        gift = gifts[gift_id]
+        if kind == "amount":
+            state[gift_id][:2] = data["new"]["amount"], Frequency(data["new"]["frequency"])
+        elif kind == "status":
+            state[gift_id][2] = to_status
+        else:
+            amount, frequency, status = state[gift_id]
+            assert status is to_status
+            assert total == monthly_value(amount, frequency, status), (gift_id, at)
+            assert (delta > 0) == (move in ("new", "reactivation", "expansion"))
+            assert gift.created_at <= at < END
+
+
+def test_statuses_agree_with_the_events(history):
+    chains = defaultdict(list)
+    for gift_id, from_status, to_status in db.session.execute(
+        sa.select(GiftEvent.gift_id, GiftEvent.from_status, GiftEvent.to_status)
+        .where(GiftEvent.kind == "status")
+        .order_by(GiftEvent.created_at, GiftEvent.id)
+    ):
+        chains[gift_id].append((from_status, to_status))
+    gifts = db.session.scalars(sa.select(Gift)).all()
+    for gift in gifts:
+        chain = chains[gift.id]
+        assert chain[0][0] is None and chain[-1][1] is gift.status, gift.id
+        assert all(a[1] is b[0] or b[0] is GiftStatus.PROCESSING for a, b in pairwise(chain))
+    by_status = defaultdict(list)
+    for gift in gifts:
+        by_status[gift.status].append(gift)
+    assert by_status[GiftStatus.CANCELLED] and by_status[GiftStatus.ACTIVE]
+    for gift in by_status[GiftStatus.CANCELLED]:
+        assert gift.cancelled_at < END and gift.cancellation_channel, gift.id
+        voluntary = gift.cancellation_channel in ("donor", "stripe_dashboard")
+        assert (gift.cancellation_reason in REASONS) if voluntary else gift.cancellation_reason is None
+    for gift in by_status[GiftStatus.CANCELLING]:
+        assert gift.cancel_at_period_end and gift.current_period_end >= END
+        assert gift.cancellation_channel == "donor" and gift.cancellation_reason in REASONS
+    for gift in by_status[GiftStatus.PAST_DUE]:
+        assert gift.failed_attempts > 0
+    for gift in by_status[GiftStatus.PAUSED]:
+        assert gift.paused_until >= END
+    for gift in gifts:
+        if gift.status in MRR_STATUSES and gift.status is not GiftStatus.PAST_DUE:
+            assert gift.current_period_end >= END, gift.id
+
+
+def test_save_offers_are_taken_or_declined_in_the_donors_words(history):
+    requests = db.session.scalars(
+        sa.select(GiftEvent).where(GiftEvent.kind.in_(("save_offer", "cancel_request")))
+    )
+    for event in requests:
+        assert event.data["offered"]
+        if event.kind == "cancel_request":
+            assert event.data["taken"] is None and event.data["reason"] in REASONS
+        else:
+            assert event.data["taken"] in event.data["offered"]
+
+
+def test_payments_are_unique_and_in_the_past(history):
+    assert db.session.scalar(sa.select(sa.func.max(GiftEvent.created_at))) < END
+    payments = db.session.scalars(sa.select(Payment)).all()
+    invoices = [p.stripe_invoice_id for p in payments if p.stripe_invoice_id]
+    intents = [p.stripe_payment_intent_id for p in payments if p.stripe_payment_intent_id]
+    assert len(invoices) == len(set(invoices)) and len(intents) == len(set(intents))
+    assert len(invoices) + len(intents) == len(payments)
+    assert all(p.paid_at < END and 0 <= p.amount_refunded <= p.amount for p in payments)
+    assert all((p.status is PaymentStatus.REFUNDED) == (p.amount_refunded == p.amount) for p in payments)
+    per_gift = Counter(p.gift_id for p in payments)
+    for gift in db.session.scalars(sa.select(Gift)):
+        if gift.frequency is Frequency.ONCE:
+            assert per_gift[gift.id] == (gift.status in (GiftStatus.SUCCEEDED, GiftStatus.REFUNDED))
+        else:
+            assert per_gift[gift.id] <= MONTHS + 1
+
+
+def test_banner_counters_follow_the_gifts(history):
+    gifts = Counter(
+        (variant_id, created_at.date())
+        for variant_id, created_at in db.session.execute(
+            sa.select(Gift.variant_id, Gift.created_at).where(
+                Gift.variant_id.is_not(None), Gift.status != GiftStatus.FAILED
+            )
+        )
+    )
+    assert gifts
+    for stat in db.session.scalars(sa.select(BannerStat)):
+        assert stat.impressions > stat.views > stat.clicks > gifts[stat.variant_id, stat.day] * 5
+
+
+def snapshot() -> dict:
+    return {
+        "donors": db.session.execute(
+            sa.select(Donor.email, Donor.name, Donor.created_at).order_by(Donor.email)
+        ).all(),
+        "gifts": db.session.execute(
+            sa.select(Gift.reference, Gift.frequency, Gift.amount, Gift.status, Gift.created_at).order_by(
+                Gift.reference
+            )
+        ).all(),
+        "payments": db.session.execute(
+            sa.select(Payment.stripe_invoice_id, Payment.amount, Payment.paid_at).order_by(Payment.paid_at)
+        ).all(),
+        "events": sorted(
+            db.session.execute(
+                sa.select(GiftEvent.kind, GiftEvent.created_at, GiftEvent.movement, GiftEvent.mrr_delta)
+            ).all()
+        ),
+    }
+
+
+def clear_history() -> None:
+    for model in (GiftEvent, Payment, Gift, Donor, BannerStat):
+        db.session.execute(sa.delete(model))
+    db.session.commit()
+
+
+def test_the_same_seed_makes_the_same_history(history):
+    first = snapshot()
+    clear_history()
+    demo_data.generate(DONORS, MONTHS, seed=7, now=NOW)
+    assert snapshot() == first
+    clear_history()
+    demo_data.generate(DONORS, MONTHS, seed=8, now=NOW)
+    assert snapshot()["donors"] != first["donors"]
+
+
+def test_no_history_is_added_while_there_are_donors(history):
+    assert demo_data.generate(10, seed=9, now=NOW) is None
+    assert count(Donor) == DONORS
+
+
+def test_seed_demo_adds_a_history_once(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["banner", "seed-demo", "--donors", "40", "--months", "3", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Added 40 donors" in result.output
+    gifts = count(Gift)
+    again = runner.invoke(args=["banner", "seed-demo", "--donors", "40"])
+    assert again.exit_code == 0 and "There are donors already; no history added." in again.output
+    assert (count(Donor), count(Gift)) == (40, gifts)

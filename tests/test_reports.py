@@ -1,0 +1,225 @@
+"""Reports on a small known history, checked against numbers worked out by hand."""
+
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from banner.extensions import db
+from banner.models import Donor, Frequency, Gift, GiftEvent, GiftStatus, Payment, Role, StaffUser, utcnow
+from banner.services import reports
+
+NOW = utcnow()
+KEYS = reports.months_back(6, NOW.date())  # M-5 ... M0
+
+
+def at(offset: int) -> datetime:
+    """A moment in month M<offset> (0 is this month), never in the future."""
+    start = reports.month_start(KEYS[5 + offset])
+    return min(start + timedelta(days=1, hours=offset + 7), NOW - timedelta(seconds=5))
+
+
+class History:
+    def __init__(self):
+        self.count = 0
+
+    def gift(self, name, frequency, amount, when, article=None):
+        self.count += 1
+        donor = Donor(email=f"{name}@example.org", name=name.upper())
+        gift = Gift(
+            donor=donor,
+            frequency=frequency,
+            amount=amount,
+            currency="usd",
+            status=GiftStatus.ACTIVE,
+            article_url=article,
+        )
+        db.session.add(gift)
+        self._commit(gift, when)
+        return gift
+
+    def change(self, gift, when, **fields):
+        for key, value in fields.items():
+            setattr(gift, key, value)
+        self._commit(gift, when)
+
+    def pay(self, gift, offset, amount=None, refunded=0):
+        self.count += 1
+        gift.payments.append(
+            Payment(
+                amount=amount or gift.amount,
+                currency="usd",
+                amount_refunded=refunded,
+                paid_at=at(offset),
+                stripe_invoice_id=f"in_{self.count}",
+            )
+        )
+        db.session.commit()
+
+    def event(self, gift, kind, when, **data):
+        gift.events.append(GiftEvent(kind=kind, actor=gift.events[0].actor, data=data, created_at=when))
+        db.session.commit()
+
+    @staticmethod
+    def _commit(gift, when):
+        with db.session.no_autoflush:
+            seen = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(GiftEvent.id), 0)))
+        db.session.commit()
+        db.session.execute(sa.update(GiftEvent).where(GiftEvent.id > seen).values(created_at=when))
+        db.session.commit()
+
+
+@pytest.fixture
+def history(app):
+    h = History()
+    a = h.gift("a", Frequency.MONTH, 1000, at(-5), article="https://news.example/a1")
+    b = h.gift("b", Frequency.MONTH, 2000, at(-5))
+    c = h.gift("c", Frequency.YEAR, 12000, at(-4))
+    d = h.gift("d", Frequency.MONTH, 500, at(-4))
+    h.change(a, at(-3), amount=1500)
+    h.change(d, at(-3), status=GiftStatus.PAUSED)
+    h.change(
+        b,
+        at(-2),
+        status=GiftStatus.CANCELLED,
+        cancelled_at=at(-2),
+        cancellation_channel="donor",
+        cancellation_reason="too_expensive",
+        cancellation_comment="Too much for me",
+    )
+    h.change(d, at(-2), status=GiftStatus.ACTIVE)
+    h.event(d, "save_offer", at(-2), offered=["pause"], taken="pause")
+    h.change(
+        c, at(-1), status=GiftStatus.CANCELLED, cancelled_at=at(-1), cancellation_channel="failed_payment"
+    )
+    e = h.gift("e", Frequency.MONTH, 800, at(-1))
+    h.change(
+        e, at(0), status=GiftStatus.CANCELLING, cancellation_channel="donor", cancellation_reason="coverage"
+    )
+    h.event(e, "cancel_request", at(0), offered=["pause", "lower"], taken=None)
+    f = h.gift("f", Frequency.ONCE, 5000, at(-1), article="https://news.example/a1")
+    g = h.gift("g", Frequency.ONCE, 10000, at(0), article="https://news.example/a2")
+    for offset in (-5, -4):
+        h.pay(a, offset, 1000)
+    for offset in (-3, -2, -1, 0):
+        h.pay(a, offset, 1500)
+    for offset in (-5, -4, -3):
+        h.pay(b, offset)
+    h.pay(c, -4)
+    for offset in (-4, -2, -1, 0):
+        h.pay(d, offset)
+    for offset in (-1, 0):
+        h.pay(e, offset)
+    h.pay(f, -1, refunded=2000)
+    h.pay(g, 0)
+    return h
+
+
+def test_mrr_arr_and_active_donors_now(history):
+    data = reports.recurring("usd", months=6)
+    assert (data.mrr, data.arr, data.active_donors) == (2800, 33600, 3)  # a 15 + d 5 + e 8 (cancelling)
+
+
+def test_the_monthly_waterfall(history):
+    months = {m.key: m for m in reports.recurring("usd", months=6).months}
+    expected = {
+        -5: {"new": 3000},
+        -4: {"new": 1500},
+        -3: {"expansion": 500, "contraction": -500},
+        -2: {"voluntary_churn": -2000, "reactivation": 500},
+        -1: {"involuntary_churn": -1000, "new": 800},
+        0: {},
+    }
+    for offset, moves in expected.items():
+        got = {k: v for k, v in months[KEYS[5 + offset]].movements.items() if v}
+        assert got == moves, offset
+    assert [months[key].mrr_end for key in KEYS] == [3000, 4500, 4500, 3000, 2800, 2800]
+
+
+def test_churn_rate_has_its_numerator_and_denominator(history, app):
+    app.config["REPORT_MIN_DONORS"] = 3
+    try:
+        months = {m.key: m for m in reports.recurring("usd", months=6).months}
+    finally:
+        app.config["REPORT_MIN_DONORS"] = 20
+    rates = [(months[k].churn.numerator, months[k].churn.denominator) for k in KEYS]
+    # a paused donor is not giving, but not lost either
+    assert rates == [(0, 0), (0, 2), (0, 4), (1, 3), (1, 3), (0, 3)]
+    assert months[KEYS[4]].lost_involuntary == 1
+    assert months[KEYS[3]].churn.too_few is False and months[KEYS[0]].churn.too_few is True
+    assert months[KEYS[3]].churn.value == pytest.approx(1 / 3)
+
+
+def test_overview_of_the_last_two_months(history):
+    period = reports.Period(reports.month_start(KEYS[4]).date(), NOW.date())
+    data = reports.overview("usd", period)
+    assert data.raised == {"once": 13000, "month": 5600, "year": 0, "total": 18600}
+    assert (data.refunded, data.payments, data.donors, data.average) == (2000, 8, 5, 2325)
+
+
+def test_cancellations_by_reason_channel_and_save_offers(history):
+    period = reports.Period(reports.month_start(KEYS[0]).date(), NOW.date())
+    data = reports.cancellations("usd", period)
+    assert data.total == 3
+    assert dict(data.by_channel) == {"donor": 2, "failed_payment": 1}
+    assert dict(data.by_reason) == {"too_expensive": 1, "coverage": 1, "not given": 1}
+    assert [comment for *_, comment in data.comments] == ["Too much for me"]
+    assert (data.offered, data.taken) == (2, [("pause", 1)])
+
+
+def test_retention_cohorts_and_lifetime_value(history):
+    data = reports.retention("usd", months=6)
+    cohorts = {c.key: c for c in data.cohorts}
+    first, second, fifth = cohorts[KEYS[0]], cohorts[KEYS[1]], cohorts[KEYS[4]]
+    assert (first.donors, first.active) == (2, [1.0, 1.0, 1.0, 0.5, 0.5, 0.5])
+    assert (second.donors, second.active) == (2, [1.0, 1.0, 1.0, 0.5, 0.5])
+    assert (fifth.donors, fifth.active) == (1, [1.0, 1.0])
+    assert (first.lifetime_value, second.lifetime_value, fifth.lifetime_value) == (7000, 7000, 1600)
+    assert data.lifetime_value == 5920
+
+
+def test_top_articles(history):
+    period = reports.Period(reports.month_start(KEYS[0]).date(), NOW.date())
+    by_money, by_monthly = reports.top_articles("usd", period)
+    assert [(a.url, a.money) for a in by_money] == [
+        ("https://news.example/a1", 11000),
+        ("https://news.example/a2", 10000),
+    ]
+    assert [(a.url, a.new_monthly_donors) for a in by_monthly] == [("https://news.example/a1", 1)]
+
+
+@pytest.fixture
+def viewer(client, app):
+    staff = StaffUser(email="viewer@example.org", role=Role.VIEWER, password_hash="x")
+    db.session.add(staff)
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(staff.id)
+        session["_fresh"] = True
+    return client
+
+
+@pytest.mark.parametrize(
+    "page", ["overview", "recurring", "cancellations", "retention", "banners", "articles"]
+)
+def test_every_report_page_renders_a_chart_or_table(viewer, history, make_campaign, page):
+    make_campaign()
+    response = viewer.get(f"/staff/reports/{page}")
+    assert response.status_code == 200
+    assert "<table" in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_report_pages_show_the_worked_figures(viewer, history):
+    text = viewer.get("/staff/reports/recurring").text
+    assert 'id="mrr">$28<' in text and 'id="arr">$336<' in text
+    assert '<svg class="chart"' in text and "too few to tell" in text
+
+
+def test_report_pages_need_a_login(client):
+    assert client.get("/staff/reports/overview").status_code == 302
+
+
+def test_a_bad_period_falls_back_to_the_default(viewer, history):
+    response = viewer.get("/staff/reports/overview?start=2026-13-01&end=x")
+    assert response.status_code == 200
