@@ -227,14 +227,14 @@ def _charge_once(gift: Gift, setup: payments.SetupResult) -> Outcome:
 
 def _apply_charge(gift: Gift, charge: payments.ChargeResult) -> Outcome:
     if charge.status == "succeeded":
-        payment = record_payment(
+        record_payment(
             gift,
             amount=charge.amount,
             currency=charge.currency,
             paid_at=charge.created,
             payment_intent_id=charge.id,
+            charge_id=charge.charge,
         )
-        payment.stripe_charge_id = charge.charge
         gift.set_status(GiftStatus.SUCCEEDED, Actor.DONOR, reason="card charged")
         db.session.commit()
         return _outcome(gift)
@@ -257,15 +257,15 @@ def _subscribe(gift: Gift, setup: payments.SetupResult) -> Outcome:
 def _apply_subscription(gift: Gift, subscription: payments.SubscriptionResult) -> Outcome:
     gift.stripe_status = subscription.status
     if subscription.status in ("active", "trialing") and subscription.invoice_paid:
-        payment = record_payment(
+        record_payment(
             gift,
             amount=subscription.invoice_amount_paid,
             currency=gift.currency,
             paid_at=subscription.invoice_created,
             invoice_id=subscription.invoice_id,
+            payment_intent_id=subscription.invoice_payment_intent,
+            charge_id=subscription.invoice_charge,
         )
-        payment.stripe_payment_intent_id = subscription.invoice_payment_intent
-        payment.stripe_charge_id = subscription.invoice_charge
         gift.current_period_end = _timestamp(subscription.current_period_end)
         gift.set_status(GiftStatus.ACTIVE, Actor.DONOR, reason="first payment made")
         db.session.commit()

@@ -16,8 +16,10 @@ def record_payment(
     paid_at: int,
     payment_intent_id: str | None = None,
     invoice_id: str | None = None,
+    charge_id: str | None = None,
 ) -> Payment:
-    """Return the gift's Payment for this PaymentIntent or invoice, adding it if it is new."""
+    """Return the gift's Payment for this invoice or (one-time gift) PaymentIntent, adding it if
+    it is new; an invoice's PaymentIntent and a charge id fill in what the payment lacks."""
     key = (
         Payment.stripe_invoice_id == invoice_id
         if invoice_id
@@ -30,8 +32,9 @@ def record_payment(
             amount=amount,
             currency=currency,
             paid_at=datetime.fromtimestamp(paid_at, UTC),
-            stripe_payment_intent_id=payment_intent_id,
             stripe_invoice_id=invoice_id,
         )
         db.session.add(payment)
+    payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or payment_intent_id
+    payment.stripe_charge_id = payment.stripe_charge_id or charge_id
     return payment

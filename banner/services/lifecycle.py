@@ -247,15 +247,15 @@ def apply_invoice(gift: Gift, info: payments.InvoiceInfo, mark: int, actor: Acto
     if info.amount_paid > 0:
         known = db.session.scalar(sa.select(Payment.id).where(Payment.stripe_invoice_id == info.id))
         if known is None:
-            payment = record_payment(
+            record_payment(
                 gift,
                 amount=info.amount_paid,
                 currency=info.currency,
                 paid_at=info.paid_at,
                 invoice_id=info.id,
+                payment_intent_id=info.payment_intent,
+                charge_id=info.charge,
             )
-            payment.stripe_payment_intent_id = info.payment_intent
-            payment.stripe_charge_id = info.charge
             gift.events.append(
                 GiftEvent(
                     kind="payment",
@@ -302,14 +302,14 @@ def on_intent_succeeded(intent: dict, delivery: Delivery) -> None:
 def apply_one_time_payment(gift: Gift, intent, actor: Actor, actor_ref: str) -> bool:
     """Record a succeeded PaymentIntent of a one-time gift; return whether the gift just became
     paid (it was left unpaid, e.g. when the donor closed the page after 3-D Secure)."""
-    payment = record_payment(
+    record_payment(
         gift,
         amount=intent.amount,
         currency=intent.currency,
         paid_at=intent.created,
         payment_intent_id=intent.id,
+        charge_id=intent.charge,
     )
-    payment.stripe_charge_id = payment.stripe_charge_id or intent.charge
     if gift.status not in (*UNPAID, GiftStatus.FAILED):
         return False
     gift.stripe_payment_intent_id = intent.id
