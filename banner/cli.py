@@ -196,9 +196,10 @@ def stripe_emulator(port):
     calls localstripe lacks) with this app's webhook registered."""
     executable = emulator_executable()
     process = subprocess.Popen([executable, "--port", str(port + 1), "--from-scratch"])
-    shim = emulator.serve(port, f"http://127.0.0.1:{port + 1}")
+    shim = None
     base = f"http://127.0.0.1:{port}"
     try:
+        shim = emulator.serve(port, f"http://127.0.0.1:{port + 1}")
         register_webhook(
             base,
             current_app.config["PUBLIC_URL"] + "/stripe/webhook",
@@ -211,7 +212,8 @@ def stripe_emulator(port):
     except KeyboardInterrupt:
         pass
     finally:
-        shim.shutdown()
+        if shim is not None:
+            shim.shutdown()
         process.terminate()
         process.wait(timeout=10)
 
