@@ -68,6 +68,7 @@ def main() -> int:
         )
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
+        time.sleep(0.5)  # Ctrl-C reaches the children too; give ours the moment to arrive
         print("demo: a process stopped; stopping the others.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
