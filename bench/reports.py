@@ -42,6 +42,7 @@ PAGES = (
     "/staff/reports/cancellations",
     "/staff/reports/retention",
     "/staff/reports/banners",
+    "/staff/reports/articles",
     "/staff/donors",
     "/staff/donors?q=smith",
     "/staff/donors?filter=monthly",
