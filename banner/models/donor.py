@@ -256,8 +256,8 @@ def monthly_value(amount: int, frequency: Frequency, status: GiftStatus) -> int:
 def movement(before: int, after: int, status: GiftStatus, channel: str | None, returning: bool) -> str:
     """Name a change of monthly value from `before` to `after`.
 
-    A pause counts as contraction and its resumption as expansion; a donor who had given
-    monthly before and starts again is a reactivation.
+    A pause counts as contraction and its resumption as reactivation, as does a donor who had
+    given monthly before and starts again.
     """
     if before == 0:
         return "reactivation" if returning else "new"
