@@ -10,7 +10,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from banner.extensions import db
 from banner.models import Frequency, Gift, GiftEvent, GiftStatus
-from banner.services import checkout
+from banner.services import checkout, links
 from tests import stripe_events as se
 from tests.stripe_helpers import VISA, confirm_card_setup
 
@@ -91,7 +91,7 @@ def test_a_link_stops_working_when_the_email_changes(client, gift, outbox):
 def test_a_token_for_another_purpose_is_refused(client, gift, app):
     monthly = gift()
     other = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="something-else")
-    token = other.dumps({"donor": monthly.donor_id, "email": checkout.email_tag(monthly.donor.email)})
+    token = other.dumps({"donor": monthly.donor_id, "email": links.email_tag(monthly.donor.email)})
     assert client.get(f"/manage/{token}").status_code == 403
 
 

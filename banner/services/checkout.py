@@ -6,27 +6,24 @@ complete_gift then charges the card once or starts the subscription, and is safe
 state and never charges twice.
 """
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
 from banner import mail, payments
 from banner.extensions import db
 from banner.models import Actor, Donor, Frequency, Gift, GiftStatus, utcnow
 from banner.money import cover_fee
-from banner.services import campaigns
+from banner.services import campaigns, links
 from banner.services.ledger import record_payment
 
 log = logging.getLogger(__name__)
 
 DONE = (GiftStatus.SUCCEEDED, GiftStatus.ACTIVE)
-MANAGE_SALT = "manage-link"
 STALE_PROCESSING = timedelta(minutes=2)
 
 
@@ -334,18 +331,6 @@ def get_gift(reference: str) -> Gift:
     return gift
 
 
-def manage_url(donor: Donor) -> str:
-    """Return the donor's signed "manage my gifts" link (banner.services.manage reads it)."""
-    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=MANAGE_SALT)
-    token = serializer.dumps({"donor": donor.id, "email": email_tag(donor.email)})
-    return mail.public_url("manage.gifts", token=token)
-
-
-def email_tag(email: str) -> str:
-    """A short digest of the donor's e-mail: a link stops working when the e-mail changes."""
-    return hashlib.sha256(email.encode()).hexdigest()[:16]
-
-
 def send_receipt(gift: Gift) -> None:
     """E-mail the donor a receipt, once per gift, after it is paid."""
     sent = db.session.execute(
@@ -356,6 +341,6 @@ def send_receipt(gift: Gift) -> None:
     db.session.commit()
     if sent:
         try:
-            mail.send_receipt(gift, manage_url(gift.donor))
+            mail.send_receipt(gift, links.manage_url(gift.donor))
         except OSError:
             log.exception("receipt for gift %s not sent", gift.reference)

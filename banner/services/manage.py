@@ -1,4 +1,5 @@
-"""A donor manages their own gifts from a signed link: change, pause, card, cancel.
+"""A donor manages their own gifts from a signed link (banner.services.links): change, pause,
+card, cancel.
 
 No account: a link names the donor, expires, and stops working when the donor's e-mail changes.
 Every action asks Stripe first and changes nothing here when Stripe fails; then it records what
@@ -12,13 +13,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from banner import mail, payments
 from banner.extensions import db
 from banner.models import Actor, Donor, Frequency, Gift, GiftEvent, GiftStatus, utcnow
 from banner.services import lifecycle
-from banner.services.checkout import MANAGE_SALT, email_tag, manage_url, normalise_email
+from banner.services.checkout import normalise_email
+from banner.services.links import manage_url
 
 ACTOR_REF = "manage page"
 #: why a donor leaves: our words, and the Stripe feedback code each one is sent as
@@ -36,28 +37,8 @@ OFFERS = ("pause", "lower", "yearly")
 LIVE = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.PAUSED, GiftStatus.CANCELLING)
 
 
-class LinkError(Exception):
-    """The link is not (or no longer) valid; the page offers a new one."""
-
-
 class ManageError(Exception):
     """The action cannot be done; the message is fit to show the donor."""
-
-
-def donor_for(token: str) -> Donor:
-    """Return the donor a token names, or raise LinkError (tampered, expired, e-mail changed)."""
-    max_age = current_app.config["MANAGE_LINK_DAYS"] * 86_400
-    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=MANAGE_SALT)
-    try:
-        data = serializer.loads(token, max_age=max_age)
-    except SignatureExpired:
-        raise LinkError("This link has expired.") from None
-    except BadSignature:
-        raise LinkError("This link is not valid.") from None
-    donor = db.session.get(Donor, data.get("donor")) if isinstance(data, dict) else None
-    if donor is None or data.get("email") != email_tag(donor.email):
-        raise LinkError("This link is not valid any more.")
-    return donor
 
 
 def send_link(email: str) -> None:

@@ -6,7 +6,7 @@ from werkzeug.datastructures import MultiDict
 from banner import payments
 from banner.forms import ConfirmForm, DonateForm, FeeForm
 from banner.money import format_amount
-from banner.services import campaigns, checkout
+from banner.services import campaigns, checkout, links
 from banner.views import json_error
 
 bp = Blueprint("donate", __name__, url_prefix="/donate")
@@ -66,7 +66,7 @@ def thanks(reference):
         abort(404)
     if gift.status not in checkout.DONE:
         abort(404)
-    return render_template("donate/thanks.html", gift=gift, manage_url=checkout.manage_url(gift.donor))
+    return render_template("donate/thanks.html", gift=gift, manage_url=links.manage_url(gift.donor))
 
 
 @bp.get("/fee")

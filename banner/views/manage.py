@@ -16,7 +16,7 @@ from banner.forms import (
 )
 from banner.models import Frequency
 from banner.money import format_amount, major_units
-from banner.services import manage
+from banner.services import links, manage
 from banner.services.checkout import normalise_email
 from banner.views import json_error
 
@@ -52,10 +52,10 @@ def with_gift(view):
     @functools.wraps(view)
     def wrapped(token, reference=None):
         try:
-            donor = manage.donor_for(token)
+            donor = links.donor_for(token)
             gift = manage.gift_of(donor, reference) if reference else None
             return view(token, donor, gift)
-        except manage.LinkError as error:
+        except links.LinkError as error:
             form = RequestLinkForm()
             return render_template("manage/link_invalid.html", form=form, message=str(error)), 403
         except manage.ManageError as error:
