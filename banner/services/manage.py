@@ -84,8 +84,12 @@ def _key(gift: Gift, action: str, action_key: str) -> str:
 
 def _apply(gift: Gift, snapshot: payments.SubscriptionSnapshot) -> None:
     """Take Stripe's answer as the newest news about the gift."""
-    mark = max(gift.stripe_watermark + 1, int(utcnow().timestamp()) * 10 + 5)
-    lifecycle.apply_subscription(gift, snapshot, mark, Actor.DONOR, ACTOR_REF)
+    lifecycle.apply_subscription(gift, snapshot, _newest(gift.stripe_watermark), Actor.DONOR, ACTOR_REF)
+
+
+def _newest(watermark: int) -> int:
+    """A watermark for what Stripe just answered: newer than anything the gift has applied."""
+    return max(watermark + 1, int(utcnow().timestamp()) * 10 + 5)
 
 
 def change_amount(gift: Gift, amount: int, frequency: Frequency, action_key: str) -> bool:
@@ -161,8 +165,7 @@ def finish_card_update(gift: Gift, setup_intent_id: str, action_key: str) -> Gif
         if invoice is not None and invoice.status == "open":
             invoice = payments.pay_invoice(invoice.id, _key(gift, "retry", action_key))
         if invoice is not None and invoice.status == "paid":
-            mark = max(gift.invoice_watermark + 1, int(utcnow().timestamp()) * 10 + 5)
-            lifecycle.apply_invoice(gift, invoice, mark, Actor.DONOR, ACTOR_REF)
+            lifecycle.apply_invoice(gift, invoice, _newest(gift.invoice_watermark), Actor.DONOR, ACTOR_REF)
             db.session.commit()
     return gift.status
 
