@@ -219,6 +219,12 @@ def record_offer_taken(gift: Gift, offered: list[str], taken: str) -> None:
     db.session.commit()
 
 
+def offer_amounts(gift: Gift) -> tuple[int, int]:
+    """Return the amounts offered instead of cancelling: half the gift (at least the minimum),
+    and a year of it given once a year."""
+    return max(current_app.config["MIN_AMOUNT"], gift.base_amount // 2), gift.base_amount * 12
+
+
 def offers() -> list[str]:
     """Return the alternatives this newsroom offers before a cancellation, in its order."""
     configured = current_app.config["SAVE_OFFERS"]

@@ -2,7 +2,7 @@
 
 import functools
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from banner import payments
 from banner.extensions import limiter
@@ -188,19 +188,19 @@ def cancel(token, donor, gift):
 
 def _cancel_page(token, gift, form):
     offers = manage.offers()
-    half = max(current_app.config["MIN_AMOUNT"], gift.base_amount // 2)
+    lower_amount, yearly_amount = manage.offer_amounts(gift)
     lower = ChangeAmountForm(
         formdata=None,
         currency=gift.currency,
         frequency=gift.frequency.value,
-        amount=major_units(half, gift.currency),
+        amount=major_units(lower_amount, gift.currency),
         offer="lower",
     )
     yearly = ChangeAmountForm(
         formdata=None,
         currency=gift.currency,
         frequency="year",
-        amount=major_units(gift.base_amount * 12, gift.currency),
+        amount=major_units(yearly_amount, gift.currency),
         offer="yearly",
     )
     return render_template(
