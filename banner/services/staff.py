@@ -219,15 +219,7 @@ def save_campaign(
     campaign = campaign or Campaign()
     changed = _apply(campaign, asdict(fields))
     db.session.add(campaign)
-    record_audit(
-        "campaign_edit",
-        staff,
-        ip,
-        target=f"campaign:{campaign.slug}",
-        data={"created": created, "changed": changed},
-    )
-    db.session.commit()
-    banners.clear_cache()
+    _publish(staff, ip, "campaign_edit", f"campaign:{campaign.slug}", created, changed)
     return campaign
 
 
@@ -245,16 +237,15 @@ def save_variant(
         variant = Variant()
         campaign.variants.append(variant)
     changed = _apply(variant, asdict(fields))
-    record_audit(
-        "variant_edit",
-        staff,
-        ip,
-        target=f"campaign:{campaign.slug}:variant:{variant.key}",
-        data={"created": created, "changed": changed},
-    )
+    _publish(staff, ip, "variant_edit", f"campaign:{campaign.slug}:variant:{variant.key}", created, changed)
+    return variant
+
+
+def _publish(staff: StaffUser, ip: str | None, action: str, target: str, created: bool, changed) -> None:
+    """Audit an edit, commit it, and let the public banner see it at once."""
+    record_audit(action, staff, ip, target=target, data={"created": created, "changed": changed})
     db.session.commit()
     banners.clear_cache()
-    return variant
 
 
 def delete_variant(staff: StaffUser, variant: Variant, ip: str | None) -> None:
