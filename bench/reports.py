@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from banner import create_app  # noqa: E402
 from banner.extensions import db  # noqa: E402
+from bench.common import fresh_schema, in_schema, wait  # noqa: E402
 
 PAGES = (
     "/staff/reports/overview",
@@ -51,20 +52,6 @@ SCHEMA = "bench_reports"
 PORT = 5058
 TABLES = ("donors", "gifts", "payments", "gift_events", "banner_stats")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def fresh_schema(url: str) -> str:
-    """Return `url` pointed at an emptied schema SCHEMA (bench/webhooks.py's, with our own name)."""
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        connection.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
-    engine.dispose()
-    return in_schema(url)
-
-
-def in_schema(url: str) -> str:
-    return url + f"?options=-csearch_path%3D{SCHEMA}"
 
 
 def environment(database_url: str) -> dict:
@@ -245,18 +232,6 @@ def report(args, generation, figures, http: dict, sql: dict) -> None:
             print(f"  - {ms:,.0f} ms: `{statement[:160]}{'...' if len(statement) > 160 else ''}`")
 
 
-def wait(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{url} did not answer") from None
-            time.sleep(0.2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--donors", type=int, default=100_000)
@@ -269,10 +244,10 @@ def main() -> None:
     if args.reuse:
         if not args.password:
             parser.error("--reuse needs the admin's --password (printed by the earlier run)")
-        url = in_schema(args.postgres)
+        url = in_schema(args.postgres, SCHEMA)
         generation = (0.0, "", args.password)
     else:
-        url = fresh_schema(args.postgres)
+        url = fresh_schema(args.postgres, SCHEMA)
         print(f"Generating {args.donors:,} donors over {args.months} months...", file=sys.stderr)
         generation = generate(environment(url), args.donors, args.months)
         print(

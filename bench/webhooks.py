@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import fresh_schema, wait  # noqa: E402
 from tests import stripe_events as se  # noqa: E402  (the signed-event builders of the tests)
 
 PORT = 5057
@@ -113,30 +114,6 @@ def run(database_url: str, count: int, label: str) -> dict:
     }
 
 
-def fresh_schema(url: str) -> str:
-    """Return `url` pointed at an emptied schema "bench", beside whatever the database holds."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP SCHEMA IF EXISTS bench CASCADE"))
-        connection.execute(sa.text("CREATE SCHEMA bench"))
-    engine.dispose()
-    return url + "?options=-csearch_path%3Dbench"
-
-
-def wait(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{url} did not answer") from None
-            time.sleep(0.2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=500)
@@ -151,7 +128,7 @@ def main() -> None:
         wait(f"http://127.0.0.1:{EMULATOR}/js.stripe.com/v3/")
         with tempfile.TemporaryDirectory() as folder:
             rows = [run(f"sqlite:///{folder}/bench.sqlite3", args.events, "SQLite")]
-        rows.append(run(fresh_schema(args.postgres), args.events, "PostgreSQL"))
+        rows.append(run(fresh_schema(args.postgres, "bench"), args.events, "PostgreSQL"))
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
