@@ -42,6 +42,20 @@ def give(app, stripe_base):
     return run
 
 
+def gift_request(**overrides) -> checkout.GiftRequest:
+    """A validated donate form: $15 once from Ada, with a new submission id."""
+    fields = dict(
+        amount=1500,
+        currency="usd",
+        frequency=Frequency.ONCE,
+        cover_fees=False,
+        name="Ada",
+        email="ada@example.org",
+        checkout_key=uuid.uuid4().hex,
+    )
+    return checkout.GiftRequest(**{**fields, **overrides})
+
+
 def stripe_client(stripe_base):
     return stripe.StripeClient("sk_test_suite", base_addresses={"api": stripe_base})
 
@@ -163,15 +177,7 @@ def test_repeated_confirmation_charges_once(give, stripe_base, outbox):
 
 
 def test_repeated_form_submission_finds_the_same_gift(app, stripe_base):
-    request = checkout.GiftRequest(
-        amount=1500,
-        currency="usd",
-        frequency=Frequency.ONCE,
-        cover_fees=False,
-        name="Ada",
-        email="ADA@Example.org ",
-        checkout_key=uuid.uuid4().hex,
-    )
+    request = gift_request(email="ADA@Example.org ")
     first = checkout.start_gift(request)
     second = checkout.start_gift(request)
 
@@ -181,15 +187,7 @@ def test_repeated_form_submission_finds_the_same_gift(app, stripe_base):
 
 
 def test_submission_of_a_finished_gift_is_refused(give, app):
-    request = checkout.GiftRequest(
-        amount=1500,
-        currency="usd",
-        frequency=Frequency.ONCE,
-        cover_fees=False,
-        name="Ada",
-        email="ada@example.org",
-        checkout_key=uuid.uuid4().hex,
-    )
+    request = gift_request()
     checkout.start_gift(request)
     db.session.scalar(sa.select(Gift)).status = GiftStatus.FAILED
     db.session.commit()
@@ -209,15 +207,7 @@ def test_a_returning_donor_is_one_donor(give):
 
 def test_a_setup_intent_of_another_gift_is_refused(give, app, stripe_base):
     other = give(1000, email="other@example.org")
-    request = checkout.GiftRequest(
-        amount=1500,
-        currency="usd",
-        frequency=Frequency.ONCE,
-        cover_fees=False,
-        name="Ada",
-        email="ada@example.org",
-        checkout_key=uuid.uuid4().hex,
-    )
+    request = gift_request()
     started = checkout.start_gift(request)
     other_gift = db.session.scalar(sa.select(Gift).where(Gift.reference == other.reference))
 
@@ -242,15 +232,7 @@ def test_every_status_change_is_a_gift_event(give):
 
 
 def test_a_gift_being_charged_by_another_request_is_not_charged_again(app, stripe_base):
-    request = checkout.GiftRequest(
-        amount=1500,
-        currency="usd",
-        frequency=Frequency.ONCE,
-        cover_fees=False,
-        name="Ada",
-        email="ada@example.org",
-        checkout_key=uuid.uuid4().hex,
-    )
+    request = gift_request()
     started = checkout.start_gift(request)
     setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
     gift = db.session.scalar(sa.select(Gift))
@@ -262,15 +244,7 @@ def test_a_gift_being_charged_by_another_request_is_not_charged_again(app, strip
 
 
 def test_a_gift_left_processing_by_a_dead_request_is_finished_by_a_retry(app, stripe_base):
-    request = checkout.GiftRequest(
-        amount=1500,
-        currency="usd",
-        frequency=Frequency.ONCE,
-        cover_fees=False,
-        name="Ada",
-        email="ada@example.org",
-        checkout_key=uuid.uuid4().hex,
-    )
+    request = gift_request()
     started = checkout.start_gift(request)
     setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
     db.session.execute(
