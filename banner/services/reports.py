@@ -20,7 +20,6 @@ from banner.models import (
     MRR_STATUSES,
     Campaign,
     CampaignStatus,
-    Donor,
     Frequency,
     Gift,
     GiftEvent,
@@ -481,7 +480,3 @@ def top_articles(currency: str, period: Period, limit: int = 10) -> tuple[list[A
 
 def campaign_list() -> list[Campaign]:
     return db.session.scalars(sa.select(Campaign).order_by(Campaign.priority.desc(), Campaign.id)).all()
-
-
-def donor_count() -> int:
-    return int(db.session.scalar(sa.select(sa.func.count(Donor.id))))
