@@ -64,6 +64,17 @@ def test_history_has_plausible_counts(history):
     assert history.banner_stats == 2 * (END - datetime(2025, 12, 15, tzinfo=UTC)).days
 
 
+def test_each_gifts_totals_match_its_payments(history):
+    net = sa.func.coalesce(sa.func.sum(Payment.amount - Payment.amount_refunded), 0)
+    rows = db.session.execute(
+        sa.select(Gift.received, Gift.last_paid_at, net, sa.func.max(Payment.paid_at))
+        .outerjoin(Payment, Payment.gift_id == Gift.id)
+        .group_by(Gift.id, Gift.received, Gift.last_paid_at)
+    ).all()
+    assert sum(received > 0 for received, *_ in rows) > DONORS
+    assert [(received, last) for received, last, *_ in rows] == [(net, last) for *_, net, last in rows]
+
+
 def test_mrr_movements_add_up_to_each_gifts_monthly_value(history):
     totals = db.session.execute(
         sa.select(

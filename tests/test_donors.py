@@ -128,7 +128,7 @@ def test_donors_who_never_paid_come_last_by_last_gift_either_way(crowd):
 
 def test_each_row_shows_the_net_total_and_the_last_payment(app):
     add_donor("Ada", (Frequency.ONCE, GiftStatus.SUCCEEDED, [(2500, 3), (1000, 9)]))
-    db.session.execute(sa.update(Payment).where(Payment.amount == 1000).values(amount_refunded=400))
+    db.session.scalar(sa.select(Payment).where(Payment.amount == 1000)).amount_refunded = 400  # a refund
     db.session.commit()
 
     [row] = donors.donor_page(donors.DonorQuery()).rows

@@ -4,6 +4,7 @@ endpoint, delivered twice, late and in every order."""
 import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -75,6 +76,9 @@ def test_renewals_add_one_payment_per_invoice(client, make_gift, outbox):
 
     assert payments_of(gift) == [("in_1", 1000, 0, "succeeded"), ("in_2", 1000, 0, "succeeded")]
     assert outbox == []  # renewals send no receipt
+    gift = reload(gift)
+    assert gift.received == 2000  # each payment counted once, however often Stripe told
+    assert gift.last_paid_at == max(p.paid_at for p in gift.payments)
 
 
 def test_a_failed_renewal_puts_the_gift_at_risk_until_paid(client, make_gift):
@@ -230,12 +234,18 @@ def test_refunds_are_recorded_partly_then_fully(client, make_gift):
         client, se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=1000))
     )
     assert payments_of(reload(gift)) == [(None, 2500, 1000, "succeeded")]
+    assert reload(gift).received == 1500
     se.deliver(
         client, se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=2500))
     )
     gift = reload(gift)
     assert payments_of(gift) == [(None, 2500, 2500, "refunded")]
     assert gift.status is GiftStatus.REFUNDED
+    assert gift.received == 0 and gift.last_paid_at == gift.payments[0].paid_at
+    se.deliver(  # told again, late: nothing changes
+        client, se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=1000))
+    )
+    assert reload(gift).received == 0
 
 
 def test_a_dispute_flags_the_gift(client, make_gift):
@@ -295,6 +305,7 @@ def test_an_error_while_applying_answers_500_and_a_redelivery_applies_it_once(cl
     assert se.deliver(client, evt).status_code == 200
     assert se.deliver(client, evt).status_code == 200
     assert payments_of(gift) == [("in_5", 1000, 0, "succeeded")]
+    assert reload(gift).received == 1000
 
 
 def final_state(gift: Gift) -> tuple:
@@ -309,6 +320,7 @@ def final_state(gift: Gift) -> tuple:
         gift.cancellation_channel,
         gift.failed_attempts,
         tuple(p[1:] for p in payments_of(gift)),
+        gift.received,
     )
 
 
@@ -352,6 +364,7 @@ def test_any_order_of_a_subscriptions_events_ends_in_the_same_state(client, make
     expected = run(range(5))
     assert expected[0] is GiftStatus.CANCELLED and expected[1] == 1500
     assert expected[6] == "failed_payment" and expected[8] == ((1000, 0, "succeeded"),)
+    assert expected[9] == 1000
     mismatches = [order for order in itertools.permutations(range(5)) if run(order) != expected]
     assert mismatches == []
 
@@ -377,8 +390,63 @@ def test_concurrent_deliveries_of_one_event_have_one_effect(live_server, app, ma
         statuses = list(pool.map(post, range(20)))
     assert statuses == [200] * 20
     assert payments_of(gift) == [("in_c", 1000, 0, "succeeded")]
+    assert reload(gift).received == 1000
     assert db.session.scalar(sa.select(sa.func.count(StripeEvent.id))) == 1
     assert db.session.scalar(sa.select(sa.func.count(GiftEvent.id)).where(GiftEvent.kind == "payment")) == 1
+
+
+def test_payments_of_one_gift_recorded_at_once_all_add_to_its_total(live_server, app, make_gift):
+    """Twelve renewals of one gift arriving together: the gift's received total counts each."""
+    import urllib.request
+
+    gift = make_gift()
+    subscription = gift.stripe_subscription_id
+
+    def post(number):
+        invoice = se.invoice(f"in_p{number}", subscription, created=T0 + number)
+        payload = se.json.dumps(se.event("invoice.paid", invoice, created=T0 + number)).encode()
+        request = urllib.request.Request(
+            f"{live_server}/stripe/webhook",
+            data=payload,
+            method="POST",
+            headers={"Content-Type": "application/json", "Stripe-Signature": se.sign(payload)},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        assert list(pool.map(post, range(12))) == [200] * 12
+    gift = reload(gift)
+    assert len(gift.payments) == 12
+    assert gift.received == 12 * 1000 == sum(p.amount for p in gift.payments)
+    assert gift.last_paid_at == max(p.paid_at for p in gift.payments)
+
+
+def test_a_new_gift_and_its_payments_in_one_flush(app):
+    from banner.models import Donor
+
+    gift = Gift(
+        donor=Donor(email="flush@example.org", name="F"),
+        frequency=Frequency.MONTH,
+        amount=700,
+        currency="usd",
+        status=GiftStatus.ACTIVE,
+    )
+    early, late = datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0 + 99, UTC)
+    gift.payments.append(Payment(amount=700, currency="usd", stripe_invoice_id="in_f2", paid_at=late))
+    gift.payments.append(
+        Payment(amount=700, amount_refunded=200, currency="usd", stripe_invoice_id="in_f1", paid_at=early)
+    )
+    db.session.add(gift)
+    db.session.commit()
+    gift = reload(gift)
+    assert (gift.received, gift.last_paid_at) == (1200, late)
+
+    gift.payments.append(Payment(amount=700, currency="usd", stripe_invoice_id="in_f3", paid_at=early))
+    gift.payments[0].amount_refunded = 700
+    db.session.commit()
+    gift = reload(gift)
+    assert (gift.received, gift.last_paid_at) == (1200 - 700 + 700, late)  # an older payment: same last
 
 
 def test_the_emulators_own_events_agree_with_checkout(live_server, app, stripe_base):

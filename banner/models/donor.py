@@ -73,7 +73,15 @@ class Gift(db.Model):
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.CheckConstraint("fee_amount >= 0 AND fee_amount < amount", name="fee_valid"),
         sa.CheckConstraint(CURRENCY_CHECK, name="currency_valid"),
+        sa.CheckConstraint("received >= 0", name="received_not_negative"),
         sa.Index("ix_gifts_campaign_status", "campaign_id", "status"),
+        # each donor's totals (the staff donor list, retention) from the gifts alone
+        sa.Index(
+            "ix_gifts_donor_totals",
+            "donor_id",
+            "currency",
+            postgresql_include=["frequency", "received", "last_paid_at"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -122,6 +130,11 @@ class Gift(db.Model):
     stripe_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     invoice_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: a chargeback was opened
+
+    #: what its payments brought in so far, net of refunds, and the latest of them: kept in step
+    #: with the payments by the listener below, so reports need not add up every payment
+    received: Mapped[int] = mapped_column(default=0)
+    last_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     receipt_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -191,7 +204,7 @@ class Payment(db.Model):
     stripe_invoice_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     stripe_charge_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     amount: Mapped[int]  #: minor units
-    amount_refunded: Mapped[int] = mapped_column(default=0)
+    amount_refunded: Mapped[int] = mapped_column(default=0, active_history=True)
     currency: Mapped[str] = mapped_column(sa.String(3))
     status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus), default=PaymentStatus.SUCCEEDED)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -311,3 +324,47 @@ def _gave_monthly_before(session, gift: Gift) -> bool:
         .limit(1)
     )
     return session.execute(earlier).first() is not None
+
+
+# Each gift's received total and last payment, kept in step with its payments in the same flush.
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _keep_gift_totals(session, flush_context, instances) -> None:
+    """Add each new payment, and each change of a payment's refunded amount, to its gift."""
+    changes: dict[int, tuple[Gift, int, datetime | None]] = {}
+    for payment in [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Payment)]:
+        state = sa.inspect(payment)
+        if state.pending:
+            payment.amount_refunded = payment.amount_refunded or 0
+            payment.paid_at = payment.paid_at or utcnow()
+            delta, paid_at = payment.amount - payment.amount_refunded, payment.paid_at
+        else:
+            history = state.attrs["amount_refunded"].history
+            if not history.deleted:
+                continue
+            delta, paid_at = history.deleted[0] - payment.amount_refunded, None
+        with session.no_autoflush:
+            gift = payment.gift
+        if gift is None:
+            continue
+        _, total, latest = changes.get(id(gift), (gift, 0, None))
+        if paid_at is not None and (latest is None or paid_at > latest):
+            latest = paid_at
+        changes[id(gift)] = (gift, total + delta, latest)
+    for gift, delta, paid_at in changes.values():
+        if sa.inspect(gift).pending:  # not in the table yet: plain values
+            gift.received = (gift.received or 0) + delta
+            if paid_at is not None and (gift.last_paid_at is None or paid_at > gift.last_paid_at):
+                gift.last_paid_at = paid_at
+            continue
+        # In the table: add in SQL, so that two requests recording payments of the same gift at
+        # once both count.
+        if delta:
+            gift.received = Gift.received + delta
+        if paid_at is not None:
+            moment = sa.literal(paid_at, UTCDateTime())
+            gift.last_paid_at = sa.case(
+                (sa.or_(Gift.last_paid_at.is_(None), Gift.last_paid_at < moment), moment),
+                else_=Gift.last_paid_at,
+            )

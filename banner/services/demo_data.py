@@ -195,12 +195,14 @@ def generate(
     months: int = 12,
     seed: int = 1,
     *,
+    monthly_share: float = MONTHLY_SHARE,
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Summary | None:
     """Add `donors` donors with `months` months of history ending at midnight UTC before `now`.
 
-    Adds nothing and returns None when there are donors already. Needs the "spring" campaign
+    `monthly_share` of the donors start with a monthly gift (`YEARLY_SHARE` with a yearly one, the
+    rest give once). Adds nothing and returns None when there are donors already. Needs the "spring" campaign
     (seed-demo adds it), whose start it moves back to the beginning of the history.
     """
     if donors_exist():
@@ -210,7 +212,10 @@ def generate(
     if campaign is None or not campaign.variants:
         raise ValueError(f"the {CAMPAIGN!r} campaign and its variants come first (seed-demo adds them)")
     end = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
+    if not 0 <= monthly_share <= 1 - YEARLY_SHARE:
+        raise ValueError(f"the monthly share must be between 0 and {1 - YEARLY_SHARE:g}")
     history = _History(campaign, donors, _add_months(end, -months), end, random.Random(seed))
+    history.monthly_share = monthly_share
     if campaign.starts_at is None or campaign.starts_at > history.start:
         campaign.starts_at = history.start
     for first in range(0, donors, DONORS_PER_BATCH):
@@ -299,6 +304,7 @@ class _History:
             ),
         }
         self.donor_count = donors
+        self.monthly_share = MONTHLY_SHARE
         self.days = _Pick(self._day_weights())
         self.presets = {
             Frequency.ONCE: _Pick(ONCE_PRESETS),
@@ -374,9 +380,9 @@ class _History:
         kind = rng.random()
         frequency = (
             Frequency.MONTH
-            if kind < MONTHLY_SHARE
+            if kind < self.monthly_share
             else Frequency.YEAR
-            if kind < MONTHLY_SHARE + YEARLY_SHARE
+            if kind < self.monthly_share + YEARLY_SHARE
             else Frequency.ONCE
         )
         if rng.random() < DECLINED_SHARE:
@@ -536,6 +542,7 @@ class _Gift:
         self.subscription = self.payment_intent = None
         self.card = None
         self.first_paid_at = self.last_payment = None
+        self.payments = []
         self.invoice_news = None
 
     # -- events
@@ -608,6 +615,7 @@ class _Gift:
             "created_at": at,
         }
         history.rows["payments"].append(payment)
+        self.payments.append(payment)
         self.first_paid_at = self.first_paid_at or at
         self.last_payment = payment
         if invoice:
@@ -886,6 +894,8 @@ class _Gift:
                 "stripe_watermark": int(self.clock.timestamp()) * 10 + 1 if recurring else 0,
                 "invoice_watermark": int(self.invoice_news.timestamp()) * 10 + 1 if self.invoice_news else 0,
                 "disputed_at": self.disputed_at,
+                "received": sum(p["amount"] - p["amount_refunded"] for p in self.payments),
+                "last_paid_at": max((p["paid_at"] for p in self.payments), default=None),
                 "receipt_sent_at": self.first_paid_at,
                 "created_at": self.sent_at,
                 "updated_at": self.clock,
