@@ -43,13 +43,21 @@ MIN_PASSWORD = 12
     help="How far back the history goes.",
 )
 @click.option(
+    "--monthly-share",
+    type=click.FloatRange(0, 1 - demo_data.YEARLY_SHARE),
+    default=demo_data.MONTHLY_SHARE,
+    show_default=True,
+    help=f"Share of the made-up donors who start with a monthly gift ({demo_data.YEARLY_SHARE:.0%} give "
+    "yearly, the rest once).",
+)
+@click.option(
     "--seed",
     type=int,
     default=1,
     show_default=True,
     help="The same seed, the same day, makes the same history.",
 )
-def seed_demo(donors, months, seed):
+def seed_demo(donors, months, monthly_share, seed):
     """Add a live demo campaign and an admin account, unless they exist; with --donors, a made-up
     history of gifts over the last months."""
     if db.session.scalar(sa.select(Campaign).where(Campaign.slug == "spring")) is None:
@@ -98,7 +106,7 @@ def seed_demo(donors, months, seed):
         click.echo("There are donors already; no history added.")
         return
     with click.progressbar(length=donors, label="Donors", file=sys.stderr, show_pos=True) as bar:
-        summary = demo_data.generate(donors, months, seed, progress=bar.update)
+        summary = demo_data.generate(donors, months, seed, monthly_share=monthly_share, progress=bar.update)
     click.echo(
         f"Added {summary.donors:,} donors, {summary.gifts:,} gifts, {summary.payments:,} payments and "
         f"{summary.events:,} events over {months} months in {summary.seconds:.1f} s."
