@@ -150,6 +150,21 @@ def test_churn_rate_has_its_numerator_and_denominator(history, app):
     assert months[KEYS[3]].churn.value == pytest.approx(1 / 3)
 
 
+def test_a_shorter_window_starts_from_the_same_mrr_and_donors(history, app):
+    """Three months reading only their own movements agree with the last three of six."""
+    app.config["REPORT_MIN_DONORS"] = 3
+    try:
+        six = reports.recurring("usd", months=6).months[3:]
+        three = reports.recurring("usd", months=3).months
+    finally:
+        app.config["REPORT_MIN_DONORS"] = 20
+    assert [m.key for m in three] == KEYS[3:]
+    assert [(m.mrr_end, m.active_start, m.churn) for m in three] == [(3000, 3, reports.Rate(1, 3, 3))] + [
+        (m.mrr_end, m.active_start, m.churn) for m in six[1:]
+    ]
+    assert three == six
+
+
 def test_overview_of_the_last_two_months(history):
     period = reports.Period(reports.month_start(KEYS[4]).date(), NOW.date())
     data = reports.overview("usd", period)
@@ -176,6 +191,14 @@ def test_retention_cohorts_and_lifetime_value(history):
     assert (fifth.donors, fifth.active) == (1, [1.0, 1.0])
     assert (first.lifetime_value, second.lifetime_value, fifth.lifetime_value) == (7000, 7000, 1600)
     assert data.lifetime_value == 5920
+
+
+def test_a_shorter_window_shows_the_same_cohorts(history):
+    six = {c.key: c for c in reports.retention("usd", months=6).cohorts}
+    three = reports.retention("usd", months=3)
+    assert three.cohorts == [six[key] for key in KEYS[3:]]
+    assert [c.donors for c in three.cohorts] == [0, 1, 0]  # e; d's resumption is no new donor
+    assert three.lifetime_value == 5920
 
 
 def test_top_articles(history):
@@ -223,3 +246,19 @@ def test_report_pages_need_a_login(client):
 def test_a_bad_period_falls_back_to_the_default(viewer, history):
     response = viewer.get("/staff/reports/overview?start=2026-13-01&end=x")
     assert response.status_code == 200
+
+
+def test_database_sessions_run_without_jit(app):
+    """PostgreSQL would JIT-compile the reports' aggregates, at a cost far above their own."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    with db.engine.connect() as connection:  # a connection of the app's pool, as a request gets
+        assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+
+
+def test_the_jit_setting_keeps_the_urls_own_options():
+    from banner import _without_jit
+
+    params = {"options": "-csearch_path=reports"}
+    _without_jit(None, None, [], params)
+    assert params == {"options": "-csearch_path=reports -c jit=off"}

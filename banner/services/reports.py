@@ -180,9 +180,21 @@ class Recurring:
     months: list[Month]
 
 
-def _movements(currency: str):
-    """The "mrr" events of gifts in `currency`, as a subquery with the donor of each."""
-    return (
+def _monthly(currency: str):
+    """What each live recurring gift in `currency` adds to MRR now (as `monthly_value` does)."""
+    value = sa.case((Gift.frequency == Frequency.MONTH, Gift.amount), else_=(Gift.amount + 6) / 12)
+    live = (Gift.currency == currency, Gift.frequency != Frequency.ONCE, Gift.status.in_(MRR_STATUSES))
+    return value, live
+
+
+def _changes(currency: str, since: datetime):
+    """Each "mrr" event since `since` of gifts in `currency`, with its donor's total monthly value
+    after it.
+
+    Worked back from the donor's total now: after a movement, it is the total now less the
+    donor's later movements. So only the window's events are read, however long the history.
+    """
+    moves = (
         sa.select(
             GiftEvent.id,
             GiftEvent.gift_id,
@@ -192,80 +204,74 @@ def _movements(currency: str):
             GiftEvent.mrr_delta,
         )
         .join(Gift, GiftEvent.gift_id == Gift.id)
-        .where(GiftEvent.movement.is_not(None), Gift.currency == currency)
+        .where(GiftEvent.movement.is_not(None), GiftEvent.created_at >= since, Gift.currency == currency)
+        .subquery()
+    )
+    value, live = _monthly(currency)
+    now = sa.select(Gift.donor_id, sa.func.sum(value).label("total")).where(*live).group_by(Gift.donor_id)
+    now = now.subquery()
+    later = sa.func.sum(moves.c.mrr_delta).over(
+        partition_by=moves.c.donor_id, order_by=(moves.c.created_at, moves.c.id), rows=(1, None)
+    )
+    return (
+        sa.select(
+            moves.c.gift_id,
+            moves.c.created_at,
+            moves.c.movement,
+            moves.c.mrr_delta,
+            (sa.func.coalesce(now.c.total, 0) - sa.func.coalesce(later, 0)).label("after"),
+        )
+        .select_from(moves)
+        .outerjoin(now, now.c.donor_id == moves.c.donor_id)
         .subquery()
     )
 
 
-def _donor_changes(currency: str):
-    """Each movement with the donor's total monthly value before and after it (window sums)."""
-    moves = _movements(currency)
-    after = sa.func.sum(moves.c.mrr_delta).over(
-        partition_by=moves.c.donor_id, order_by=(moves.c.created_at, moves.c.id)
-    )
-    running = sa.select(
-        moves.c.donor_id, moves.c.created_at, moves.c.movement, moves.c.mrr_delta, after.label("after")
-    ).subquery()
-    return sa.select(
-        running.c.donor_id,
-        running.c.created_at,
-        running.c.movement,
-        running.c.after,
-        (running.c.after - running.c.mrr_delta).label("before"),
-    ).subquery()
-
-
 def recurring(currency: str, months: int = 12) -> Recurring:
-    """MRR and ARR now, active donors, and per month the MRR waterfall and churn."""
-    monthly = sa.case((Gift.frequency == Frequency.MONTH, Gift.amount), else_=(Gift.amount + 6) / 12)
-    live = (Gift.currency == currency, Gift.frequency != Frequency.ONCE, Gift.status.in_(MRR_STATUSES))
-    mrr = int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(monthly), 0)).where(*live)))
-    active = int(db.session.scalar(sa.select(sa.func.count(sa.distinct(Gift.donor_id))).where(*live)))
+    """MRR and ARR now, active donors, and per month the MRR waterfall and churn.
+
+    Only the shown months' movements are read: MRR (and the number of donors giving) at the
+    start of the first month is what it is now less what the months since changed.
+    """
+    value, live = _monthly(currency)
+    mrr, active = db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(value), 0), sa.func.count(sa.distinct(Gift.donor_id))).where(
+            *live
+        )
+    ).one()
+    mrr, active = int(mrr), int(active)
 
     keys = months_back(months)
     table = {key: Month(key) for key in keys}
-    # One pass over every month: those before the window only add up to its starting MRR.
-    moves = _movements(currency)
-    month = month_key(moves.c.created_at).label("month")
-    running = 0
-    for key, movement, delta, gifts in db.session.execute(
-        sa.select(
-            month,
-            moves.c.movement,
-            sa.func.sum(moves.c.mrr_delta),
-            sa.func.count(sa.distinct(moves.c.gift_id)),
-        ).group_by(month, moves.c.movement)
-    ):
-        if key in table:
-            table[key].movements[movement] = int(delta)
-            table[key].gifts[movement] = int(gifts)
-        elif key < keys[0]:
-            running += int(delta)
-    for key in keys:
-        running += sum(table[key].movements.values())
-        table[key].mrr_end = running
-
-    changes = _donor_changes(currency)
-    stopping = sa.and_(changes.c.before > 0, changes.c.after <= 0)
-    started = sa.case((sa.and_(changes.c.before <= 0, changes.c.after > 0), 1), else_=0)
-    ended = sa.case((stopping, 1), else_=0)  # lost, or paused
-    lost = sa.case((sa.and_(stopping, changes.c.movement.in_(CHURN)), 1), else_=0)
-    involuntary = sa.case((sa.and_(stopping, changes.c.movement == "involuntary_churn"), 1), else_=0)
+    changes = _changes(currency, month_start(keys[0]))
+    after, before = changes.c.after, changes.c.after - changes.c.mrr_delta
     month = month_key(changes.c.created_at).label("month")
-    per_month = sa.select(
-        month, sa.func.sum(started), sa.func.sum(ended), sa.func.sum(lost), sa.func.sum(involuntary)
-    )
-    active_before = 0
-    for key, starts, ends, losses, lost_involuntary in db.session.execute(per_month.group_by(month)):
-        if key in table:
-            row = table[key]
-            row.started, row.ended, row.lost = int(starts), int(ends), int(losses)
-            row.lost_involuntary = int(lost_involuntary)
-        elif key < keys[0]:
-            active_before += int(starts) - int(ends)
-    minimum = current_app.config["REPORT_MIN_DONORS"]
-    for key in keys:
+    statement = sa.select(
+        month,
+        changes.c.movement,
+        sa.func.sum(changes.c.mrr_delta),
+        sa.func.count(sa.distinct(changes.c.gift_id)),
+        sa.func.sum(sa.case((sa.and_(before <= 0, after > 0), 1), else_=0)),  # began or resumed giving
+        sa.func.sum(sa.case((sa.and_(before > 0, after <= 0), 1), else_=0)),  # stopped: lost or paused
+    ).group_by(month, changes.c.movement)
+    for key, movement_name, delta, gifts, starts, ends in db.session.execute(statement):
+        if key not in table:
+            continue
         row = table[key]
+        row.movements[movement_name], row.gifts[movement_name] = int(delta), int(gifts)
+        row.started += int(starts)
+        row.ended += int(ends)
+        if movement_name in CHURN:
+            row.lost += int(ends)
+        if movement_name == "involuntary_churn":
+            row.lost_involuntary += int(ends)
+
+    running = mrr - sum(sum(row.movements.values()) for row in table.values())
+    active_before = active - sum(row.started - row.ended for row in table.values())
+    minimum = current_app.config["REPORT_MIN_DONORS"]
+    for row in table.values():
+        running += sum(row.movements.values())
+        row.mrr_end = running
         row.active_start = active_before
         row.churn = Rate(row.lost, row.active_start, minimum)
         active_before += row.started - row.ended
@@ -327,7 +333,11 @@ def cancellations(currency: str, period: Period) -> Cancellations:
     requests = db.session.scalar(
         sa.select(sa.func.count(GiftEvent.id))
         .join(Gift, GiftEvent.gift_id == Gift.id)
-        .where(GiftEvent.kind == "cancel_request", *events)
+        .where(
+            GiftEvent.kind == "cancel_request",
+            GiftEvent.data[("offered", 0)].as_string().is_not(None),  # shown at least one offer
+            *events,
+        )
     )
     taken_name = GiftEvent.data["taken"].as_string()
     taken = db.session.execute(
@@ -367,51 +377,60 @@ class Retention:
 def retention(currency: str, months: int = 12) -> Retention:
     """Monthly cohorts of new monthly and yearly donors and the share still giving since.
 
-    A donor belongs to the month of their first new recurring gift. A donor with no live
-    recurring gift now (a paused one counts as live) is gone from the month of their last
-    cancellation or final failed payment; one who left and came back counts as having stayed.
+    A donor belongs to the month of their first new recurring gift (the movement "new": a donor
+    who gave monthly before comes back as a "reactivation"). A donor with no live recurring gift
+    now (a paused one counts as live) is gone from the month of their last cancellation or final
+    failed payment; one who left and came back counts as having stayed. Only the shown cohorts'
+    events are read; money comes from the gifts' own totals.
     """
-    moves = (
+    since = month_start(months_back(months)[0])
+    in_window = (GiftEvent.created_at >= since, Gift.currency == currency)
+    firsts = (
+        sa.select(Gift.donor_id, sa.func.min(GiftEvent.created_at).label("first_start"))
+        .join(Gift, GiftEvent.gift_id == Gift.id)
+        .where(GiftEvent.movement == "new", *in_window)
+        .group_by(Gift.donor_id)
+        .cte("firsts")  # read three times, worked out once
+    )
+    cohort_donors = sa.select(firsts.c.donor_id)
+    # A cohort donor's churn comes after their start, so within the window too.
+    churns = (
+        sa.select(Gift.donor_id, sa.func.max(GiftEvent.created_at).label("last_churn"))
+        .join(Gift, GiftEvent.gift_id == Gift.id)
+        .where(GiftEvent.movement.in_(CHURN), *in_window, Gift.donor_id.in_(cohort_donors))
+        .group_by(Gift.donor_id)
+        .subquery()
+    )
+    recurring_gift = (Gift.currency == currency, Gift.frequency != Frequency.ONCE)
+    donors = (
         sa.select(
             Gift.donor_id,
-            sa.func.min(GiftEvent.created_at).filter(GiftEvent.movement == "new").label("first_start"),
-            sa.func.max(GiftEvent.created_at).filter(GiftEvent.movement.in_(CHURN)).label("last_churn"),
+            sa.func.sum(Gift.received).label("net"),
+            sa.func.max(sa.case((Gift.status.in_(LIVE), 1), else_=0)).label("live"),
         )
-        .join(Gift, GiftEvent.gift_id == Gift.id)
-        .where(GiftEvent.movement.in_(("new", *CHURN)), Gift.currency == currency)
+        .where(*recurring_gift, Gift.donor_id.in_(cohort_donors))
         .group_by(Gift.donor_id)
         .subquery()
     )
-    live = (
-        sa.select(Gift.donor_id)
-        .where(Gift.frequency != Frequency.ONCE, Gift.currency == currency, Gift.status.in_(LIVE))
-        .distinct()
-        .subquery()
-    )
-    money = (
-        sa.select(Gift.donor_id, sa.func.sum(Payment.amount - Payment.amount_refunded).label("net"))
-        .join(Payment, Payment.gift_id == Gift.id)
-        .where(Payment.currency == currency, Gift.frequency != Frequency.ONCE)
-        .group_by(Gift.donor_id)
-        .subquery()
-    )
-    cohort = month_key(moves.c.first_start).label("cohort")
-    gone = sa.case((live.c.donor_id.is_(None), month_key(moves.c.last_churn))).label("gone")
+    cohort = month_key(firsts.c.first_start).label("cohort")
+    gone = sa.case((sa.func.coalesce(donors.c.live, 0) == 0, month_key(churns.c.last_churn))).label("gone")
     rows = db.session.execute(
-        sa.select(cohort, gone, sa.func.count(), sa.func.coalesce(sa.func.sum(money.c.net), 0))
-        .select_from(moves)
-        .outerjoin(live, live.c.donor_id == moves.c.donor_id)
-        .outerjoin(money, money.c.donor_id == moves.c.donor_id)
-        .where(moves.c.first_start.is_not(None))
+        sa.select(cohort, gone, sa.func.count(), sa.func.coalesce(sa.func.sum(donors.c.net), 0))
+        .select_from(firsts)
+        .outerjoin(churns, churns.c.donor_id == firsts.c.donor_id)
+        .outerjoin(donors, donors.c.donor_id == firsts.c.donor_id)
         .group_by(cohort, gone)
     ).all()
+    # Lifetime value over every donor who ever paid a recurring gift, from the gifts alone.
+    all_donors, all_money = db.session.execute(
+        sa.select(
+            sa.func.count(sa.distinct(Gift.donor_id)), sa.func.coalesce(sa.func.sum(Gift.received), 0)
+        ).where(*recurring_gift, Gift.last_paid_at.is_not(None))
+    ).one()
     keys = months_back(months)
     counts: dict[str, dict[str | None, int]] = {key: {} for key in keys}
     cohort_money: dict[str, int] = {}
-    all_donors = all_money = 0
     for key, gone_month, count, net in rows:
-        all_donors += count
-        all_money += int(net)
         if key in counts:
             counts[key][gone_month] = counts[key].get(gone_month, 0) + count
             cohort_money[key] = cohort_money.get(key, 0) + int(net)
@@ -427,7 +446,7 @@ def retention(currency: str, months: int = 12) -> Retention:
             gone_by = sum(n for month, n in counts[key].items() if month is not None and month <= until)
             shares.append((total - gone_by) / total)
         result.append(Cohort(key, total, shares, cohort_money.get(key, 0) // total if total else 0))
-    return Retention(cohorts=result, lifetime_value=all_money // all_donors if all_donors else 0)
+    return Retention(cohorts=result, lifetime_value=int(all_money) // all_donors if all_donors else 0)
 
 
 # Banners and articles --------------------------------------------------------------------
