@@ -597,6 +597,53 @@ class EraseDonorForm(FlaskForm):
     )
 
 
+class DonorEditForm(FlaskForm):
+    """A donor's name and e-mail, corrected by staff at the donor's request."""
+
+    name = StringField(
+        "Name",
+        filters=[stripped],
+        validators=[
+            InputRequired("Enter their name."),
+            Length(max=200, message="Use at most 200 characters."),
+        ],
+    )
+    email = EmailField(
+        "E-mail",
+        filters=[stripped],
+        validators=[
+            InputRequired("Enter their e-mail."),
+            Length(max=254, message="Use at most 254 characters."),
+            Email("Enter an e-mail address like name@example.org.", check_deliverability=False),
+        ],
+    )
+    action_key = action_key_field()
+
+
+class StaffCancelForm(FlaskForm):
+    """A recurring gift cancelled by staff for a donor who asked them (a call, a letter)."""
+
+    reason = RadioField("Why does the donor cancel?", validators=[InputRequired("Choose their reason.")])
+    comment = TextAreaField(
+        "In their words (optional)",
+        validators=[Optional(), Length(max=1000, message="Use at most 1,000 characters.")],
+    )
+    when = RadioField(
+        "When",
+        choices=[
+            SelectChoice("period_end", "At the end of the period they paid for"),
+            SelectChoice("now", "Now"),
+        ],
+        default="period_end",
+        validators=[InputRequired("Choose when the gift ends.")],
+    )
+    action_key = action_key_field()
+
+    def __init__(self, *args, reasons: dict[str, tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reason.choices = [SelectChoice(key, label) for key, (label, _) in reasons.items()]
+
+
 class DonorSearchForm(FlaskForm):
     """The donor list's search, filter, sort and page (a GET form: nothing to protect)."""
 

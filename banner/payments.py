@@ -161,6 +161,16 @@ def create_customer(email: str, name: str, key: str) -> str:
     return customer.id
 
 
+def update_customer(customer_id: str, email: str, name: str, key: str) -> None:
+    """Give the Stripe Customer the donor's corrected e-mail and name."""
+    _call(
+        client().v1.customers.update,
+        customer_id,
+        params={"email": email, "name": name},
+        options=_key(key),
+    )
+
+
 def create_setup_intent(customer_id: str, key: str, metadata: dict) -> SetupResult:
     """Start saving a card for `customer_id`; the page confirms it with Stripe.js."""
     intent = _call(

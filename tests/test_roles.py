@@ -42,7 +42,14 @@ def path_values(app, make_campaign, make_staff):
     db.session.add(gift)
     db.session.commit()
     colleague = make_staff("viewer", email="colleague@example.org")
-    return {"slug": "spring", "key": "a", "donor_id": donor.id, "staff_id": colleague.id, "kind": "donors"}
+    return {
+        "slug": "spring",
+        "key": "a",
+        "donor_id": donor.id,
+        "reference": gift.reference,
+        "staff_id": colleague.id,
+        "kind": "donors",
+    }
 
 
 def path_of(rule, values: dict) -> str:

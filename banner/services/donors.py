@@ -1,5 +1,6 @@
 """Donors as staff see them: a list to search, filter and sort, one donor's whole history, and
-erasure of a donor's personal data on request.
+what staff do for a donor who asks: correct their name or e-mail, cancel a gift, erase their
+personal data.
 
 The list is built by SQL alone (one query for the page, one for the count), so it stays quick
 with a hundred thousand donors and a million payments: what donors gave, and when they last did,
@@ -13,9 +14,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from banner import mail, payments
 from banner.extensions import db
 from banner.models import (
     MRR_STATUSES,
+    Actor,
     Donor,
     Frequency,
     Gift,
@@ -24,7 +27,10 @@ from banner.models import (
     StaffUser,
     utcnow,
 )
+from banner.services import manage
 from banner.services.campaigns import PAID_STATUSES
+from banner.services.checkout import normalise_email
+from banner.services.links import manage_url
 from banner.services.staff import record_audit
 
 PAGE_SIZE = 50
@@ -58,6 +64,10 @@ PAID = Gift.last_paid_at.is_not(None)
 
 class DonorHasRunningGift(Exception):
     """The donor still has a monthly or yearly gift running, which needs their e-mail."""
+
+
+class DonorEditError(Exception):
+    """The edit cannot be made; the message says why, fit to show staff."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,60 @@ def history(donor_id: int) -> DonorHistory | None:
         .order_by(GiftEvent.created_at.desc(), GiftEvent.id.desc())
     ).all()
     return DonorHistory(donor=donor, gifts=list(gifts), timeline=list(timeline))
+
+
+def edit(staff: StaffUser, donor: Donor, name: str, email: str, action_key: str, ip: str | None) -> bool:
+    """Correct a donor's name or e-mail, at Stripe first (nothing changes here when Stripe
+    fails); return whether anything changed. A new e-mail voids the manage links sent to the
+    old one. The audit log names the fields changed, not their values, so that an erasure later
+    leaves no copy of them."""
+    if donor.erased:
+        raise DonorEditError("This donor's personal data was erased; there is nothing to edit.")
+    name, email = name.strip(), normalise_email(email)
+    changed = [field for field, value in (("name", name), ("email", email)) if getattr(donor, field) != value]
+    if not changed:
+        return False
+    other = sa.select(Donor.id).where(Donor.email == email, Donor.id != donor.id)
+    if "email" in changed and db.session.scalar(other) is not None:
+        raise DonorEditError("Another donor has this e-mail address; nothing was changed.")
+    if donor.stripe_customer_id:
+        payments.update_customer(donor.stripe_customer_id, email, name, f"donor-{donor.id}-edit-{action_key}")
+    donor.name, donor.email = name, email
+    record_audit("donor_edit", staff, ip, target=f"donor:{donor.id}", data={"changed": changed})
+    db.session.commit()
+    return True
+
+
+def cancel_gift(
+    staff: StaffUser,
+    gift: Gift,
+    reason: str,
+    comment: str | None,
+    at_period_end: bool,
+    action_key: str,
+    ip: str | None,
+) -> bool:
+    """Cancel a donor's monthly or yearly gift at their request (a call, a letter), with their
+    reason: at Stripe, in the gift's timeline (actor: this staff member), in the audit log, and
+    with the confirmation e-mail a donor who cancels gets. Return False when it was cancelled or
+    ending already."""
+    changed = manage.end_gift(
+        gift,
+        reason,
+        comment,
+        at_period_end,
+        action_key,
+        actor=Actor.STAFF,
+        actor_ref=staff.email,
+        channel="staff",
+    )
+    if not changed:
+        return False
+    data = {"donor": gift.donor_id, "reason": reason, "at_period_end": at_period_end}
+    record_audit("gift_cancel", staff, ip, target=f"gift:{gift.reference}", data=data)
+    db.session.commit()
+    mail.send_cancellation(gift, manage_url(gift.donor))
+    return True
 
 
 def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:

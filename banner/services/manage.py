@@ -173,12 +173,34 @@ def finish_card_update(gift: Gift, setup_intent_id: str, action_key: str) -> Gif
 def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], action_key: str) -> bool:
     """Cancel at the end of the paid period, or now (BANNER_CANCEL_AT_PERIOD_END), with the
     donor's reason; return whether anything changed."""
+    at_period_end = current_app.config["CANCEL_AT_PERIOD_END"]
+    if not end_gift(gift, reason, comment, at_period_end, action_key, offered=offered):
+        return False
+    db.session.commit()
+    mail.send_cancellation(gift, manage_url(gift.donor))
+    return True
+
+
+def end_gift(
+    gift: Gift,
+    reason: str,
+    comment: str | None,
+    at_period_end: bool,
+    action_key: str,
+    *,
+    offered: list[str] | None = None,
+    actor: Actor = Actor.DONOR,
+    actor_ref: str = ACTOR_REF,
+    channel: str = "donor",
+) -> bool:
+    """Ask Stripe to end a recurring gift and record why and who asked, without committing;
+    return False when it is cancelled or ending already. The donor's cancellation and staff's
+    (banner.services.donors.cancel_gift) both come here."""
     if gift.status in (GiftStatus.CANCELLED, GiftStatus.CANCELLING):
         return False
     _live(gift)
     if reason not in REASONS:
         raise ManageError("Choose a reason.")
-    at_period_end = current_app.config["CANCEL_AT_PERIOD_END"]
     snapshot = payments.cancel_subscription_for(
         gift.stripe_subscription_id,
         REASONS[reason][1],
@@ -186,7 +208,7 @@ def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], act
         at_period_end,
         _key(gift, "cancel", action_key),
     )
-    gift.cancellation_channel = "donor"
+    gift.cancellation_channel = channel
     gift.cancellation_reason = reason
     gift.cancellation_comment = comment or None
     if snapshot.status == "canceled":
@@ -194,15 +216,13 @@ def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], act
     gift.events.append(
         GiftEvent(
             kind="cancel_request",
-            actor=Actor.DONOR,
-            actor_ref=ACTOR_REF,
+            actor=actor,
+            actor_ref=actor_ref,
             reason=comment,
-            data={"reason": reason, "offered": offered, "taken": None, "at_period_end": at_period_end},
+            data={"reason": reason, "offered": offered or [], "taken": None, "at_period_end": at_period_end},
         )
     )
-    _apply(gift, snapshot)
-    db.session.commit()
-    mail.send_cancellation(gift, manage_url(gift.donor))
+    lifecycle.apply_subscription(gift, snapshot, _newest(gift.stripe_watermark), actor, actor_ref)
     return True
 
 

@@ -1,14 +1,17 @@
-"""The staff area: log in; read and edit campaigns and their banner variants; read donors, erase
-one on request and export donor data; manage staff accounts; read the audit log.
+"""The staff area: log in; read and edit campaigns and their banner variants; read donors and,
+at a donor's request, correct their name or e-mail, cancel their gift or erase their personal
+data; export donor data; manage staff accounts; read the audit log.
 
 Each view declares who may use it with @requires or @public (see banner.views).
 """
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
     abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -18,22 +21,35 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
+from banner import payments
 from banner.extensions import db, limiter
 from banner.forms import (
     AuditFilterForm,
     CampaignForm,
+    DonorEditForm,
     DonorSearchForm,
     EraseDonorForm,
     ExportForm,
     LoginForm,
     RoleForm,
+    StaffCancelForm,
     StaffForm,
     VariantForm,
     lines,
 )
-from banner.models import CURRENCIES, CampaignStatus, Donor, GoalMode, Placement, Role, StaffUser, utcnow
+from banner.models import (
+    CURRENCIES,
+    CampaignStatus,
+    Donor,
+    Gift,
+    GoalMode,
+    Placement,
+    Role,
+    StaffUser,
+    utcnow,
+)
 from banner.money import SYMBOLS
-from banner.services import banners, campaigns, donors, exports, staff
+from banner.services import banners, campaigns, donors, exports, manage, staff
 from banner.views import allowed_roles, public, requires
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -41,6 +57,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 EVERYONE = (Role.VIEWER, Role.FUNDRAISER, Role.ADMIN)
 EDITORS = (Role.FUNDRAISER, Role.ADMIN)
 ADMINS = (Role.ADMIN,)
+STRIPE_FAILED = "Stripe could not be reached or refused, so nothing was changed. Try again in a moment."
 #: failed logins allowed before more tries wait a while: per account, and per address
 LOGIN_MINUTES = 15
 LOGIN_FAILURES_PER_ACCOUNT = f"5 per {LOGIN_MINUTES} minutes"
@@ -216,6 +233,64 @@ def show_donor(donor_id):
     if history is None:
         abort(404)
     return render_template("staff/donor.html", history=history, is_admin=_is_admin())
+
+
+@bp.route("/donors/<int:donor_id>/edit", methods=["GET", "POST"])
+@requires(*ADMINS)
+def edit_donor(donor_id):
+    donor = db.get_or_404(Donor, donor_id)
+    if donor.erased:
+        abort(404)
+    if request.method == "GET":
+        return render_template("staff/donor_edit.html", donor=donor, form=DonorEditForm(obj=donor))
+    form = DonorEditForm()
+    if not form.validate():
+        return render_template("staff/donor_edit.html", donor=donor, form=form), 400
+    try:
+        changed = donors.edit(
+            current_user, donor, form.name.data, form.email.data, form.action_key.data, request.remote_addr
+        )
+    except donors.DonorEditError as error:
+        form.form_errors.append(str(error))
+        return render_template("staff/donor_edit.html", donor=donor, form=form), 409
+    except payments.PaymentError:
+        form.form_errors.append(STRIPE_FAILED)
+        return render_template("staff/donor_edit.html", donor=donor, form=form), 503
+    flash("Saved." if changed else "Nothing to change.", "done")
+    return redirect(url_for("staff.show_donor", donor_id=donor.id))
+
+
+@bp.route("/donors/<int:donor_id>/gifts/<reference>/cancel", methods=["GET", "POST"])
+@requires(*ADMINS)
+def cancel_gift(donor_id, reference):
+    gift = db.first_or_404(sa.select(Gift).where(Gift.reference == reference, Gift.donor_id == donor_id))
+    if not gift.frequency.recurring:
+        abort(404)
+    form = StaffCancelForm(
+        formdata=request.form if request.method == "POST" else None, reasons=manage.REASONS
+    )
+    if request.method == "GET":
+        return render_template("staff/gift_cancel.html", gift=gift, form=form)
+    if not form.validate():
+        return render_template("staff/gift_cancel.html", gift=gift, form=form), 400
+    try:
+        changed = donors.cancel_gift(
+            current_user,
+            gift,
+            form.reason.data,
+            form.comment.data,
+            form.when.data == "period_end",
+            form.action_key.data,
+            request.remote_addr,
+        )
+    except manage.ManageError as error:
+        form.form_errors.append(str(error))
+        return render_template("staff/gift_cancel.html", gift=gift, form=form), 409
+    except payments.PaymentError:
+        form.form_errors.append(STRIPE_FAILED)
+        return render_template("staff/gift_cancel.html", gift=gift, form=form), 503
+    flash("The gift is cancelled." if changed else "This gift was cancelled already.", "done")
+    return redirect(url_for("staff.show_donor", donor_id=donor_id, _anchor=f"gift-{gift.id}"))
 
 
 @bp.get("/donors/<int:donor_id>/erase")

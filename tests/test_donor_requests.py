@@ -1,0 +1,264 @@
+"""What staff do for a donor who asks: correct their name or e-mail, cancel their gift; against
+the emulator, with the audit log and the gift's timeline checked."""
+
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+import stripe
+
+from banner.extensions import db
+from banner.models import Actor, AuditEntry, Donor, Frequency, Gift, GiftEvent, GiftStatus
+from banner.services import checkout, links, reports
+from tests.stripe_helpers import VISA, confirm_card_setup
+
+
+@pytest.fixture
+def monthly(app, stripe_base, outbox):
+    """Ada's monthly gift of $10, paid through checkout; her receipt is cleared from the outbox."""
+    started = checkout.start_gift(
+        checkout.GiftRequest(
+            amount=1000,
+            currency="usd",
+            frequency=Frequency.MONTH,
+            cover_fees=False,
+            name="Ada Reader",
+            email="ada@example.org",
+            checkout_key=uuid.uuid4().hex,
+        )
+    )
+    setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
+    assert checkout.complete_gift(started.reference, setup["id"]).status == "succeeded"
+    outbox.clear()
+    return db.session.scalar(sa.select(Gift).where(Gift.reference == started.reference))
+
+
+def reload(model, key):
+    db.session.expire_all()
+    return db.session.get(model, key)
+
+
+def audit(action):
+    return db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == action)).all()
+
+
+def stripe_customer(app, customer_id):
+    client = stripe.StripeClient(
+        app.config["STRIPE_SECRET_KEY"], base_addresses={"api": app.config["STRIPE_API_BASE"]}
+    )
+    return client.v1.customers.retrieve(customer_id)
+
+
+def cut_off_stripe(app, monkeypatch):
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:9")
+    app.extensions.pop("stripe_client", None)
+
+
+# Correcting a donor's name or e-mail
+
+
+def test_an_admin_corrects_a_donors_email_here_and_at_stripe(client, log_in_as, monthly, app):
+    admin = log_in_as("admin")
+    donor_id, customer = monthly.donor_id, monthly.donor.stripe_customer_id
+    old_link = links.manage_url(monthly.donor).rsplit("/", 1)[1]
+    form = client.get(f"/staff/donors/{donor_id}/edit")
+    assert form.status_code == 200 and 'value="ada@example.org"' in form.text
+
+    response = client.post(
+        f"/staff/donors/{donor_id}/edit",
+        data={"name": " Ada Lovelace ", "email": "Ada.L@Example.org", "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200 and "Saved." in response.text
+    donor = reload(Donor, donor_id)
+    assert (donor.name, donor.email) == ("Ada Lovelace", "ada.l@example.org")
+    at_stripe = stripe_customer(app, customer)
+    assert (at_stripe.email, at_stripe.name) == ("ada.l@example.org", "Ada Lovelace")
+    [entry] = audit("donor_edit")
+    assert (entry.staff_user_id, entry.target, entry.data) == (
+        admin.id,
+        f"donor:{donor_id}",
+        {"changed": ["name", "email"]},
+    )
+    assert "ada" not in str(entry.data).lower()  # no copy of the personal data an erasure removes
+    with pytest.raises(links.LinkError):  # links sent to the old address stop working
+        links.donor_for(old_link)
+
+
+def test_an_email_another_donor_has_is_refused(client, log_in_as, monthly):
+    db.session.add(Donor(email="bob@example.org", name="Bob"))
+    db.session.commit()
+    log_in_as("admin")
+    response = client.post(
+        f"/staff/donors/{monthly.donor_id}/edit",
+        data={"name": "Ada Reader", "email": "bob@example.org", "action_key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 409 and "Another donor has this e-mail" in response.text
+    assert reload(Donor, monthly.donor_id).email == "ada@example.org"
+    assert audit("donor_edit") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": "", "email": "ada@example.org"}, "Enter their name."),
+        ({"name": "Ada", "email": "not-an-address"}, "Enter an e-mail address like"),
+        ({"name": "A" * 201, "email": "ada@example.org"}, "Use at most 200 characters."),
+    ],
+)
+def test_bad_details_are_refused_next_to_the_field(client, log_in_as, monthly, fields, message):
+    log_in_as("admin")
+    response = client.post(
+        f"/staff/donors/{monthly.donor_id}/edit", data={**fields, "action_key": uuid.uuid4().hex}
+    )
+    assert response.status_code == 400 and message in response.text
+    assert reload(Donor, monthly.donor_id).name == "Ada Reader"
+
+
+def test_a_stripe_failure_changes_nothing_and_says_so(client, log_in_as, monthly, app, monkeypatch):
+    log_in_as("admin")
+    cut_off_stripe(app, monkeypatch)
+    response = client.post(
+        f"/staff/donors/{monthly.donor_id}/edit",
+        data={"name": "Ada", "email": "new@example.org", "action_key": uuid.uuid4().hex},
+    )
+    app.extensions.pop("stripe_client", None)
+    assert response.status_code == 503 and "nothing was changed" in response.text
+    assert reload(Donor, monthly.donor_id).email == "ada@example.org"
+    assert audit("donor_edit") == []
+
+
+def test_saving_the_same_details_changes_nothing(client, log_in_as, monthly):
+    log_in_as("admin")
+    response = client.post(
+        f"/staff/donors/{monthly.donor_id}/edit",
+        data={"name": "Ada Reader", "email": "ada@example.org", "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert "Nothing to change." in response.text and audit("donor_edit") == []
+
+
+def test_an_erased_donor_has_nothing_to_edit(client, log_in_as):
+    donor = Donor(email="erased-7@invalid", name="Erased donor")
+    db.session.add(donor)
+    db.session.commit()
+    log_in_as("admin")
+    assert client.get(f"/staff/donors/{donor.id}/edit").status_code == 404
+    assert "Edit name or e-mail" not in client.get(f"/staff/donors/{donor.id}").text
+
+
+# Cancelling a gift for a donor who asked
+
+
+def cancel(client, gift, **fields):
+    data = {"reason": "financial", "when": "period_end", "action_key": uuid.uuid4().hex, **fields}
+    return client.post(f"/staff/donors/{gift.donor_id}/gifts/{gift.reference}/cancel", data=data)
+
+
+def test_an_admin_cancels_a_gift_the_donor_asked_to_end(client, log_in_as, monthly, outbox, app):
+    admin = log_in_as("admin")
+    donor_page = client.get(f"/staff/donors/{monthly.donor_id}").text
+    assert f"/gifts/{monthly.reference}/cancel" in donor_page
+    form = client.get(f"/staff/donors/{monthly.donor_id}/gifts/{monthly.reference}/cancel")
+    assert form.status_code == 200 and "My finances changed" in form.text
+
+    response = cancel(client, monthly, comment="Called us: lost her job, will be back.")
+    assert response.status_code == 302
+    assert client.get(response.headers["Location"]).text.count("The gift is cancelled.") == 1
+    gift = reload(Gift, monthly.id)
+    assert gift.status is GiftStatus.CANCELLING  # the paid month runs out first
+    assert (gift.cancellation_channel, gift.cancellation_reason) == ("staff", "financial")
+    assert gift.cancellation_comment == "Called us: lost her job, will be back."
+    [request] = [e for e in gift.events if e.kind == "cancel_request"]
+    assert (request.actor, request.actor_ref, request.data["offered"]) == (Actor.STAFF, admin.email, [])
+    [status] = [e for e in gift.events if e.kind == "status" and e.to_status is GiftStatus.CANCELLING]
+    assert (status.actor, status.actor_ref) == (Actor.STAFF, admin.email)
+    [entry] = audit("gift_cancel")
+    assert (entry.staff_user_id, entry.target) == (admin.id, f"gift:{monthly.reference}")
+    assert entry.data == {"donor": monthly.donor_id, "reason": "financial", "at_period_end": True}
+    [confirmation] = outbox
+    assert confirmation["To"] == "ada@example.org" and "is cancelled" in confirmation["Subject"]
+
+    period = reports.Period(gift.created_at.date(), gift.created_at.date())
+    seen = reports.cancellations("usd", period)
+    assert dict(seen.by_channel) == {"staff": 1} and dict(seen.by_reason) == {"financial": 1}
+    assert seen.offered == 0  # staff showed the donor no save offer
+
+
+def test_cancelling_now_ends_the_gift_at_once(client, log_in_as, monthly):
+    log_in_as("admin")
+    assert cancel(client, monthly, when="now").status_code == 302
+    gift = reload(Gift, monthly.id)
+    assert gift.status is GiftStatus.CANCELLED and gift.cancelled_at is not None
+    assert gift.cancellation_channel == "staff"
+
+
+def test_a_second_cancellation_changes_nothing(client, log_in_as, monthly, outbox):
+    log_in_as("admin")
+    key = uuid.uuid4().hex
+    cancel(client, monthly, action_key=key)
+    again = cancel(client, monthly, action_key=key)
+    assert "was cancelled already" in client.get(again.headers["Location"]).text
+    assert len(audit("gift_cancel")) == 1 and len(outbox) == 1
+    cancel_requests = sa.select(sa.func.count()).where(GiftEvent.kind == "cancel_request")
+    assert db.session.scalar(cancel_requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"reason": ""}, "Choose their reason."),
+        ({"reason": "bored"}, "Not a valid choice"),
+        ({"when": "later"}, "Not a valid choice"),
+    ],
+)
+def test_a_cancellation_needs_a_known_reason_and_time(client, log_in_as, monthly, fields, message):
+    log_in_as("admin")
+    response = cancel(client, monthly, **fields)
+    assert response.status_code == 400 and message in response.text
+    assert reload(Gift, monthly.id).status is GiftStatus.ACTIVE and audit("gift_cancel") == []
+
+
+def test_a_stripe_failure_cancels_nothing(client, log_in_as, monthly, app, monkeypatch, outbox):
+    log_in_as("admin")
+    cut_off_stripe(app, monkeypatch)
+    response = cancel(client, monthly)
+    app.extensions.pop("stripe_client", None)
+    assert response.status_code == 503 and "nothing was changed" in response.text
+    gift = reload(Gift, monthly.id)
+    assert gift.status is GiftStatus.ACTIVE and gift.cancellation_channel is None
+    assert audit("gift_cancel") == [] and outbox == []
+
+
+def test_a_one_time_gift_or_another_donors_is_out_of_reach(client, log_in_as, monthly):
+    log_in_as("admin")
+    other = Donor(email="bob@example.org", name="Bob")
+    once = Gift(
+        donor=other, frequency=Frequency.ONCE, amount=500, currency="usd", status=GiftStatus.SUCCEEDED
+    )
+    db.session.add(once)
+    db.session.commit()
+    assert client.get(f"/staff/donors/{other.id}/gifts/{once.reference}/cancel").status_code == 404
+    assert client.get(f"/staff/donors/{other.id}/gifts/{monthly.reference}/cancel").status_code == 404
+
+
+@pytest.mark.parametrize("role", ["viewer", "fundraiser"])
+def test_only_admins_act_for_donors(client, log_in_as, monthly, role):
+    log_in_as(role)
+    assert cancel(client, monthly).status_code == 403
+    edit = {"name": "X", "email": "x@example.org", "action_key": uuid.uuid4().hex}
+    assert client.post(f"/staff/donors/{monthly.donor_id}/edit", data=edit).status_code == 403
+    page = client.get(f"/staff/donors/{monthly.donor_id}").text
+    assert not re.search(r"/cancel\"|/edit\"", page)
+    assert reload(Gift, monthly.id).status is GiftStatus.ACTIVE
+
+
+def test_staff_forms_for_donors_need_csrf(client, log_in_as, monthly, app):
+    log_in_as("admin")
+    app.config["WTF_CSRF_ENABLED"] = True
+    assert cancel(client, monthly).status_code == 400
+    edit = {"name": "X", "email": "x@example.org", "action_key": uuid.uuid4().hex}
+    assert client.post(f"/staff/donors/{monthly.donor_id}/edit", data=edit).status_code == 400
+    assert reload(Gift, monthly.id).status is GiftStatus.ACTIVE
+    assert reload(Donor, monthly.donor_id).name == "Ada Reader"
