@@ -16,7 +16,6 @@ from banner.models import (
     Gift,
     GiftStatus,
     GoalMode,
-    Payment,
     Variant,
     utcnow,
 )
@@ -63,13 +62,12 @@ def _raised(campaign: Campaign) -> int:
 
     "raised": money received, net of refunds. "committed": the same, except that each active
     monthly or yearly gift counts for a year of its amount (12 months, or one year) instead of
-    what it has paid so far; a cancelled gift keeps only what it paid.
+    what it has paid so far; a cancelled gift keeps only what it paid. Added up from the gifts'
+    own totals (`Gift.received`), not from every payment.
     """
-    net = Payment.amount - Payment.amount_refunded
     paid = (
-        sa.select(Gift.status, Gift.frequency, sa.func.coalesce(sa.func.sum(net), 0))
-        .join(Payment, Payment.gift_id == Gift.id)
-        .where(Gift.campaign_id == campaign.id, Payment.currency == campaign.currency)
+        sa.select(Gift.status, Gift.frequency, sa.func.coalesce(sa.func.sum(Gift.received), 0))
+        .where(Gift.campaign_id == campaign.id, Gift.currency == campaign.currency)
         .group_by(Gift.status, Gift.frequency)
     )
     raised = 0
@@ -180,19 +178,14 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
                     ),
                     0,
                 ).label("new_monthly"),
+                sa.func.coalesce(
+                    sa.func.sum(Gift.received).filter(Gift.frequency == Frequency.ONCE), 0
+                ).label("money_once"),
             )
             .where(Gift.campaign_id == campaign.id, Gift.currency == campaign.currency)
             .group_by(Gift.variant_id)
         )
     }
-    once = dict(
-        db.session.execute(
-            sa.select(Gift.variant_id, sa.func.sum(Payment.amount - Payment.amount_refunded))
-            .join(Payment, Payment.gift_id == Gift.id)
-            .where(Gift.campaign_id == campaign.id, Gift.frequency == Frequency.ONCE)
-            .group_by(Gift.variant_id)
-        ).all()
-    )
     rows = []
     for variant in campaign.variants:
         counter, gift = counters.get(variant.id), gifts.get(variant.id)
@@ -210,7 +203,7 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
             clicks=clicks,
             dismissals=int(counter.dismissals) if counter else 0,
             gifts=given,
-            money_once=int(once.get(variant.id) or 0),
+            money_once=int(gift.money_once) if gift else 0,
             new_monthly=int(gift.new_monthly) if gift else 0,
             click_rate=clicks / impressions if impressions else 0.0,
             click_interval=stats.wilson_interval(clicks, impressions),
