@@ -246,7 +246,7 @@ class GiftEvent(db.Model):
             "ix_gift_events_movement_created",
             "movement",
             "created_at",
-            postgresql_include=["gift_id", "mrr_delta"],
+            postgresql_include=["gift_id", "mrr_delta", "id"],
         ),
         # the reports' counts of one kind of event in a period (cancel requests, save offers)
         sa.Index("ix_gift_events_kind_created", "kind", "created_at"),
