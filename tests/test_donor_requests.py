@@ -129,6 +129,19 @@ def test_a_stripe_failure_changes_nothing_and_says_so(client, log_in_as, monthly
     assert audit("donor_edit") == []
 
 
+def test_a_customer_stripe_does_not_know_is_named(client, log_in_as, app):
+    donor = Donor(email="old@example.org", name="Old", stripe_customer_id="cus_unknown")
+    db.session.add(donor)
+    db.session.commit()
+    log_in_as("admin")
+    response = client.post(
+        f"/staff/donors/{donor.id}/edit",
+        data={"name": "Old", "email": "new@example.org", "action_key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 409 and "Stripe has no customer cus_unknown" in response.text
+    assert reload(Donor, donor.id).email == "old@example.org" and audit("donor_edit") == []
+
+
 def test_saving_the_same_details_changes_nothing(client, log_in_as, monthly):
     log_in_as("admin")
     response = client.post(

@@ -448,6 +448,10 @@ def test_a_new_gift_and_its_payments_in_one_flush(app):
     gift = reload(gift)
     assert (gift.received, gift.last_paid_at) == (1200 - 700 + 700, late)  # an older payment: same last
 
+    db.session.add(Payment(gift_id=gift.id, amount=300, currency="usd", stripe_invoice_id="in_f4"))
+    db.session.commit()
+    assert reload(gift).received == 1500  # a payment made with the gift's id alone counts too
+
 
 def test_the_emulators_own_events_agree_with_checkout(live_server, app, stripe_base):
     """The emulator sends the older shape of Stripe's objects; they lead to the same gift."""

@@ -353,6 +353,8 @@ def _keep_gift_totals(session, flush_context, instances) -> None:
             delta, paid_at = history.deleted[0] - payment.amount_refunded, None
         with session.no_autoflush:
             gift = payment.gift
+            if gift is None and payment.gift_id is not None:  # made with the id alone
+                gift = session.get(Gift, payment.gift_id)
         if gift is None:
             continue
         _, total, latest = changes.get(id(gift), (gift, 0, None))

@@ -253,6 +253,9 @@ def edit_donor(donor_id):
     except donors.DonorEditError as error:
         form.form_errors.append(str(error))
         return render_template("staff/donor_edit.html", donor=donor, form=form), 409
+    except payments.NotFound:
+        form.form_errors.append(f"Stripe has no customer {donor.stripe_customer_id}; nothing was changed.")
+        return render_template("staff/donor_edit.html", donor=donor, form=form), 409
     except payments.PaymentError:
         form.form_errors.append(STRIPE_FAILED)
         return render_template("staff/donor_edit.html", donor=donor, form=form), 503
@@ -285,6 +288,11 @@ def cancel_gift(donor_id, reference):
         )
     except manage.ManageError as error:
         form.form_errors.append(str(error))
+        return render_template("staff/gift_cancel.html", gift=gift, form=form), 409
+    except payments.NotFound:
+        form.form_errors.append(
+            f"Stripe has no subscription {gift.stripe_subscription_id}; nothing was changed."
+        )
         return render_template("staff/gift_cancel.html", gift=gift, form=form), 409
     except payments.PaymentError:
         form.form_errors.append(STRIPE_FAILED)
