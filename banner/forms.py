@@ -571,10 +571,9 @@ PAGE = [Optional(), NumberRange(1, 1_000_000, "Not a page number.")]
 ORDERS = [SelectChoice("desc", "Descending"), SelectChoice("asc", "Ascending")]
 
 
-class StaffForm(FlaskForm):
-    """A new staff account; its password is generated and shown once."""
-
-    email = EmailField(
+def their_email() -> EmailField:
+    """Someone else's e-mail, typed by staff: a colleague's, or a donor's."""
+    return EmailField(
         "E-mail",
         filters=[stripped],
         validators=[
@@ -583,6 +582,12 @@ class StaffForm(FlaskForm):
             Email("Enter an e-mail address like name@example.org.", check_deliverability=False),
         ],
     )
+
+
+class StaffForm(FlaskForm):
+    """A new staff account; its password is generated and shown once."""
+
+    email = their_email()
     role = SelectField("Role", choices=ROLES, default="viewer")
 
 
@@ -608,20 +613,13 @@ class DonorEditForm(FlaskForm):
             Length(max=200, message="Use at most 200 characters."),
         ],
     )
-    email = EmailField(
-        "E-mail",
-        filters=[stripped],
-        validators=[
-            InputRequired("Enter their e-mail."),
-            Length(max=254, message="Use at most 254 characters."),
-            Email("Enter an e-mail address like name@example.org.", check_deliverability=False),
-        ],
-    )
+    email = their_email()
     action_key = action_key_field()
 
 
-class StaffCancelForm(FlaskForm):
-    """A recurring gift cancelled by staff for a donor who asked them (a call, a letter)."""
+class StaffCancelForm(CancelForm):
+    """A recurring gift cancelled by staff for a donor who asked them (a call, a letter): the
+    donor's cancel form in staff's words, and when it ends."""
 
     reason = RadioField("Why does the donor cancel?", validators=[InputRequired("Choose their reason.")])
     comment = TextAreaField(
@@ -637,11 +635,6 @@ class StaffCancelForm(FlaskForm):
         default="period_end",
         validators=[InputRequired("Choose when the gift ends.")],
     )
-    action_key = action_key_field()
-
-    def __init__(self, *args, reasons: dict[str, tuple[str, str]], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.reason.choices = [SelectChoice(key, label) for key, (label, _) in reasons.items()]
 
 
 class DonorSearchForm(FlaskForm):

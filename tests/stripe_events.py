@@ -7,6 +7,7 @@ import hmac
 import itertools
 import json
 import time
+import urllib.request
 from pathlib import Path
 
 EXAMPLES = json.loads((Path(__file__).parent / "fixtures" / "stripe_objects.json").read_text())
@@ -161,6 +162,19 @@ def sign(payload: bytes, secret: str = SECRET, timestamp: int | None = None) -> 
     timestamp = int(time.time()) if timestamp is None else timestamp
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+def deliver_over_http(base_url: str, evt: dict) -> int:
+    """POST the event to a running server's webhook endpoint, signed; return the HTTP status."""
+    payload = json.dumps(evt).encode()
+    request = urllib.request.Request(
+        f"{base_url}/stripe/webhook",
+        data=payload,
+        method="POST",
+        headers={"Content-Type": "application/json", "Stripe-Signature": sign(payload)},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status
 
 
 def deliver(client, evt: dict):

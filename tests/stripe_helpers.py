@@ -38,3 +38,39 @@ def authenticate_payment(stripe_base: str, client_secret: str) -> dict:
         f"{stripe_base}/v1/payment_intents/{intent}/_authenticate?success=true",
         {"key": "pk_test_suite", "client_secret": client_secret},
     )
+
+
+def give(
+    stripe_base: str,
+    *,
+    email: str = "ada@example.org",
+    name: str = "Ada Reader",
+    amount: int = 1000,
+    frequency=None,
+    article_url: str | None = None,
+):
+    """Give through checkout with a Visa card, as the donate page does; return the Gift (monthly
+    unless `frequency` says otherwise). Its receipt goes to the outbox."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from banner.extensions import db
+    from banner.models import Frequency, Gift
+    from banner.services import checkout
+
+    started = checkout.start_gift(
+        checkout.GiftRequest(
+            amount=amount,
+            currency="usd",
+            frequency=frequency or Frequency.MONTH,
+            cover_fees=False,
+            name=name,
+            email=email,
+            checkout_key=uuid.uuid4().hex,
+            article_url=article_url,
+        )
+    )
+    setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
+    assert checkout.complete_gift(started.reference, setup["id"]).status == "succeeded"
+    return db.session.scalar(sa.select(Gift).where(Gift.reference == started.reference))

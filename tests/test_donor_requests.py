@@ -10,28 +10,16 @@ import stripe
 
 from banner.extensions import db
 from banner.models import Actor, AuditEntry, Donor, Frequency, Gift, GiftEvent, GiftStatus
-from banner.services import checkout, links, reports
-from tests.stripe_helpers import VISA, confirm_card_setup
+from banner.services import links, reports
+from tests.stripe_helpers import give
 
 
 @pytest.fixture
 def monthly(app, stripe_base, outbox):
     """Ada's monthly gift of $10, paid through checkout; her receipt is cleared from the outbox."""
-    started = checkout.start_gift(
-        checkout.GiftRequest(
-            amount=1000,
-            currency="usd",
-            frequency=Frequency.MONTH,
-            cover_fees=False,
-            name="Ada Reader",
-            email="ada@example.org",
-            checkout_key=uuid.uuid4().hex,
-        )
-    )
-    setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
-    assert checkout.complete_gift(started.reference, setup["id"]).status == "succeeded"
+    gift = give(stripe_base)
     outbox.clear()
-    return db.session.scalar(sa.select(Gift).where(Gift.reference == started.reference))
+    return gift
 
 
 def reload(model, key):

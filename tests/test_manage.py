@@ -10,9 +10,9 @@ from itsdangerous import URLSafeTimedSerializer
 
 from banner.extensions import db
 from banner.models import Frequency, Gift, GiftEvent, GiftStatus
-from banner.services import checkout, links
+from banner.services import links
 from tests import stripe_events as se
-from tests.stripe_helpers import VISA, confirm_card_setup
+from tests.stripe_helpers import VISA, confirm_card_setup, give
 
 
 @pytest.fixture
@@ -20,21 +20,13 @@ def gift(app, stripe_base, outbox):
     """A monthly gift of $10 paid through checkout; its receipt is in the outbox."""
 
     def make(amount=1000, frequency=Frequency.MONTH, email="ada@example.org"):
-        started = checkout.start_gift(
-            checkout.GiftRequest(
-                amount=amount,
-                currency="usd",
-                frequency=frequency,
-                cover_fees=False,
-                name="Ada Reader",
-                email=email,
-                checkout_key=uuid.uuid4().hex,
-                article_url="https://news.example/story",
-            )
+        return give(
+            stripe_base,
+            email=email,
+            amount=amount,
+            frequency=frequency,
+            article_url="https://news.example/story",
         )
-        setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
-        assert checkout.complete_gift(started.reference, setup["id"]).status == "succeeded"
-        return db.session.scalar(sa.select(Gift).where(Gift.reference == started.reference))
 
     return make
 

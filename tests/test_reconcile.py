@@ -1,33 +1,18 @@
 """`flask banner reconcile` repairs what we missed, and a second run changes nothing."""
 
-import uuid
-
 import sqlalchemy as sa
 import stripe
 
 from banner import create_app, payments
 from banner.extensions import db
 from banner.models import Donor, Frequency, Gift, GiftStatus, Payment, StripeEvent
-from banner.services import checkout, lifecycle
+from banner.services import lifecycle
 from tests import stripe_events as se
-from tests.stripe_helpers import VISA, confirm_card_setup
+from tests.stripe_helpers import give
 
 
 def give_monthly(stripe_base, email):
-    started = checkout.start_gift(
-        checkout.GiftRequest(
-            amount=1000,
-            currency="usd",
-            frequency=Frequency.MONTH,
-            cover_fees=False,
-            name="Ada",
-            email=email,
-            checkout_key=uuid.uuid4().hex,
-        )
-    )
-    setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
-    checkout.complete_gift(started.reference, setup["id"])
-    return db.session.scalar(sa.select(Gift).where(Gift.reference == started.reference))
+    return give(stripe_base, email=email, name="Ada")
 
 
 def reconcile(app, *args):
