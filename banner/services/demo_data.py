@@ -214,8 +214,7 @@ def generate(
     end = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
     if not 0 <= monthly_share <= 1 - YEARLY_SHARE:
         raise ValueError(f"the monthly share must be between 0 and {1 - YEARLY_SHARE:g}")
-    history = _History(campaign, donors, _add_months(end, -months), end, random.Random(seed))
-    history.monthly_share = monthly_share
+    history = _History(campaign, donors, _add_months(end, -months), end, random.Random(seed), monthly_share)
     if campaign.starts_at is None or campaign.starts_at > history.start:
         campaign.starts_at = history.start
     for first in range(0, donors, DONORS_PER_BATCH):
@@ -289,7 +288,15 @@ class _Keys:
 class _History:
     """The donors of one run, made one after another and inserted a batch at a time."""
 
-    def __init__(self, campaign: Campaign, donors: int, start: datetime, end: datetime, rng: random.Random):
+    def __init__(
+        self,
+        campaign: Campaign,
+        donors: int,
+        start: datetime,
+        end: datetime,
+        rng: random.Random,
+        monthly_share: float = MONTHLY_SHARE,
+    ):
         self.rng, self.start, self.end = rng, start, end
         #: nothing is decided in the last hour, so that events a moment after a decision still
         #: fall before the end
@@ -304,7 +311,7 @@ class _History:
             ),
         }
         self.donor_count = donors
-        self.monthly_share = MONTHLY_SHARE
+        self.monthly_share = monthly_share
         self.days = _Pick(self._day_weights())
         self.presets = {
             Frequency.ONCE: _Pick(ONCE_PRESETS),

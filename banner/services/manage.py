@@ -82,9 +82,14 @@ def _key(gift: Gift, action: str, action_key: str) -> str:
     return f"gift-{gift.reference}-{action}-{action_key}"
 
 
-def _apply(gift: Gift, snapshot: payments.SubscriptionSnapshot) -> None:
-    """Take Stripe's answer as the newest news about the gift."""
-    lifecycle.apply_subscription(gift, snapshot, _newest(gift.stripe_watermark), Actor.DONOR, ACTOR_REF)
+def _apply(
+    gift: Gift,
+    snapshot: payments.SubscriptionSnapshot,
+    actor: Actor = Actor.DONOR,
+    actor_ref: str = ACTOR_REF,
+) -> None:
+    """Take Stripe's answer as the newest news about the gift, made by `actor`."""
+    lifecycle.apply_subscription(gift, snapshot, _newest(gift.stripe_watermark), actor, actor_ref)
 
 
 def _newest(watermark: int) -> int:
@@ -222,7 +227,7 @@ def end_gift(
             data={"reason": reason, "offered": offered or [], "taken": None, "at_period_end": at_period_end},
         )
     )
-    lifecycle.apply_subscription(gift, snapshot, _newest(gift.stripe_watermark), actor, actor_ref)
+    _apply(gift, snapshot, actor, actor_ref)
     return True
 
 

@@ -383,8 +383,8 @@ def retention(currency: str, months: int = 12) -> Retention:
     failed payment; one who left and came back counts as having stayed. Only the shown cohorts'
     events are read; money comes from the gifts' own totals.
     """
-    since = month_start(months_back(months)[0])
-    in_window = (GiftEvent.created_at >= since, Gift.currency == currency)
+    keys = months_back(months)
+    in_window = (GiftEvent.created_at >= month_start(keys[0]), Gift.currency == currency)
     firsts = (
         sa.select(Gift.donor_id, sa.func.min(GiftEvent.created_at).label("first_start"))
         .join(Gift, GiftEvent.gift_id == Gift.id)
@@ -427,7 +427,6 @@ def retention(currency: str, months: int = 12) -> Retention:
             sa.func.count(sa.distinct(Gift.donor_id)), sa.func.coalesce(sa.func.sum(Gift.received), 0)
         ).where(*recurring_gift, Gift.last_paid_at.is_not(None))
     ).one()
-    keys = months_back(months)
     counts: dict[str, dict[str | None, int]] = {key: {} for key in keys}
     cohort_money: dict[str, int] = {}
     for key, gone_month, count, net in rows:

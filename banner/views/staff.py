@@ -251,14 +251,12 @@ def edit_donor(donor_id):
             current_user, donor, form.name.data, form.email.data, form.action_key.data, request.remote_addr
         )
     except donors.DonorEditError as error:
-        form.form_errors.append(str(error))
-        return render_template("staff/donor_edit.html", donor=donor, form=form), 409
+        return _refused("staff/donor_edit.html", form, str(error), 409, donor=donor)
     except payments.NotFound:
-        form.form_errors.append(f"Stripe has no customer {donor.stripe_customer_id}; nothing was changed.")
-        return render_template("staff/donor_edit.html", donor=donor, form=form), 409
+        message = f"Stripe has no customer {donor.stripe_customer_id}; nothing was changed."
+        return _refused("staff/donor_edit.html", form, message, 409, donor=donor)
     except payments.PaymentError:
-        form.form_errors.append(STRIPE_FAILED)
-        return render_template("staff/donor_edit.html", donor=donor, form=form), 503
+        return _refused("staff/donor_edit.html", form, STRIPE_FAILED, 503, donor=donor)
     flash("Saved." if changed else "Nothing to change.", "done")
     return redirect(url_for("staff.show_donor", donor_id=donor.id))
 
@@ -287,16 +285,12 @@ def cancel_gift(donor_id, reference):
             request.remote_addr,
         )
     except manage.ManageError as error:
-        form.form_errors.append(str(error))
-        return render_template("staff/gift_cancel.html", gift=gift, form=form), 409
+        return _refused("staff/gift_cancel.html", form, str(error), 409, gift=gift)
     except payments.NotFound:
-        form.form_errors.append(
-            f"Stripe has no subscription {gift.stripe_subscription_id}; nothing was changed."
-        )
-        return render_template("staff/gift_cancel.html", gift=gift, form=form), 409
+        message = f"Stripe has no subscription {gift.stripe_subscription_id}; nothing was changed."
+        return _refused("staff/gift_cancel.html", form, message, 409, gift=gift)
     except payments.PaymentError:
-        form.form_errors.append(STRIPE_FAILED)
-        return render_template("staff/gift_cancel.html", gift=gift, form=form), 503
+        return _refused("staff/gift_cancel.html", form, STRIPE_FAILED, 503, gift=gift)
     flash("The gift is cancelled." if changed else "This gift was cancelled already.", "done")
     return redirect(url_for("staff.show_donor", donor_id=donor_id, _anchor=f"gift-{gift.id}"))
 
@@ -317,8 +311,7 @@ def erase_donor(donor_id):
     try:
         donors.erase(current_user, donor, request.remote_addr)
     except donors.DonorHasRunningGift as error:
-        form.form_errors.append(str(error))
-        return render_template("staff/erase.html", donor=donor, form=form), 409
+        return _refused("staff/erase.html", form, str(error), 409, donor=donor)
     return redirect(url_for("staff.show_donor", donor_id=donor.id))
 
 
@@ -409,6 +402,12 @@ def audit_log():
 
 def _is_admin() -> bool:
     return current_user.role is Role.ADMIN
+
+
+def _refused(template: str, form, message: str, status: int, **context):
+    """Show the form again with why the action was refused, and change nothing."""
+    form.form_errors.append(message)
+    return render_template(template, form=form, **context), status
 
 
 def _first_error(form) -> str:
