@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-import stripe
 
+from banner import payments
 from banner.extensions import db
 from banner.models import Actor, AuditEntry, Donor, Frequency, Gift, GiftEvent, GiftStatus
 from banner.services import links, reports
@@ -31,11 +31,9 @@ def audit(action):
     return db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == action)).all()
 
 
-def stripe_customer(app, customer_id):
-    client = stripe.StripeClient(
-        app.config["STRIPE_SECRET_KEY"], base_addresses={"api": app.config["STRIPE_API_BASE"]}
-    )
-    return client.v1.customers.retrieve(customer_id)
+def edit(client, donor_id, follow_redirects=False, **fields):
+    data = {"action_key": uuid.uuid4().hex, **fields}
+    return client.post(f"/staff/donors/{donor_id}/edit", data=data, follow_redirects=follow_redirects)
 
 
 def cut_off_stripe(app, monkeypatch):
@@ -53,15 +51,11 @@ def test_an_admin_corrects_a_donors_email_here_and_at_stripe(client, log_in_as, 
     form = client.get(f"/staff/donors/{donor_id}/edit")
     assert form.status_code == 200 and 'value="ada@example.org"' in form.text
 
-    response = client.post(
-        f"/staff/donors/{donor_id}/edit",
-        data={"name": " Ada Lovelace ", "email": "Ada.L@Example.org", "action_key": uuid.uuid4().hex},
-        follow_redirects=True,
-    )
+    response = edit(client, donor_id, True, name=" Ada Lovelace ", email="Ada.L@Example.org")
     assert response.status_code == 200 and "Saved." in response.text
     donor = reload(Donor, donor_id)
     assert (donor.name, donor.email) == ("Ada Lovelace", "ada.l@example.org")
-    at_stripe = stripe_customer(app, customer)
+    at_stripe = payments.client().v1.customers.retrieve(customer)
     assert (at_stripe.email, at_stripe.name) == ("ada.l@example.org", "Ada Lovelace")
     [entry] = audit("donor_edit")
     assert (entry.staff_user_id, entry.target, entry.data) == (
@@ -78,10 +72,7 @@ def test_an_email_another_donor_has_is_refused(client, log_in_as, monthly):
     db.session.add(Donor(email="bob@example.org", name="Bob"))
     db.session.commit()
     log_in_as("admin")
-    response = client.post(
-        f"/staff/donors/{monthly.donor_id}/edit",
-        data={"name": "Ada Reader", "email": "bob@example.org", "action_key": uuid.uuid4().hex},
-    )
+    response = edit(client, monthly.donor_id, name="Ada Reader", email="bob@example.org")
     assert response.status_code == 409 and "Another donor has this e-mail" in response.text
     assert reload(Donor, monthly.donor_id).email == "ada@example.org"
     assert audit("donor_edit") == []
@@ -97,9 +88,7 @@ def test_an_email_another_donor_has_is_refused(client, log_in_as, monthly):
 )
 def test_bad_details_are_refused_next_to_the_field(client, log_in_as, monthly, fields, message):
     log_in_as("admin")
-    response = client.post(
-        f"/staff/donors/{monthly.donor_id}/edit", data={**fields, "action_key": uuid.uuid4().hex}
-    )
+    response = edit(client, monthly.donor_id, **fields)
     assert response.status_code == 400 and message in response.text
     assert reload(Donor, monthly.donor_id).name == "Ada Reader"
 
@@ -107,10 +96,7 @@ def test_bad_details_are_refused_next_to_the_field(client, log_in_as, monthly, f
 def test_a_stripe_failure_changes_nothing_and_says_so(client, log_in_as, monthly, app, monkeypatch):
     log_in_as("admin")
     cut_off_stripe(app, monkeypatch)
-    response = client.post(
-        f"/staff/donors/{monthly.donor_id}/edit",
-        data={"name": "Ada", "email": "new@example.org", "action_key": uuid.uuid4().hex},
-    )
+    response = edit(client, monthly.donor_id, name="Ada", email="new@example.org")
     app.extensions.pop("stripe_client", None)
     assert response.status_code == 503 and "nothing was changed" in response.text
     assert reload(Donor, monthly.donor_id).email == "ada@example.org"
@@ -122,21 +108,14 @@ def test_a_customer_stripe_does_not_know_is_named(client, log_in_as, app):
     db.session.add(donor)
     db.session.commit()
     log_in_as("admin")
-    response = client.post(
-        f"/staff/donors/{donor.id}/edit",
-        data={"name": "Old", "email": "new@example.org", "action_key": uuid.uuid4().hex},
-    )
+    response = edit(client, donor.id, name="Old", email="new@example.org")
     assert response.status_code == 409 and "Stripe has no customer cus_unknown" in response.text
     assert reload(Donor, donor.id).email == "old@example.org" and audit("donor_edit") == []
 
 
 def test_saving_the_same_details_changes_nothing(client, log_in_as, monthly):
     log_in_as("admin")
-    response = client.post(
-        f"/staff/donors/{monthly.donor_id}/edit",
-        data={"name": "Ada Reader", "email": "ada@example.org", "action_key": uuid.uuid4().hex},
-        follow_redirects=True,
-    )
+    response = edit(client, monthly.donor_id, True, name="Ada Reader", email="ada@example.org")
     assert "Nothing to change." in response.text and audit("donor_edit") == []
 
 
@@ -248,8 +227,7 @@ def test_a_one_time_gift_or_another_donors_is_out_of_reach(client, log_in_as, mo
 def test_only_admins_act_for_donors(client, log_in_as, monthly, role):
     log_in_as(role)
     assert cancel(client, monthly).status_code == 403
-    edit = {"name": "X", "email": "x@example.org", "action_key": uuid.uuid4().hex}
-    assert client.post(f"/staff/donors/{monthly.donor_id}/edit", data=edit).status_code == 403
+    assert edit(client, monthly.donor_id, name="X", email="x@example.org").status_code == 403
     page = client.get(f"/staff/donors/{monthly.donor_id}").text
     assert not re.search(r"/cancel\"|/edit\"", page)
     assert reload(Gift, monthly.id).status is GiftStatus.ACTIVE
@@ -259,7 +237,6 @@ def test_staff_forms_for_donors_need_csrf(client, log_in_as, monthly, app):
     log_in_as("admin")
     app.config["WTF_CSRF_ENABLED"] = True
     assert cancel(client, monthly).status_code == 400
-    edit = {"name": "X", "email": "x@example.org", "action_key": uuid.uuid4().hex}
-    assert client.post(f"/staff/donors/{monthly.donor_id}/edit", data=edit).status_code == 400
+    assert edit(client, monthly.donor_id, name="X", email="x@example.org").status_code == 400
     assert reload(Gift, monthly.id).status is GiftStatus.ACTIVE
     assert reload(Donor, monthly.donor_id).name == "Ada Reader"
