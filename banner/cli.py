@@ -19,7 +19,7 @@ from banner import emulator, payments
 from banner.assets import embed_script
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
-from banner.services import demo_data, reconcile
+from banner.services import checkout, demo_data, reconcile
 from banner.services import staff as staff_accounts
 
 group = AppGroup("banner", help="Reader-revenue commands.")
@@ -190,6 +190,12 @@ def reconcile_command(since_days, dry_run):
         f"{len(report.changes)} {verb}; {report.donors} donors and "
         f"{report.events_seen} events of the last {since_days} days checked."
     )
+
+
+@group.command("forget-attempts")
+def forget_attempts_command():
+    """End checkout attempts left unpaid for BANNER_ATTEMPT_HOURS and forget who typed them."""
+    click.echo(f"{checkout.forget_attempts()} unpaid attempts ended and forgotten.")
 
 
 @group.command("stripe-emulator")

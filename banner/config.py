@@ -1,6 +1,7 @@
 """Settings: defaults for local development, then BANNER_* environment variables."""
 
 import os
+import re
 
 EMULATOR_BASE = "http://127.0.0.1:8420"
 
@@ -40,6 +41,11 @@ DEFAULTS = {
     "MANAGE_LINK_DAYS": 30,  # how long a "manage my gift" link works
     "CANCEL_AT_PERIOD_END": True,  # a donor's cancellation ends the paid period (else: at once)
     "SAVE_OFFERS": "pause,lower,yearly",  # offered before a cancellation; empty for none
+    # the payment methods the donate page offers: "automatic" (what the Stripe account enables:
+    # wallets and Link where available, card always) or a list such as "card" or "card,link"
+    "PAYMENT_METHODS": "automatic",
+    "THANKS_MINUTES": 60,  # how long the browser that gave sees its thank-you page
+    "ATTEMPT_HOURS": 24,  # an unpaid checkout attempt is forgotten after this long
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
@@ -90,6 +96,11 @@ def check(config):
     ]
     if missing:
         raise ConfigError(f"Stripe is not configured: set {', '.join(missing)} (see README).")
+    methods = str(config["PAYMENT_METHODS"])
+    if not re.fullmatch(r"automatic|[a-z_]+(,[a-z_]+)*", methods) or (
+        methods != "automatic" and "card" not in methods.split(",")
+    ):
+        raise ConfigError('BANNER_PAYMENT_METHODS is "automatic" or a list with card, like "card,link".')
     key = config["STRIPE_SECRET_KEY"]
     if key.startswith(LIVE_KEY_PREFIXES) and not config["ALLOW_LIVE_KEYS"]:
         raise ConfigError(

@@ -122,7 +122,7 @@ class DonateForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    setup_intent = StringField(validators=[Optional(), Regexp(r"^seti_\w+$")])
+    """The donate page's "I confirmed the payment": only its CSRF token."""
 
 
 class FeeForm(FlaskForm):

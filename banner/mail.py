@@ -11,12 +11,12 @@ from flask import current_app, render_template
 from banner.money import format_amount
 
 
-def send_receipt(gift, manage_url: str) -> None:
+def send_receipt(gift, receipt_url: str, manage_url: str) -> None:
     """Send the donor the receipt of a paid gift, with the link to manage their gifts."""
     context = {
         "gift": gift,
         "amount": format_amount(gift.amount, gift.currency),
-        "thanks_url": public_url("donate.thanks", reference=gift.reference),
+        "receipt_url": receipt_url,
         "manage_url": manage_url,
     }
     send(

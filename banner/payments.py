@@ -1,22 +1,37 @@
 """Everything the service asks of Stripe; the only module that imports `stripe`.
 
-Functions take and return plain values and raise the errors below. They work the same against
-real Stripe (test or live keys) and against the local emulator (BANNER_STRIPE_API_BASE); where the
-two differ in the shape of an object, a small reader below accepts both.
+The service speaks the API version our stripe library pins (`API_VERSION`) and nothing else:
+every request is typed with the library's own parameter TypedDicts, checked by mypy through
+`_call`, and the test suite checks every request it sends against the same types. Functions
+take and return plain values and raise the errors below. They work the same against real
+Stripe (test or live keys) and against the local emulator (BANNER_STRIPE_API_BASE), which
+translates this version into what it understands.
 """
 
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import stripe
 from flask import current_app
+from stripe.params import (
+    PaymentIntentCreateParams,
+    SetupIntentCreateParams,
+    SubscriptionCreateParams,
+)
 
 log = logging.getLogger(__name__)
 
-#: the one Product every recurring-gift Plan belongs to
+#: the API version of every request and every event this service reads
+API_VERSION = stripe.api_version
+#: the one Product every recurring gift's Price belongs to
 PRODUCT_ID = "banner-recurring-gift"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class PaymentError(Exception):
@@ -40,16 +55,6 @@ class PaymentUnavailable(PaymentError):
 
 
 @dataclass(frozen=True)
-class SetupResult:
-    id: str
-    client_secret: str
-    status: str
-    customer: str | None
-    payment_method: str | None
-    error_message: str | None
-
-
-@dataclass(frozen=True)
 class Card:
     brand: str | None
     last4: str | None
@@ -67,6 +72,7 @@ class ChargeResult:
     created: int
     error_message: str | None
     charge: str | None = None  #: the latest charge's id
+    card: Card | None = None  #: the card it was paid with, when known
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,9 @@ class SubscriptionResult:
     invoice_paid: bool
     invoice_amount_paid: int
     invoice_created: int | None
-    invoice_payment_intent: str | None
-    invoice_charge: str | None
-    #: the first invoice's PaymentIntent, when it still needs the donor (3-D Secure) or failed
+    #: the secret the page confirms the first invoice's payment with (Stripe.js)
+    client_secret: str | None
+    #: the first invoice's PaymentIntent, once the page has confirmed it
     charge: ChargeResult | None
 
 
@@ -99,7 +105,7 @@ def client() -> stripe.StripeClient:
     return cached
 
 
-def _call(function, *args, **kwargs):
+def _call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Call the Stripe library, turning its errors into this module's."""
     try:
         return function(*args, **kwargs)
@@ -118,7 +124,7 @@ def _call(function, *args, **kwargs):
         raise PaymentError(error.user_message or "The payment could not be processed.") from error
 
 
-def _key(key: str) -> dict:
+def _key(key: str) -> stripe.RequestOptions:
     return {"idempotency_key": key}
 
 
@@ -151,11 +157,18 @@ def ping() -> bool:
     return True
 
 
-def create_customer(email: str, name: str, key: str) -> str:
+def _payment_methods() -> list[str] | None:
+    """Return the payment method types a gift may use, or None for the account's own choice
+    (wallets and Link where the Stripe dashboard enables them; card always)."""
+    setting = current_app.config["PAYMENT_METHODS"]
+    return None if setting == "automatic" else [name.strip() for name in setting.split(",")]
+
+
+def create_customer(email: str, name: str, key: str, metadata: dict[str, str]) -> str:
     """Create a Stripe Customer and return its id."""
     customer = _call(
         client().v1.customers.create,
-        params={"email": email, "name": name},
+        params={"email": email, "name": name, "metadata": metadata},
         options=_key(key),
     )
     return customer.id
@@ -171,149 +184,105 @@ def update_customer(customer_id: str, email: str, name: str, key: str) -> None:
     )
 
 
-def create_setup_intent(customer_id: str, key: str, metadata: dict) -> SetupResult:
-    """Start saving a card for `customer_id`; the page confirms it with Stripe.js."""
+def start_payment(amount: int, currency: str, key: str, metadata: dict[str, str]) -> ChargeResult:
+    """Create the PaymentIntent of a one-time gift; the page confirms it with Stripe.js.
+
+    No customer and no saved card: a one-time gift keeps nothing for later charges.
+    """
+    params: PaymentIntentCreateParams = {
+        "amount": amount,
+        "currency": currency,
+        "metadata": metadata,
+        "description": "One-time gift",
+    }
+    methods = _payment_methods()
+    if methods is None:
+        params["automatic_payment_methods"] = {"enabled": True}
+    else:
+        params["allowed_payment_method_types"] = methods
+    return _charge_result(_call(client().v1.payment_intents.create, params=params, options=_key(key)))
+
+
+def get_charge(payment_intent_id: str) -> ChargeResult:
+    """Return a PaymentIntent with the card it was paid with."""
     intent = _call(
-        client().v1.setup_intents.create,
-        params={
-            "customer": customer_id,
-            "payment_method_types": ["card"],
-            "usage": "off_session",
-            "metadata": metadata,
-        },
-        options=_key(key),
-    )
-    return _setup_result(intent)
-
-
-def get_setup_intent(setup_intent_id: str) -> SetupResult:
-    return _setup_result(_call(client().v1.setup_intents.retrieve, setup_intent_id))
-
-
-def _setup_result(intent) -> SetupResult:
-    return SetupResult(
-        id=intent.id,
-        client_secret=intent.client_secret,
-        status=intent.status,
-        customer=object_id(field(intent, "customer")),
-        payment_method=object_id(field(intent, "payment_method")),
-        error_message=field(intent, "last_setup_error", "message"),
-    )
-
-
-def make_default_card(customer_id: str, payment_method_id: str, key: str) -> Card:
-    """Attach the card to the customer if it is not yet (Stripe does, the emulator does not) and
-    make it the default for the customer's invoices; return its brand and last four digits."""
-    method = _call(client().v1.payment_methods.retrieve, payment_method_id)
-    if object_id(field(method, "customer")) != customer_id:
-        method = _call(
-            client().v1.payment_methods.attach,
-            payment_method_id,
-            params={"customer": customer_id},
-            options=_key(key + "-attach"),
-        )
-    _call(
-        client().v1.customers.update,
-        customer_id,
-        params={"invoice_settings": {"default_payment_method": payment_method_id}},
-        options=_key(key + "-default"),
-    )
-    return Card(brand=field(method, "card", "brand"), last4=field(method, "card", "last4"))
-
-
-def charge_once(
-    customer_id: str, payment_method_id: str, amount: int, currency: str, key: str, metadata: dict
-) -> ChargeResult:
-    """Charge a saved card once; raise CardDeclined when the bank says no."""
-    intent = _call(
-        client().v1.payment_intents.create,
-        params={
-            "amount": amount,
-            "currency": currency,
-            "customer": customer_id,
-            "payment_method": payment_method_id,
-            # Without it real Stripe turns on automatic payment methods and wants a return_url.
-            "payment_method_types": ["card"],
-            "confirm": True,
-            "metadata": metadata,
-        },
-        options=_key(key),
+        client().v1.payment_intents.retrieve, payment_intent_id, params={"expand": ["payment_method"]}
     )
     return _charge_result(intent)
 
 
-def get_charge(payment_intent_id: str) -> ChargeResult:
-    return _charge_result(_call(client().v1.payment_intents.retrieve, payment_intent_id))
-
-
-def _charge_result(intent) -> ChargeResult:
+def _charge_result(intent: stripe.PaymentIntent) -> ChargeResult:
+    method = intent.payment_method if isinstance(intent.payment_method, stripe.PaymentMethod) else None
+    card = method.card if method is not None else None
     return ChargeResult(
         id=intent.id,
         status=intent.status,
-        client_secret=field(intent, "client_secret"),
+        client_secret=intent.client_secret,
         amount=intent.amount,
         currency=intent.currency,
         created=intent.created,
-        error_message=field(intent, "last_payment_error", "message"),
-        charge=object_id(field(intent, "latest_charge")),
+        error_message=intent.last_payment_error.message if intent.last_payment_error else None,
+        charge=object_id(intent.latest_charge),
+        card=Card(brand=card.brand, last4=card.last4) if card is not None else None,
     )
 
 
-def plan_id(interval: str, currency: str, amount: int) -> str:
-    return f"gift-{interval}-{currency}-{amount}"
+def cancel_payment(payment_intent_id: str, key: str) -> None:
+    """Cancel a one-time gift's PaymentIntent that was never paid."""
+    _call(client().v1.payment_intents.cancel, payment_intent_id, options=_key(key))
 
 
-def ensure_plan(interval: str, currency: str, amount: int) -> str:
-    """Return the id of the Plan for this interval, currency and amount, creating it once."""
-    wanted = plan_id(interval, currency, amount)
-    if not _exists(client().v1.plans, wanted):
-        if not _exists(client().v1.products, PRODUCT_ID):
-            _call(
-                client().v1.products.create,
-                params={"id": PRODUCT_ID, "name": "Recurring gift"},
-                options=_key(f"product-{PRODUCT_ID}"),
-            )
-        _call(
-            client().v1.plans.create,
-            params={
-                "id": wanted,
-                "amount": amount,
-                "currency": currency,
-                "interval": interval,
-                "product": PRODUCT_ID,
-                "nickname": f"Gift of {amount} {currency} a {interval}",
-            },
-            options=_key(f"plan-{wanted}"),
-        )
-    return wanted
-
-
-def _exists(resource, object_id_: str) -> bool:
+def ensure_product() -> str:
+    """Return the id of the Product every recurring gift's Price belongs to, creating it once."""
     try:
-        _call(resource.retrieve, object_id_)
+        _call(client().v1.products.retrieve, PRODUCT_ID)
     except NotFound:
-        return False
-    return True
+        _call(
+            client().v1.products.create,
+            params={"id": PRODUCT_ID, "name": "Recurring gift"},
+            options=_key(f"product-{PRODUCT_ID}"),
+        )
+    return PRODUCT_ID
 
 
-def start_subscription(customer_id: str, plan: str, key: str, metadata: dict) -> SubscriptionResult:
-    """Subscribe the customer to a Plan, paid by the customer's default card."""
-    subscription = _call(
-        client().v1.subscriptions.create,
-        params={
-            "customer": customer_id,
-            "items": [{"plan": plan}],
-            "metadata": metadata,
-            "expand": ["latest_invoice"],
-        },
-        options=_key(key),
-    )
+def start_subscription(
+    customer_id: str, amount: int, currency: str, interval: str, key: str, metadata: dict[str, str]
+) -> SubscriptionResult:
+    """Create a recurring gift whose first invoice waits for the page to confirm its payment.
+
+    The card the donor pays with becomes the subscription's own (never the customer's default),
+    so one gift can never change another's card.
+    """
+    params: SubscriptionCreateParams = {
+        "customer": customer_id,
+        "items": [
+            {
+                "price_data": {
+                    "currency": currency,
+                    "product": ensure_product(),
+                    "unit_amount": amount,
+                    "recurring": {"interval": "year" if interval == "year" else "month"},
+                }
+            }
+        ],
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "metadata": metadata,
+        "expand": ["latest_invoice.confirmation_secret"],
+    }
+    methods = _payment_methods()
+    if methods is not None:
+        params["payment_settings"]["payment_method_types"] = methods  # type: ignore[typeddict-item]
+    subscription = _call(client().v1.subscriptions.create, params=params, options=_key(key))
     return _subscription_result(subscription)
 
 
 def get_subscription(subscription_id: str) -> SubscriptionResult:
+    """Return a recurring gift's subscription and where its first (latest) invoice stands."""
     subscription = _call(
-        client().v1.subscriptions.retrieve, subscription_id, params={"expand": ["latest_invoice"]}
+        client().v1.subscriptions.retrieve,
+        subscription_id,
+        params={"expand": ["latest_invoice.payments", "latest_invoice.confirmation_secret"]},
     )
     return _subscription_result(subscription)
 
@@ -323,18 +292,14 @@ def cancel_subscription(subscription_id: str, key: str) -> None:
     _call(client().v1.subscriptions.cancel, subscription_id, options=_key(key))
 
 
-def _subscription_result(subscription) -> SubscriptionResult:
-    invoice = field(subscription, "latest_invoice")
+def _subscription_result(subscription: stripe.Subscription) -> SubscriptionResult:
+    invoice = subscription.latest_invoice
     if isinstance(invoice, str):
-        invoice = _call(client().v1.invoices.retrieve, invoice)
-    charge = None
-    if subscription.status == "incomplete" and invoice is not None:
-        intent_id = invoice_payment_intent(invoice)
-        if intent_id is None:
-            invoice = _call(client().v1.invoices.retrieve, invoice.id, params={"expand": ["payments"]})
-            intent_id = invoice_payment_intent(invoice)
-        if intent_id:
-            charge = get_charge(intent_id)
+        invoice = _call(
+            client().v1.invoices.retrieve, invoice, params={"expand": ["payments", "confirmation_secret"]}
+        )
+    intent_id = invoice_payment_intent(invoice) if invoice is not None else None
+    secret = field(invoice, "confirmation_secret", "client_secret")
     return SubscriptionResult(
         id=subscription.id,
         status=subscription.status,
@@ -343,28 +308,68 @@ def _subscription_result(subscription) -> SubscriptionResult:
         invoice_paid=field(invoice, "status") == "paid",
         invoice_amount_paid=field(invoice, "amount_paid", default=0),
         invoice_created=field(invoice, "created"),
-        invoice_payment_intent=invoice_payment_intent(invoice) if invoice is not None else None,
-        invoice_charge=object_id(field(invoice, "charge")),
-        charge=charge,
+        client_secret=secret,
+        charge=get_charge(intent_id) if intent_id else None,
+    )
+
+
+def start_card_update(customer_id: str, key: str, metadata: dict[str, str]) -> str:
+    """Start saving a new card for one gift; return the secret the page confirms it with."""
+    params: SetupIntentCreateParams = {"customer": customer_id, "usage": "off_session", "metadata": metadata}
+    methods = _payment_methods()
+    if methods is None:
+        params["automatic_payment_methods"] = {"enabled": True}
+    else:
+        params["allowed_payment_method_types"] = methods
+    intent = _call(client().v1.setup_intents.create, params=params, options=_key(key))
+    if intent.client_secret is None:
+        raise PaymentError("The card could not be saved. Please try again.")
+    return intent.client_secret
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    """A SetupIntent as the card update needs it."""
+
+    status: str
+    customer: str | None
+    payment_method: str | None
+    card: Card | None
+    error_message: str | None
+
+
+def get_saved_card(setup_intent_id: str) -> SavedCard:
+    """Return a SetupIntent with the card it saved."""
+    intent = _call(client().v1.setup_intents.retrieve, setup_intent_id, params={"expand": ["payment_method"]})
+    method = intent.payment_method if isinstance(intent.payment_method, stripe.PaymentMethod) else None
+    card = method.card if method is not None else None
+    return SavedCard(
+        status=intent.status,
+        customer=object_id(intent.customer),
+        payment_method=object_id(intent.payment_method),
+        card=Card(brand=card.brand, last4=card.last4) if card is not None else None,
+        error_message=intent.last_setup_error.message if intent.last_setup_error else None,
+    )
+
+
+def use_card_for(subscription_id: str, payment_method_id: str, key: str) -> None:
+    """Make a card the one a subscription charges, leaving the customer's default alone."""
+    _call(
+        client().v1.subscriptions.update,
+        subscription_id,
+        params={"default_payment_method": payment_method_id},
+        options=_key(key),
     )
 
 
 def period_end(subscription) -> int | None:
-    """Return the end of the paid period: on the subscription (older APIs, the emulator) or on
-    its first item (current API)."""
-    end = field(subscription, "current_period_end")
-    if end is None:
-        items = field(subscription, "items", "data", default=[])
-        end = field(items[0], "current_period_end") if items else None
-    return end
+    """Return the end of the paid period, which the current API keeps on subscription items."""
+    items = field(subscription, "items", "data", default=[])
+    return field(items[0], "current_period_end") if items else None
 
 
 def invoice_payment_intent(invoice) -> str | None:
-    """Return the PaymentIntent id of an invoice: `payment_intent` (older APIs, the emulator) or
-    the first of `payments` (current API)."""
-    intent = object_id(field(invoice, "payment_intent"))
-    if intent:
-        return intent
+    """Return the PaymentIntent id of an invoice: the first of its `payments` (expanded)."""
     for payment in field(invoice, "payments", "data", default=[]):
         intent = object_id(field(payment, "payment", "payment_intent"))
         if intent:
@@ -373,10 +378,8 @@ def invoice_payment_intent(invoice) -> str | None:
 
 
 def invoice_subscription(invoice) -> str | None:
-    """Return the subscription id of an invoice, in the older and the current shape."""
-    return object_id(field(invoice, "subscription")) or object_id(
-        field(invoice, "parent", "subscription_details", "subscription")
-    )
+    """Return the subscription id of an invoice."""
+    return object_id(field(invoice, "parent", "subscription_details", "subscription"))
 
 
 def verify_webhook(payload: bytes, signature: str | None, secret: str, tolerance: int = 300) -> dict:
@@ -629,6 +632,13 @@ def latest_invoice(subscription_id: str) -> InvoiceInfo | None:
     return invoice_info(invoice) if invoice is not None and not isinstance(invoice, str) else None
 
 
-def pay_invoice(invoice_id: str, key: str) -> InvoiceInfo:
-    """Try an open invoice again now, with the customer's default card."""
-    return invoice_info(_call(client().v1.invoices.pay, invoice_id, options=_key(key)))
+def pay_invoice(invoice_id: str, payment_method_id: str, key: str) -> InvoiceInfo:
+    """Try an open invoice again now, with the gift's own card."""
+    return invoice_info(
+        _call(
+            client().v1.invoices.pay,
+            invoice_id,
+            params={"payment_method": payment_method_id},
+            options=_key(key),
+        )
+    )

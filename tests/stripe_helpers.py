@@ -1,43 +1,82 @@
-"""What Stripe.js does in the donor's browser, done from tests against the emulator."""
+"""What Stripe.js does in the donor's browser (confirmPayment with a test card), done from tests
+against the emulator, through the same endpoints as the emulator's Stripe.js double."""
 
 import json
+import urllib.error
+import urllib.parse
 import urllib.request
 
 VISA = "4242424242424242"
-DECLINED_AT_SETUP = "4000000000000002"
+DECLINED = "4000000000000002"
 DECLINED_AT_CHARGE = "4000000000000341"
 THREE_D_SECURE = "4000002500003155"
+PUBLISHABLE_KEY = "pk_test_suite"
 
 
-def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+def _api(stripe_base: str, method: str, path: str, data: dict) -> dict:
+    body = urllib.parse.urlencode({"key": PUBLISHABLE_KEY, **data}).encode()
+    url = stripe_base + path + ("?" + body.decode() if method == "GET" else "")
+    request = urllib.request.Request(url, data=None if method == "GET" else body, method=method)
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=20) as response:
             return json.load(response)
     except urllib.error.HTTPError as error:
         return json.load(error)
 
 
-def confirm_card_setup(stripe_base: str, client_secret: str, number: str) -> dict:
-    """Confirm a SetupIntent with a test card, as stripe.confirmCardSetup does; completes
-    3-D Secure when the card asks for it."""
-    setup_intent = client_secret.split("_secret_")[0]
-    url = f"{stripe_base}/v1/setup_intents/{setup_intent}/confirm"
-    base = {"key": "pk_test_suite", "use_stripe_sdk": True, "client_secret": client_secret}
-    card = {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"}
-    result = _post(url, {**base, "payment_method_data": {"type": "card", "card": card}})
+def card_method(stripe_base: str, number: str) -> str:
+    """Create a card PaymentMethod with the publishable key, as the Payment Element does."""
+    method = _api(
+        stripe_base,
+        "POST",
+        "/v1/payment_methods",
+        {
+            "type": "card",
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2034",
+            "card[cvc]": "123",
+        },
+    )
+    return method["id"]
+
+
+def confirm_payment(
+    stripe_base: str, client_secret: str, number: str = VISA, authenticate: bool = True
+) -> dict:
+    """Confirm a PaymentIntent (a one-time gift's, or a subscription's first invoice's) with a
+    test card, as stripe.confirmPayment does; answer 3-D Secure when the bank asks. Returns the
+    PaymentIntent, or Stripe's error body."""
+    intent = client_secret.split("_secret_")[0]
+    path = f"/v1/payment_intents/{intent}"
+    result = _api(
+        stripe_base,
+        "POST",
+        f"{path}/confirm",
+        {"client_secret": client_secret, "payment_method": card_method(stripe_base, number)},
+    )
     if result.get("status") == "requires_action":
-        result = _post(url, base)
+        success = "true" if authenticate else "false"
+        _api(stripe_base, "POST", f"{path}/_authenticate?success={success}", {"client_secret": client_secret})
+        result = _api(stripe_base, "GET", path, {"client_secret": client_secret})
     return result
 
 
-def authenticate_payment(stripe_base: str, client_secret: str) -> dict:
-    """Complete 3-D Secure for a PaymentIntent, as stripe.confirmCardPayment does."""
+def confirm_setup(stripe_base: str, client_secret: str, number: str = VISA) -> dict:
+    """Confirm a SetupIntent with a test card, as stripe.confirmSetup does; answers 3-D Secure."""
     intent = client_secret.split("_secret_")[0]
-    return _post(
-        f"{stripe_base}/v1/payment_intents/{intent}/_authenticate?success=true",
-        {"key": "pk_test_suite", "client_secret": client_secret},
+    path = f"/v1/setup_intents/{intent}"
+    result = _api(
+        stripe_base,
+        "POST",
+        f"{path}/confirm",
+        {"client_secret": client_secret, "payment_method": card_method(stripe_base, number)},
     )
+    if result.get("status") == "requires_action":
+        _api(stripe_base, "POST", f"{path}/_authenticate?success=true", {"client_secret": client_secret})
+        result = _api(stripe_base, "GET", path, {"client_secret": client_secret})
+    return result
 
 
 def give(
@@ -71,6 +110,6 @@ def give(
             article_url=article_url,
         )
     )
-    setup = confirm_card_setup(stripe_base, started.client_secret, VISA)
-    assert checkout.complete_gift(started.reference, setup["id"]).status == "succeeded"
+    confirm_payment(stripe_base, started.client_secret, VISA)
+    assert checkout.complete_gift(started.reference).status == "succeeded"
     return db.session.scalar(sa.select(Gift).where(Gift.reference == started.reference))

@@ -1,14 +1,16 @@
 """The donate page over HTTP: rendering, validation, CSRF, the JSON steps and the thank-you page."""
 
 import re
+import time
 import uuid
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
 
 from banner.extensions import db
 from banner.models import Gift, Payment
-from tests.stripe_helpers import VISA, confirm_card_setup
+from tests.stripe_helpers import VISA, confirm_payment, give
 
 JSON = {"Accept": "application/json"}
 
@@ -107,23 +109,74 @@ def test_donate_form_requires_a_csrf_token(client, app):
     assert response.status_code == 200
 
 
+def give_over_http(client, stripe_base, **fields):
+    """Send the form, confirm the payment as Stripe.js does, tell the server: as the page does."""
+    started = client.post("/donate", data=form_data(**fields), headers=JSON).json
+    assert started["status"] == "confirm_payment"
+    confirm_payment(stripe_base, started["client_secret"], VISA)
+    return client.post(started["confirm_url"], data={}, headers=JSON).json
+
+
 def test_gift_over_http_from_form_to_thank_you_page(client, stripe_base, make_campaign, outbox):
     make_campaign()
-    started = client.post(
-        "/donate",
-        data=form_data(amount="25", campaign="spring", variant="a", article_url="https://n.example/x"),
-        headers=JSON,
-    ).json
-    assert started["status"] == "confirm_card"
-    setup = confirm_card_setup(stripe_base, started["client_secret"], VISA)
-
-    done = client.post(started["confirm_url"], data={"setup_intent": setup["id"]}, headers=JSON).json
+    done = give_over_http(
+        client, stripe_base, amount="25", campaign="spring", variant="a", article_url="https://n.example/x"
+    )
 
     assert done["status"] == "succeeded"
-    page = client.get(done["thanks_url"]).text
-    assert "Thank you, Ada Reader" in page and "$25" in page
-    assert 'href="https://n.example/x#banner-gave"' in page
+    page = client.get(done["thanks_url"])
+    assert "Thank you" in page.text and "$25" in page.text
+    assert 'href="https://n.example/x#banner-gave"' in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
     assert db.session.scalar(sa.select(Payment)).amount == 2500
+
+
+def test_a_strangers_gift_with_a_donors_email_shows_nothing_of_the_donor(client, app, stripe_base, outbox):
+    give(stripe_base, email="ada@example.org", name="Ada Lovelace")  # the real donor, monthly
+    outbox.clear()
+
+    done = give_over_http(client, stripe_base, email="ada@example.org", name="Mallory", amount="1")
+    page = client.get(done["thanks_url"]).text
+
+    assert "Ada Lovelace" not in page and "Mallory" not in page
+    assert "/manage/" not in page  # no power over the donor's other gifts
+    assert "ada@example.org" in page  # where the receipt went, which the stranger typed
+    [receipt] = outbox
+    assert receipt["To"] == "ada@example.org"  # the link to manage goes to the address only
+
+
+def test_the_thank_you_page_is_only_for_the_browser_that_gave_and_only_briefly(client, app, stripe_base):
+    done = give_over_http(client, stripe_base)
+    assert client.get(done["thanks_url"]).status_code == 200
+
+    assert app.test_client().get(done["thanks_url"]).status_code == 404  # another browser
+    late = time.time() + app.config["THANKS_MINUTES"] * 60 + 1
+    with mock.patch("banner.views.donate.time.time", return_value=late):
+        assert client.get(done["thanks_url"]).status_code == 404
+
+
+def test_a_browser_that_did_not_start_the_gift_cannot_claim_its_thank_you_page(client, app, stripe_base):
+    done = give_over_http(client, stripe_base)
+    other = app.test_client()
+
+    again = other.post(done["confirm_url"], data={}, headers=JSON).json
+
+    assert again["status"] == "succeeded"
+    assert other.get(done["thanks_url"]).status_code == 404
+
+
+def test_the_receipt_link_shows_the_receipt_and_no_manage_powers(client, app, stripe_base, outbox):
+    give_over_http(client, stripe_base)
+    [receipt] = outbox
+    url = re.search(r"Your receipt online: (\S+)", receipt.get_content()).group(1)
+
+    page = app.test_client().get(url.removeprefix(app.config["PUBLIC_URL"]))
+
+    assert page.status_code == 200 and "$25" in page.text
+    assert "/manage/" not in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert app.test_client().get(url.removeprefix(app.config["PUBLIC_URL"]) + "x").status_code == 404
 
 
 def test_attribution_urls_that_are_not_web_links_are_dropped(client, stripe_base):
@@ -134,6 +187,7 @@ def test_attribution_urls_that_are_not_web_links_are_dropped(client, stripe_base
 
 def test_thank_you_page_is_only_for_paid_gifts(client, stripe_base):
     started = client.post("/donate", data=form_data(), headers=JSON).json
+    client.post(started["confirm_url"], data={}, headers=JSON)
     assert client.get(f"/donate/thanks/{started['reference']}").status_code == 404
     assert client.get("/donate/thanks/unknown").status_code == 404
 

@@ -12,7 +12,7 @@ from banner.extensions import db
 from banner.models import Frequency, Gift, GiftEvent, GiftStatus
 from banner.services import links
 from tests import stripe_events as se
-from tests.stripe_helpers import VISA, confirm_card_setup, give
+from tests.stripe_helpers import VISA, confirm_setup, give
 
 
 @pytest.fixture
@@ -302,7 +302,7 @@ def test_updating_the_card_makes_it_the_default(client, gift, outbox, stripe_bas
         data={"action_key": key},
         headers={"Accept": "application/json"},
     ).json
-    setup = confirm_card_setup(stripe_base, started["client_secret"], "4000056655665556")
+    setup = confirm_setup(stripe_base, started["client_secret"], "4000056655665556")
     saved = client.post(
         f"{link}/gifts/{monthly.reference}/card",
         data={"setup_intent": setup["id"], "action_key": key},
@@ -334,7 +334,7 @@ def test_a_new_card_brings_a_past_due_gift_up_to_date(client, gift, outbox, stri
     link = link_in(outbox[0])
     key = uuid.uuid4().hex
     started = client.post(f"{link}/gifts/{monthly.reference}/card/start", data={"action_key": key}).json
-    setup = confirm_card_setup(stripe_base, started["client_secret"], VISA)
+    setup = confirm_setup(stripe_base, started["client_secret"], VISA)
     client.post(
         f"{link}/gifts/{monthly.reference}/card", data={"setup_intent": setup["id"], "action_key": key}
     )

@@ -74,6 +74,11 @@ class Gift(db.Model):
         sa.CheckConstraint("fee_amount >= 0 AND fee_amount < amount", name="fee_valid"),
         sa.CheckConstraint(CURRENCY_CHECK, name="currency_valid"),
         sa.CheckConstraint("received >= 0", name="received_not_negative"),
+        # a checkout attempt has no donor until its first payment succeeds
+        sa.CheckConstraint(
+            "donor_id IS NOT NULL OR status IN ('pending', 'processing', 'requires_action', 'failed')",
+            name="donor_once_paid",
+        ),
         sa.Index("ix_gifts_campaign_status", "campaign_id", "status"),
         # each donor's totals (the staff donor list, retention) from the gifts alone
         sa.Index(
@@ -88,7 +93,11 @@ class Gift(db.Model):
     reference: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_reference)
     #: the donate page's submission id: a repeated submission finds this gift again
     checkout_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-    donor_id: Mapped[int] = mapped_column(sa.ForeignKey("donors.id"), index=True)
+    #: None while the gift is an attempt: the donor exists once a payment succeeds
+    donor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("donors.id"), index=True)
+    #: what the donate form said, kept until a payment makes (or finds) the donor
+    checkout_email: Mapped[str | None] = mapped_column(sa.String(254))
+    checkout_name: Mapped[str | None] = mapped_column(sa.String(200))
     # active_history: the MRR listener below needs the old value even when it was not loaded
     frequency: Mapped[Frequency] = mapped_column(enum_column(Frequency), active_history=True)
     amount: Mapped[int] = mapped_column(active_history=True)  #: minor units each time, fee included
@@ -99,9 +108,10 @@ class Gift(db.Model):
     )
     failure_message: Mapped[str | None] = mapped_column(sa.String(500))
 
-    stripe_setup_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     stripe_subscription_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    #: a recurring gift's own Stripe customer: a typed e-mail never reaches another gift's
+    stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     stripe_payment_method_id: Mapped[str | None] = mapped_column(sa.String(255))
     card_brand: Mapped[str | None] = mapped_column(sa.String(20))
     card_last4: Mapped[str | None] = mapped_column(sa.String(4))
@@ -140,7 +150,7 @@ class Gift(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    donor: Mapped[Donor] = relationship(back_populates="gifts")
+    donor: Mapped[Donor | None] = relationship(back_populates="gifts")
     campaign: Mapped["Campaign | None"] = relationship()  # noqa: F821
     variant: Mapped["Variant | None"] = relationship()  # noqa: F821
     payments: Mapped[list["Payment"]] = relationship(back_populates="gift", order_by="Payment.id")

@@ -1,9 +1,15 @@
-"""A donor gives once, monthly or yearly: save the card with a SetupIntent, then charge it.
+"""A reader gives once, monthly or yearly, confirming the payment once on the donate page.
 
-start_gift records a pending gift and returns the SetupIntent the page confirms with Stripe.js;
-complete_gift then charges the card once or starts the subscription, and is safe to call again
-(a double click, a retried request, the return from 3-D Secure): it answers from the gift's
-state and never charges twice.
+The page mounts Stripe's Payment Element before any call here (Stripe's deferred-intent flow).
+When the reader sends valid details, `start_gift` records an attempt (a Gift with no donor yet)
+and makes what the page confirms: a PaymentIntent for a one-time gift, or for a recurring gift
+its own Stripe customer and a subscription whose first invoice waits for that payment. The page
+confirms it once with Stripe.js, 3-D Secure included; `complete_gift` then reads the result.
+
+Only a payment makes a donor (`ledger.record_payment` finds or creates them from the attempt's
+e-mail), so an abandoned or declined attempt leaves no donor behind, and is forgotten after
+BANNER_ATTEMPT_HOURS. Both steps are safe to repeat (a double click, a retried request, the
+return from a redirect): they answer from the gift's state and never charge twice.
 """
 
 import logging
@@ -16,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from banner import mail, payments
 from banner.extensions import db
-from banner.models import Actor, Donor, Frequency, Gift, GiftStatus, utcnow
+from banner.models import Actor, Frequency, Gift, GiftStatus, utcnow
 from banner.money import cover_fee
 from banner.services import campaigns, links
 from banner.services.ledger import record_payment
@@ -24,7 +30,8 @@ from banner.services.ledger import record_payment
 log = logging.getLogger(__name__)
 
 DONE = (GiftStatus.SUCCEEDED, GiftStatus.ACTIVE)
-STALE_PROCESSING = timedelta(minutes=2)
+#: an attempt that has not been paid (yet)
+UNPAID = (GiftStatus.PENDING, GiftStatus.PROCESSING, GiftStatus.REQUIRES_ACTION)
 
 
 class CheckoutError(Exception):
@@ -57,7 +64,7 @@ class Outcome:
     """Where a gift stands after a step, for the page to act on."""
 
     reference: str
-    status: str  #: "confirm_card", "requires_action", "succeeded", "failed" or "processing"
+    status: str  #: "confirm_payment", "succeeded", "failed" or "processing"
     client_secret: str | None = None
     message: str | None = None
 
@@ -73,21 +80,37 @@ def normalise_email(email: str) -> str:
 
 
 def start_gift(request: GiftRequest) -> Outcome:
-    """Record a pending gift and return the SetupIntent secret that saves the donor's card."""
+    """Record the attempt and return the secret of the payment the page confirms."""
     gift = db.session.scalar(sa.select(Gift).where(Gift.checkout_key == request.checkout_key))
     if gift is None:
         gift = _new_gift(request)
-    elif gift.status is not GiftStatus.PENDING:
-        raise CheckoutError("This form was already sent. Reload the page to give again.")
-    if gift.stripe_setup_intent_id:
-        setup = payments.get_setup_intent(gift.stripe_setup_intent_id)
-    else:
-        setup = payments.create_setup_intent(
-            _customer_id(gift.donor), _key(gift, "setup"), {"gift": gift.reference}
+    elif not _same_gift(gift, request):
+        raise CheckoutError("This form was already sent with other details. Reload the page to give again.")
+    if gift.status in DONE:
+        return Outcome(gift.reference, "succeeded")
+    if gift.status is GiftStatus.FAILED:
+        raise CheckoutError("This attempt has ended. Reload the page to give again.")
+    if gift.frequency is Frequency.ONCE:
+        charge = (
+            payments.get_charge(gift.stripe_payment_intent_id)
+            if gift.stripe_payment_intent_id
+            else payments.start_payment(gift.amount, gift.currency, _key(gift, "payment"), _metadata(gift))
         )
-        gift.stripe_setup_intent_id = setup.id
-        db.session.commit()
-    return Outcome(gift.reference, "confirm_card", client_secret=setup.client_secret)
+        gift.stripe_payment_intent_id = charge.id
+        secret = charge.client_secret
+    else:
+        secret = _subscribe(gift).client_secret
+    db.session.commit()
+    return Outcome(gift.reference, "confirm_payment", client_secret=secret)
+
+
+def _same_gift(gift: Gift, request: GiftRequest) -> bool:
+    return (
+        gift.frequency is request.frequency
+        and gift.currency == request.currency
+        and gift.base_amount == request.amount
+        and gift.checkout_email in (None, normalise_email(request.email))
+    )
 
 
 def _new_gift(request: GiftRequest) -> Gift:
@@ -95,7 +118,8 @@ def _new_gift(request: GiftRequest) -> Gift:
     fee = fee_for(request.amount) if request.cover_fees else 0
     gift = Gift(
         checkout_key=request.checkout_key,
-        donor=_donor(request.email, request.name),
+        checkout_email=normalise_email(request.email),
+        checkout_name=request.name.strip(),
         frequency=request.frequency,
         amount=request.amount + fee,
         fee_amount=fee,
@@ -118,27 +142,29 @@ def _new_gift(request: GiftRequest) -> Gift:
     return gift
 
 
-def _donor(email: str, name: str) -> Donor:
-    email = normalise_email(email)
-    donor = db.session.scalar(sa.select(Donor).where(Donor.email == email))
-    if donor is None:
-        donor = Donor(email=email, name=name.strip())
-        db.session.add(donor)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            donor = db.session.scalar(sa.select(Donor).where(Donor.email == email))
-    return donor
-
-
-def _customer_id(donor: Donor) -> str:
-    if donor.stripe_customer_id is None:
-        donor.stripe_customer_id = payments.create_customer(
-            donor.email, donor.name, f"donor-{donor.id}-customer"
+def _subscribe(gift: Gift) -> payments.SubscriptionResult:
+    """Return the gift's subscription, making its own customer and the subscription once."""
+    if gift.stripe_subscription_id:
+        return payments.get_subscription(gift.stripe_subscription_id)
+    if gift.stripe_customer_id is None:
+        gift.stripe_customer_id = payments.create_customer(
+            gift.checkout_email or "",
+            gift.checkout_name or "",
+            _key(gift, "customer"),
+            {"gift": gift.reference},
         )
         db.session.commit()
-    return donor.stripe_customer_id
+    subscription = payments.start_subscription(
+        gift.stripe_customer_id,
+        gift.amount,
+        gift.currency,
+        gift.frequency.value,
+        _key(gift, "subscription"),
+        _metadata(gift),
+    )
+    gift.stripe_subscription_id = subscription.id
+    gift.stripe_status = subscription.status
+    return subscription
 
 
 def _key(gift: Gift, step: str) -> str:
@@ -146,83 +172,27 @@ def _key(gift: Gift, step: str) -> str:
     return f"gift-{gift.reference}-{step}"
 
 
-def complete_gift(reference: str, setup_intent_id: str | None) -> Outcome:
-    """Charge the saved card once, or start the subscription; report where the gift stands."""
-    gift = db.session.scalar(sa.select(Gift).where(Gift.reference == reference))
+def complete_gift(reference: str) -> Outcome:
+    """Read what the page's confirmation did, and record the payment when it succeeded."""
+    gift = db.session.scalar(sa.select(Gift).where(Gift.reference == reference).with_for_update())
     if gift is None:
         raise GiftNotFound("We could not find this gift. Reload the page to start again.")
-    if gift.status in (GiftStatus.PENDING, GiftStatus.PROCESSING):
-        outcome = _charge(gift, setup_intent_id) if _claim(gift) else _outcome(gift)
-    elif gift.status is GiftStatus.REQUIRES_ACTION:
-        outcome = _after_authentication(gift)
-    else:
-        outcome = _outcome(gift)
+    if gift.status in UNPAID and (gift.stripe_payment_intent_id or gift.stripe_subscription_id):
+        try:
+            if gift.frequency is Frequency.ONCE:
+                _apply_charge(gift, payments.get_charge(gift.stripe_payment_intent_id or ""))
+            else:
+                _apply_subscription(gift, payments.get_subscription(gift.stripe_subscription_id or ""))
+        except payments.NotFound:
+            _fail(gift, "This payment was not found. Reload the page to give again.")
+    db.session.commit()
+    outcome = _outcome(gift)
     if outcome.status == "succeeded":
         send_receipt(gift)
     return outcome
 
 
-def _claim(gift: Gift) -> bool:
-    """Move the gift from pending to processing unless another request already did.
-
-    A gift left processing by a request that died (a crash, a timeout) may be claimed again after
-    STALE_PROCESSING; the same idempotency keys then find the Stripe objects already made.
-    """
-    now = utcnow()
-    claimed = db.session.execute(
-        sa.update(Gift)
-        .where(
-            Gift.id == gift.id,
-            (Gift.status == GiftStatus.PENDING)
-            | ((Gift.status == GiftStatus.PROCESSING) & (Gift.updated_at < now - STALE_PROCESSING)),
-        )
-        .values(status=GiftStatus.PROCESSING, updated_at=now)
-    ).rowcount
-    db.session.commit()
-    db.session.refresh(gift)
-    return claimed == 1
-
-
-def _charge(gift: Gift, setup_intent_id: str | None) -> Outcome:
-    try:
-        setup = payments.get_setup_intent(gift.stripe_setup_intent_id)
-        mismatch = setup_intent_id is not None and setup_intent_id != setup.id
-        if mismatch or setup.customer != gift.donor.stripe_customer_id:
-            return _fail(gift, "This card was not saved for this gift. Please try again.")
-        if setup.status != "succeeded" or not setup.payment_method:
-            return _fail(gift, setup.error_message or "Your card was declined.")
-        card = payments.make_default_card(setup.customer, setup.payment_method, _key(gift, "card"))
-        gift.stripe_payment_method_id = setup.payment_method
-        gift.card_brand, gift.card_last4 = card.brand, card.last4
-        if gift.frequency is Frequency.ONCE:
-            return _charge_once(gift, setup)
-        return _subscribe(gift, setup)
-    except payments.CardDeclined as declined:
-        return _fail(gift, str(declined))
-    except payments.PaymentUnavailable:
-        # Nothing is lost: a retry repeats the same idempotent Stripe requests.
-        db.session.rollback()
-        gift.set_status(GiftStatus.PENDING, Actor.SYSTEM, reason="payment service unavailable")
-        db.session.commit()
-        raise
-    except payments.PaymentError as error:
-        return _fail(gift, str(error))
-
-
-def _charge_once(gift: Gift, setup: payments.SetupResult) -> Outcome:
-    charge = payments.charge_once(
-        setup.customer,
-        setup.payment_method,
-        gift.amount,
-        gift.currency,
-        _key(gift, "charge"),
-        _metadata(gift),
-    )
-    gift.stripe_payment_intent_id = charge.id
-    return _apply_charge(gift, charge)
-
-
-def _apply_charge(gift: Gift, charge: payments.ChargeResult) -> Outcome:
+def _apply_charge(gift: Gift, charge: payments.ChargeResult) -> None:
     if charge.status == "succeeded":
         record_payment(
             gift,
@@ -232,74 +202,49 @@ def _apply_charge(gift: Gift, charge: payments.ChargeResult) -> Outcome:
             payment_intent_id=charge.id,
             charge_id=charge.charge,
         )
-        gift.set_status(GiftStatus.SUCCEEDED, Actor.DONOR, reason="card charged")
-        db.session.commit()
-        return _outcome(gift)
-    if charge.status == "requires_action":
-        gift.set_status(GiftStatus.REQUIRES_ACTION, Actor.STRIPE, reason="bank asks for 3-D Secure")
-        db.session.commit()
-        return Outcome(gift.reference, "requires_action", client_secret=charge.client_secret)
-    return _fail(gift, charge.error_message or "Your card was declined.")
+        _keep_card(gift, charge.card)
+        gift.set_status(GiftStatus.SUCCEEDED, Actor.DONOR, reason="payment confirmed")
+    elif charge.status in ("requires_payment_method", "canceled"):
+        _fail(gift, charge.error_message or "The payment was not completed.")
+    elif charge.status == "processing" and gift.status is not GiftStatus.PROCESSING:
+        gift.set_status(GiftStatus.PROCESSING, Actor.STRIPE, reason="payment processing")
 
 
-def _subscribe(gift: Gift, setup: payments.SetupResult) -> Outcome:
-    plan = payments.ensure_plan(gift.frequency.value, gift.currency, gift.amount)
-    subscription = payments.start_subscription(
-        setup.customer, plan, _key(gift, "subscription"), _metadata(gift)
-    )
-    gift.stripe_subscription_id = subscription.id
-    return _apply_subscription(gift, subscription)
-
-
-def _apply_subscription(gift: Gift, subscription: payments.SubscriptionResult) -> Outcome:
+def _apply_subscription(gift: Gift, subscription: payments.SubscriptionResult) -> None:
     gift.stripe_status = subscription.status
+    charge = subscription.charge
     if subscription.status in ("active", "trialing") and subscription.invoice_paid:
         record_payment(
             gift,
             amount=subscription.invoice_amount_paid,
             currency=gift.currency,
-            paid_at=subscription.invoice_created,
+            paid_at=subscription.invoice_created or int(utcnow().timestamp()),
             invoice_id=subscription.invoice_id,
-            payment_intent_id=subscription.invoice_payment_intent,
-            charge_id=subscription.invoice_charge,
+            payment_intent_id=charge.id if charge else None,
+            charge_id=charge.charge if charge else None,
         )
+        _keep_card(gift, charge.card if charge else None)
         gift.current_period_end = _timestamp(subscription.current_period_end)
         gift.set_status(GiftStatus.ACTIVE, Actor.DONOR, reason="first payment made")
-        db.session.commit()
-        return _outcome(gift)
-    charge = subscription.charge
-    if charge is not None and charge.status == "requires_action":
-        gift.stripe_payment_intent_id = charge.id
-        gift.set_status(GiftStatus.REQUIRES_ACTION, Actor.STRIPE, reason="bank asks for 3-D Secure")
-        db.session.commit()
-        return Outcome(gift.reference, "requires_action", client_secret=charge.client_secret)
-    payments.cancel_subscription(subscription.id, _key(gift, "cancel-incomplete"))
-    message = charge.error_message if charge is not None else None
-    return _fail(gift, message or "Your card was declined.")
+    elif charge is not None and charge.status in ("requires_payment_method", "canceled"):
+        # The first payment failed: end the subscription, so nothing is charged later.
+        payments.cancel_subscription(subscription.id, _key(gift, "cancel-incomplete"))
+        _fail(gift, charge.error_message or "The payment was not completed.")
+    elif subscription.status in ("incomplete_expired", "canceled"):
+        _fail(gift, "The payment was not completed.")
+    elif charge is not None and gift.status is not GiftStatus.PROCESSING:
+        # Paid, or nearly: the invoice follows its PaymentIntent a moment later.
+        gift.set_status(GiftStatus.PROCESSING, Actor.STRIPE, reason="payment processing")
 
 
-def _after_authentication(gift: Gift) -> Outcome:
-    """Read the result of 3-D Secure, which the page completed with Stripe.js."""
-    if gift.frequency is Frequency.ONCE:
-        charge = payments.get_charge(gift.stripe_payment_intent_id)
-        if charge.status == "requires_action":
-            return Outcome(gift.reference, "requires_action", client_secret=charge.client_secret)
-        return _apply_charge(gift, charge)
-    subscription = payments.get_subscription(gift.stripe_subscription_id)
-    if subscription.status == "incomplete" and subscription.charge is not None:
-        if subscription.charge.status == "requires_action":
-            return Outcome(gift.reference, "requires_action", client_secret=subscription.charge.client_secret)
-        if subscription.charge.status == "succeeded":
-            # The invoice is paid a moment after its PaymentIntent; read it once more.
-            subscription = payments.get_subscription(gift.stripe_subscription_id)
-    return _apply_subscription(gift, subscription)
+def _keep_card(gift: Gift, card: payments.Card | None) -> None:
+    if card is not None:
+        gift.card_brand, gift.card_last4 = card.brand, card.last4
 
 
-def _fail(gift: Gift, message: str) -> Outcome:
+def _fail(gift: Gift, message: str) -> None:
     gift.failure_message = message[:500]
     gift.set_status(GiftStatus.FAILED, Actor.STRIPE, reason=message)
-    db.session.commit()
-    return _outcome(gift)
 
 
 def _outcome(gift: Gift) -> Outcome:
@@ -310,7 +255,7 @@ def _outcome(gift: Gift) -> Outcome:
     return Outcome(gift.reference, "processing")
 
 
-def _metadata(gift: Gift) -> dict:
+def _metadata(gift: Gift) -> dict[str, str]:
     metadata = {"gift": gift.reference, "frequency": gift.frequency.value}
     if gift.campaign is not None:
         metadata["campaign"] = gift.campaign.slug
@@ -331,6 +276,28 @@ def get_gift(reference: str) -> Gift:
     return gift
 
 
+def forget_attempts() -> int:
+    """End the attempts left unpaid for BANNER_ATTEMPT_HOURS, at Stripe too, and forget who
+    typed them; return how many were forgotten."""
+    cutoff = utcnow() - timedelta(hours=current_app.config["ATTEMPT_HOURS"])
+    stale = db.session.scalars(
+        sa.select(Gift).where(
+            Gift.donor_id.is_(None), Gift.checkout_email.is_not(None), Gift.created_at < cutoff
+        )
+    ).all()
+    for gift in stale:
+        if gift.status in UNPAID:
+            # Ended at Stripe too, so that no late confirmation pays an attempt with no donor.
+            if gift.stripe_subscription_id:
+                payments.cancel_subscription(gift.stripe_subscription_id, _key(gift, "cancel-incomplete"))
+            elif gift.stripe_payment_intent_id:
+                payments.cancel_payment(gift.stripe_payment_intent_id, _key(gift, "cancel"))
+            _fail(gift, "abandoned before paying")
+        gift.checkout_email = gift.checkout_name = None
+    db.session.commit()
+    return len(stale)
+
+
 def send_receipt(gift: Gift) -> None:
     """E-mail the donor a receipt, once per gift, after it is paid."""
     sent = db.session.execute(
@@ -339,8 +306,8 @@ def send_receipt(gift: Gift) -> None:
         .values(receipt_sent_at=utcnow())
     ).rowcount
     db.session.commit()
-    if sent:
+    if sent and gift.donor is not None:
         try:
-            mail.send_receipt(gift, links.manage_url(gift.donor))
+            mail.send_receipt(gift, links.receipt_url(gift), links.manage_url(gift.donor))
         except OSError:
             log.exception("receipt for gift %s not sent", gift.reference)

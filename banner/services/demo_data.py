@@ -881,7 +881,6 @@ class _Gift:
                 "currency": CURRENCY,
                 "status": self.status,
                 "failure_message": self.failure_message,
-                "stripe_setup_intent_id": None,
                 "stripe_payment_intent_id": self.payment_intent,
                 "stripe_subscription_id": self.subscription,
                 "stripe_payment_method_id": None,

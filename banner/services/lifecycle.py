@@ -192,7 +192,7 @@ def _record_cancellation(gift: Gift, snapshot: payments.SubscriptionSnapshot) ->
     if gift.cancellation_channel in ("donor", "staff"):
         return  # cancelled through this service, which recorded the reason in the donor's words
     gift.cancellation_reason = snapshot.cancellation_feedback or gift.cancellation_reason
-    if not gift.donor.erased:
+    if gift.donor is not None and not gift.donor.erased:
         gift.cancellation_comment = snapshot.cancellation_comment or gift.cancellation_comment
     gift.cancellation_channel = CHANNELS.get(snapshot.cancellation_reason or "", "stripe_dashboard")
 

@@ -1,19 +1,22 @@
-"""The signed "manage my gifts" link: made for receipts and pages, read by the manage page.
+"""Signed links sent to a donor's address: "manage my gifts", and a receipt online.
 
-The token names the donor and a digest of their e-mail, is signed with the app's secret, and
-expires after BANNER_MANAGE_LINK_DAYS; a new e-mail address voids every earlier link.
+The manage token names the donor and a digest of their e-mail, is signed with the app's secret,
+and expires after BANNER_MANAGE_LINK_DAYS; a new e-mail address voids every earlier link. The
+receipt token names one paid gift and shows its receipt only: it acts for no one.
 """
 
 import hashlib
 
+import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from banner import mail
 from banner.extensions import db
-from banner.models import Donor
+from banner.models import Donor, Gift
 
 SALT = "manage-link"
+RECEIPT_SALT = "receipt"
 
 
 class LinkError(Exception):
@@ -48,3 +51,21 @@ def donor_for(token: str) -> Donor:
     if donor is None or data.get("email") != email_tag(donor.email):
         raise LinkError("This link is not valid any more.")
     return donor
+
+
+def receipt_url(gift: Gift) -> str:
+    """Return the signed address of a gift's receipt."""
+    token = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RECEIPT_SALT).dumps(gift.reference)
+    return mail.public_url("donate.receipt", token=token)
+
+
+def gift_for_receipt(token: str) -> Gift:
+    """Return the gift a receipt token names, or raise LinkError."""
+    try:
+        reference = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RECEIPT_SALT).loads(token)
+    except BadSignature:
+        raise LinkError("This link is not valid.") from None
+    gift = db.session.scalar(sa.select(Gift).where(Gift.reference == reference))
+    if gift is None or gift.donor is None:
+        raise LinkError("This receipt does not exist.")
+    return gift

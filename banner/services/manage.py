@@ -137,38 +137,46 @@ def resume(gift: Gift, action_key: str) -> bool:
 
 
 def start_card_update(gift: Gift, action_key: str) -> str:
-    """Return the secret of a SetupIntent that saves the donor's new card."""
+    """Return the secret of a SetupIntent that saves a new card for this gift alone."""
     _live(gift)
-    setup = payments.create_setup_intent(
-        gift.donor.stripe_customer_id, _key(gift, "card", action_key), {"gift": gift.reference}
+    return payments.start_card_update(
+        _customer(gift), _key(gift, "card", action_key), {"gift": gift.reference}
     )
-    return setup.client_secret
+
+
+def _customer(gift: Gift) -> str:
+    customer = gift.stripe_customer_id or (gift.donor.stripe_customer_id if gift.donor else None)
+    if customer is None:
+        raise ManageError("This gift cannot be changed any more.")
+    return customer
 
 
 def finish_card_update(gift: Gift, setup_intent_id: str, action_key: str) -> GiftStatus:
-    """Make the saved card the donor's default, and retry a past-due gift's open invoice."""
+    """Make the saved card the one this gift's subscription charges (no other gift's, and not
+    the customer's default), and retry a past-due gift's open invoice with it."""
     _live(gift)
-    setup = payments.get_setup_intent(setup_intent_id)
-    if setup.customer != gift.donor.stripe_customer_id or setup.status != "succeeded":
-        raise ManageError(setup.error_message or "The card could not be saved. Please try again.")
-    card = payments.make_default_card(setup.customer, setup.payment_method, _key(gift, "card", action_key))
-    for same_card in gift.donor.gifts:
-        if same_card.frequency.recurring and same_card.status in LIVE:
-            same_card.stripe_payment_method_id = setup.payment_method
-            same_card.card_brand, same_card.card_last4 = card.brand, card.last4
+    saved = payments.get_saved_card(setup_intent_id)
+    if saved.customer != _customer(gift) or saved.status != "succeeded" or not saved.payment_method:
+        raise ManageError(saved.error_message or "The card could not be saved. Please try again.")
+    payments.use_card_for(
+        gift.stripe_subscription_id or "", saved.payment_method, _key(gift, "card", action_key)
+    )
+    gift.stripe_payment_method_id = saved.payment_method
+    if saved.card is not None:
+        gift.card_brand, gift.card_last4 = saved.card.brand, saved.card.last4
     gift.events.append(
         GiftEvent(
             kind="card",
             actor=Actor.DONOR,
             actor_ref=ACTOR_REF,
-            data={"brand": card.brand, "last4": card.last4},
+            data={"brand": gift.card_brand, "last4": gift.card_last4},
         )
     )
     db.session.commit()
     if gift.status is GiftStatus.PAST_DUE:
         invoice = payments.latest_invoice(gift.stripe_subscription_id)
         if invoice is not None and invoice.status == "open":
-            invoice = payments.pay_invoice(invoice.id, _key(gift, "retry", action_key))
+            invoice = payments.pay_invoice(invoice.id, saved.payment_method, _key(gift, "retry", action_key))
         if invoice is not None and invoice.status == "paid":
             lifecycle.apply_invoice(gift, invoice, _newest(gift.invoice_watermark), Actor.DONOR, ACTOR_REF)
             db.session.commit()

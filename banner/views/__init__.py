@@ -16,7 +16,7 @@ own routes that carries neither.
 
 import functools
 
-from flask import abort, jsonify
+from flask import abort, jsonify, make_response
 from flask_login import current_user
 
 from banner.extensions import login
@@ -26,6 +26,19 @@ from banner.models import Role
 def json_error(code: str, message: str, status: int, **extra):
     """Answer with the project's JSON error shape."""
     return jsonify({"error": {"code": code, "message": message, **extra}}), status
+
+
+def private(view):
+    """Keep a page with donor data out of caches and out of the Referer of its links."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        response = make_response(view(*args, **kwargs))
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapped
 
 
 def requires(*roles: Role):

@@ -1,15 +1,21 @@
-"""The donate page, its card steps, and the thank-you page."""
+"""The donate page, its payment steps, the thank-you page and the receipt online."""
 
-from flask import Blueprint, abort, render_template, request, url_for
+import time
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from banner import payments
 from banner.forms import ConfirmForm, DonateForm, FeeForm
 from banner.money import format_amount
 from banner.services import campaigns, checkout, links
-from banner.views import json_error
+from banner.views import json_error, private
 
 bp = Blueprint("donate", __name__, url_prefix="/donate")
+
+#: the session keys of the gifts this browser started, and of those it just made {reference: time}
+STARTED_HERE = "started_here"
+GAVE_HERE = "gave_here"
 
 
 @bp.get("")
@@ -41,6 +47,7 @@ def start():
         return json_error("conflict", str(error), 409)
     except payments.PaymentError as error:
         return json_error("payment_unavailable", str(error), 503)
+    session[STARTED_HERE] = [*session.get(STARTED_HERE, [])[-4:], outcome.reference]
     return _outcome_json(outcome)
 
 
@@ -50,7 +57,7 @@ def confirm(reference):
     if not form.validate():
         return json_error("invalid", "Reload the page and try again.", 400, fields=form.errors)
     try:
-        outcome = checkout.complete_gift(reference, form.setup_intent.data or None)
+        outcome = checkout.complete_gift(reference)
     except checkout.GiftNotFound as error:
         return json_error("not_found", str(error), 404)
     except payments.PaymentError as error:
@@ -58,15 +65,43 @@ def confirm(reference):
     return _outcome_json(outcome)
 
 
+@bp.get("/<reference>/return")
+def returned(reference):
+    """Where Stripe sends the reader back after a payment method that leaves the page."""
+    try:
+        outcome = checkout.complete_gift(reference)
+    except checkout.GiftNotFound:
+        abort(404)
+    except payments.PaymentError:
+        return render_template("donate/not_completed.html", message=None), 503
+    if outcome.status == "succeeded":
+        _remember(reference)
+        return redirect(url_for("donate.thanks", reference=reference))
+    return render_template("donate/not_completed.html", message=outcome.message)
+
+
 @bp.get("/thanks/<reference>")
+@private
 def thanks(reference):
+    if not _gave_here(reference):
+        abort(404)
     try:
         gift = checkout.get_gift(reference)
     except checkout.GiftNotFound:
         abort(404)
     if gift.status not in checkout.DONE:
         abort(404)
-    return render_template("donate/thanks.html", gift=gift, manage_url=links.manage_url(gift.donor))
+    return render_template("donate/thanks.html", gift=gift)
+
+
+@bp.get("/receipt/<token>")
+@private
+def receipt(token):
+    try:
+        gift = links.gift_for_receipt(token)
+    except links.LinkError:
+        abort(404)
+    return render_template("donate/receipt.html", gift=gift)
 
 
 @bp.get("/fee")
@@ -79,8 +114,26 @@ def fee():
     return {
         "fee": extra,
         "fee_display": format_amount(extra, currency),
+        "total": form.amount_minor + extra,
         "total_display": format_amount(form.amount_minor + extra, currency),
+        "amount_display": format_amount(form.amount_minor, currency),
     }
+
+
+def _remember(reference: str) -> None:
+    """Let this browser, if it started the gift, see its thank-you page for a short while."""
+    if reference not in session.get(STARTED_HERE, []):
+        return
+    now = int(time.time())
+    window = current_app.config["THANKS_MINUTES"] * 60
+    gave = {ref: at for ref, at in session.get(GAVE_HERE, {}).items() if now - at < window}
+    gave[reference] = now
+    session[GAVE_HERE] = dict(sorted(gave.items(), key=lambda item: item[1])[-3:])
+
+
+def _gave_here(reference: str) -> bool:
+    at = session.get(GAVE_HERE, {}).get(reference)
+    return isinstance(at, int) and time.time() - at < current_app.config["THANKS_MINUTES"] * 60
 
 
 def _render(form: DonateForm):
@@ -119,11 +172,13 @@ def _outcome_json(outcome: checkout.Outcome):
         "reference": outcome.reference,
         "status": outcome.status,
         "confirm_url": url_for("donate.confirm", reference=outcome.reference),
+        "return_url": url_for("donate.returned", reference=outcome.reference, _external=True),
     }
     if outcome.client_secret:
         body["client_secret"] = outcome.client_secret
     if outcome.message:
         body["message"] = outcome.message
     if outcome.status == "succeeded":
+        _remember(outcome.reference)
         body["thanks_url"] = url_for("donate.thanks", reference=outcome.reference)
     return body

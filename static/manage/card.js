@@ -1,11 +1,16 @@
-// Update a gift's card: save it with a SetupIntent (the number goes to Stripe only), then tell us.
+// Update a gift's card with Stripe's Payment Element in setup mode (the number goes to Stripe
+// only), then tell us which SetupIntent saved it.
 (function () {
   "use strict";
   var form = document.getElementById("card-form");
   if (!form) return;
   var stripe = Stripe(form.dataset.publishableKey);
-  var card = stripe.elements().create("card");
-  card.mount("#card-element");
+  var options = { mode: "setup", currency: form.dataset.currency };
+  if (form.dataset.paymentMethods !== "automatic") {
+    options.paymentMethodTypes = form.dataset.paymentMethods.split(",");
+  }
+  var elements = stripe.elements(options);
+  elements.create("payment").mount("#payment-element");
   var error = document.getElementById("card-error");
   var submit = document.getElementById("submit");
 
@@ -30,9 +35,18 @@
     submit.disabled = true;
     show("");
     var data = new FormData(form);
-    post(form.dataset.startUrl, data)
+    elements.submit()
+      .then(function (checked) {
+        if (checked.error) throw new Error(checked.error.message);
+        return post(form.dataset.startUrl, data);
+      })
       .then(function (started) {
-        return stripe.confirmCardSetup(started.client_secret, { payment_method: { card: card } });
+        return stripe.confirmSetup({
+          elements: elements,
+          clientSecret: started.client_secret,
+          confirmParams: { return_url: window.location.href },
+          redirect: "if_required",
+        });
       })
       .then(function (result) {
         if (result.error) throw new Error(result.error.message);
