@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from banner import emulator, payments
+from banner import payments
 from banner.assets import embed_script
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
@@ -206,8 +206,9 @@ def forget_attempts_command():
     help="The emulator's port; localstripe itself runs on the next one.",
 )
 def stripe_emulator(port):
-    """Run the local Stripe emulator (localstripe behind banner.emulator's shim, which adds the
-    calls localstripe lacks) with this app's webhook registered."""
+    """Run the local Stripe emulator (localstripe behind the shim in devtools/stripe_emulator, which
+    speaks Stripe's current API) with this app's webhook registered."""
+    emulator = emulator_module()
     executable = emulator_executable()
     process = subprocess.Popen([executable, "--port", str(port + 1), "--from-scratch"])
     shim = None
@@ -230,6 +231,20 @@ def stripe_emulator(port):
             shim.shutdown()
         process.terminate()
         process.wait(timeout=10)
+
+
+def emulator_module():
+    """Import the emulator from the checkout: a development tool, never installed with the app."""
+    root = str(Path(current_app.root_path).parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        from devtools import stripe_emulator
+    except ImportError:
+        raise click.ClickException(
+            "The Stripe emulator runs from a checkout (devtools/ is missing)."
+        ) from None
+    return stripe_emulator
 
 
 def emulator_executable() -> str:

@@ -22,7 +22,7 @@ from flask import g, request_started
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
-from banner import create_app, emulator
+from banner import create_app
 from banner.extensions import db, limiter
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
 
@@ -52,7 +52,9 @@ def wait_for(url: str, timeout: float = 20) -> None:
 
 @pytest.fixture(scope="session")
 def stripe_base():
-    """Start the Stripe emulator (localstripe behind banner.emulator's shim); its address."""
+    """Start the Stripe emulator (localstripe behind devtools/stripe_emulator's shim); its address."""
+    from devtools import stripe_emulator  # a development tool of the checkout, not of the app
+
     port = free_port()
     executable = Path(sys.executable).with_name("localstripe")
     upstream = f"http://127.0.0.1:{port}"
@@ -62,7 +64,7 @@ def stripe_base():
         )
         try:
             wait_for(f"{upstream}/js.stripe.com/v3/")
-            shim = emulator.serve(free_port(), upstream)
+            shim = stripe_emulator.serve(free_port(), upstream)
             yield f"http://127.0.0.1:{shim.server_address[1]}"
             shim.shutdown()
             shim.server_close()

@@ -1,0 +1,1 @@
+"""Development tools: demo history and the local Stripe emulator. Never imported by `banner`."""
