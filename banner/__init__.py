@@ -86,7 +86,7 @@ def configure_security_headers(app: Flask) -> None:
         strict_transport_security=production,
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
         frame_options="DENY",
-        referrer_policy="strict-origin-when-cross-origin",
+        referrer_policy="no-referrer",  # pages with donor data and links carry tokens and references
         content_security_policy={
             "default-src": "'self'",
             "script-src": ["'self'", stripe_origin],

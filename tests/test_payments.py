@@ -121,7 +121,7 @@ def test_stripe_outage_is_a_payment_unavailable_error(app):
     app.extensions.pop("stripe_client", None)
     try:
         with pytest.raises(payments.PaymentUnavailable):
-            payments.create_customer("a@example.org", "A", "key-1")
+            payments.create_customer("a@example.org", "A", "key-1", {})
     finally:
         app.config["STRIPE_API_BASE"] = base
         app.extensions.pop("stripe_client", None)
@@ -168,7 +168,7 @@ def test_paying_an_open_invoice_reads_stripes_answer(app):
     app.config["STRIPE_API_BASE"] = f"http://127.0.0.1:{stub.server_address[1]}"
     app.extensions.pop("stripe_client", None)
     try:
-        invoice = payments.pay_invoice("in_open", "gift-x-retry-1")
+        invoice = payments.pay_invoice("in_open", "pm_new", "gift-x-retry-1")
     finally:
         stub.shutdown()
         stub.server_close()

@@ -29,13 +29,12 @@ def json_error(code: str, message: str, status: int, **extra):
 
 
 def private(view):
-    """Keep a page with donor data out of caches and out of the Referer of its links."""
+    """Keep a page with donor data out of caches (every page is sent with no Referer)."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         response = make_response(view(*args, **kwargs))
         response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
     return wrapped

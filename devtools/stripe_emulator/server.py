@@ -177,18 +177,23 @@ class Shim(http.server.ThreadingHTTPServer):
 
     def expand(self, obj: dict, paths) -> dict:
         """Expand ids into objects in the current shape, as `expand[]` asks."""
+        groups: dict[str, list[str]] = {}  # "a.b" and "a.c" expand one "a" with both
         for path in paths:
             head, _, rest = path.partition(".")
+            groups.setdefault(head, [])
+            if rest:
+                groups[head].append(rest)
+        for head, rests in groups.items():
             if obj.get("object") == "list" and head == "data":
-                obj["data"] = [self.expand(item, [rest]) for item in obj["data"]]
+                obj["data"] = [self.expand(item, rests) for item in obj["data"]]
                 continue
             value = obj.get(head)
             if isinstance(value, str):
                 kind = next((kind for prefix, kind in GETTERS.items() if value.startswith(prefix)), None)
                 if kind:
-                    obj[head] = self.fetch(kind, value, [rest] if rest else [])
-            elif isinstance(value, dict) and rest:
-                obj[head] = self.expand(value, [rest])
+                    obj[head] = self.fetch(kind, value, rests)
+            elif isinstance(value, dict) and rests:
+                obj[head] = self.expand(value, rests)
         return obj
 
     def translated(self, obj: dict) -> dict:
