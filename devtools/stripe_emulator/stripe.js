@@ -15,8 +15,8 @@
  *   stripe.confirmSetup({elements, clientSecret, confirmParams: {return_url}, redirect: 'if_required'})
  *     -> Promise<{setupIntent} | {error}>
  *
- * The Payment Element here is a card form (number, expiry, CVC) in plain inputs, so that browser
- * tests can fill it; a card that asks for 3-D Secure shows one modal prompt ("Complete
+ * The Payment Element here is a card form (number, expiry, CVC) in plain, unnamed inputs, so that
+ * browser tests can fill them by label and the page's form never carries them; a card that asks for 3-D Secure shows one modal prompt ("Complete
  * authentication" / "Fail authentication"), as Stripe's test cards do.
  */
 (function () {
@@ -71,7 +71,8 @@
     label.textContent = text;
     label.style.display = "block";
     var field = document.createElement("input");
-    field.name = name;
+    // No name: like Stripe's iframe, these fields are never part of the page's own form data.
+    field.dataset.field = name;
     field.placeholder = placeholder;
     field.inputMode = mode;
     field.autocomplete = { cardnumber: "cc-number", "exp-date": "cc-exp", cvc: "cc-csc" }[name];

@@ -127,7 +127,7 @@ def count_prompts(page) -> list:
         "new MutationObserver(changes => changes.forEach(change => change.addedNodes.forEach(node => {"
         "  if (node.getAttribute && node.getAttribute('aria-label') === '3D Secure authentication')"
         "    window.promptShown();"
-        "}))).observe(document.documentElement, {childList: true, subtree: true});"
+        "}))).observe(document, {childList: true, subtree: true});"
     )
     page.reload()
     return shown
