@@ -12,6 +12,11 @@ from dataclasses import dataclass
 
 import stripe
 from flask import current_app
+from stripe.params import (
+    InvoiceCreatePreviewParams,
+    SubscriptionUpdateParams,
+    SubscriptionUpdateParamsItemPriceData,
+)
 
 log = logging.getLogger(__name__)
 
@@ -614,7 +619,7 @@ def ensure_product() -> None:
         )
 
 
-def _price_data(interval: str, currency: str, amount: int) -> dict:
+def _price_data(interval: str, currency: str, amount: int) -> SubscriptionUpdateParamsItemPriceData:
     """An inline Price: this gift's amount every `interval`, under the one Product."""
     return {
         "currency": currency,
@@ -657,17 +662,15 @@ def preview_change(
     """
     ensure_product()
     item, _ = _item(subscription_id)
-    invoice = _call(
-        client().v1.invoices.create_preview,
-        params={
-            "subscription": subscription_id,
-            "subscription_details": {
-                "items": [{"id": item.id, "price_data": _price_data(interval, currency, amount)}],
-                "proration_behavior": INTERVAL_CHANGE["proration_behavior"],
-                "proration_date": proration_date,
-            },
+    params: InvoiceCreatePreviewParams = {
+        "subscription": subscription_id,
+        "subscription_details": {
+            "items": [{"id": item.id, "price_data": _price_data(interval, currency, amount)}],
+            "proration_behavior": INTERVAL_CHANGE["proration_behavior"],
+            "proration_date": proration_date,
         },
-    )
+    }
+    invoice = _call(client().v1.invoices.create_preview, params=params)
     ends = [field(line, "period", "end") for line in field(invoice, "lines", "data", default=[])]
     return ChangePreview(
         amount_due=field(invoice, "amount_due", default=0),
@@ -693,13 +696,19 @@ def change_subscription(
     """
     ensure_product()
     item, current_interval = _item(subscription_id)
-    params: dict = {"items": [{"id": item.id, "price_data": _price_data(interval, currency, amount)}]}
+    params: SubscriptionUpdateParams = {
+        "items": [{"id": item.id, "price_data": _price_data(interval, currency, amount)}]
+    }
     if interval == current_interval:
         params["proration_behavior"] = "none"
     else:
         if proration_date is None:
             raise ValueError("an interval change needs the proration_date the donor was shown")
-        params.update(INTERVAL_CHANGE, proration_date=proration_date)
+        params.update(
+            proration_behavior=INTERVAL_CHANGE["proration_behavior"],
+            payment_behavior=INTERVAL_CHANGE["payment_behavior"],
+            proration_date=proration_date,
+        )
     updated = _call(client().v1.subscriptions.update, subscription_id, params=params, options=_key(key))
     return subscription_snapshot(updated)
 
