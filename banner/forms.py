@@ -495,6 +495,8 @@ class ChangeAmountForm(FlaskForm):
         validators=[InputRequired("Choose how often.")],
     )
     offer = HiddenField(validators=[Optional(), AnyOf(["lower", "yearly"])])  #: sent from the cancel page
+    #: sent when the donor confirms an interval change: the moment its charge was reckoned at
+    proration_date = HiddenField(validators=[Optional(), Regexp(r"^\d{1,12}$")])
     action_key = action_key_field()
 
     def __init__(self, *args, currency: str = "usd", **kwargs):

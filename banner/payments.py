@@ -18,9 +18,12 @@ from typing import ParamSpec, TypeVar
 import stripe
 from flask import current_app
 from stripe.params import (
+    InvoiceCreatePreviewParams,
     PaymentIntentCreateParams,
     SetupIntentCreateParams,
     SubscriptionCreateParams,
+    SubscriptionUpdateParams,
+    SubscriptionUpdateParamsItemPriceData,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,15 @@ class NotFound(PaymentError):
 
 class PaymentUnavailable(PaymentError):
     """Stripe could not be reached or failed; trying again later may work."""
+
+
+class StripeRequestRejected(PaymentError):
+    """Stripe refused a request of ours as malformed or not allowed: a bug here, not the donor's."""
+
+    def __init__(self, message: str, request_id: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.request_id = request_id
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -106,22 +118,38 @@ def client() -> stripe.StripeClient:
 
 
 def _call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Call the Stripe library, turning its errors into this module's."""
+    """Call the Stripe library, turning its errors into this module's.
+
+    Only network trouble, rate limits and Stripe's own 5xx read as "unavailable". A missing
+    object is NotFound. Any other refusal is about our own request, so a bug of ours: it is
+    logged at ERROR with Stripe's request id and error code (the test suite fails on it).
+    """
     try:
         return function(*args, **kwargs)
     except stripe.CardError as error:
         raise CardDeclined(error.user_message or "Your card was declined.", error.code) from error
-    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
-        log.warning("Stripe unavailable: %s", error)
+    except stripe.APIConnectionError as error:
+        log.warning("Stripe unreachable: %s", error)
         raise PaymentUnavailable("The payment service did not answer; please try again.") from error
-    except stripe.InvalidRequestError as error:
-        if error.http_status == 404:
-            raise NotFound(str(error)) from error
-        log.error("Stripe refused a request: %s", error)
-        raise PaymentError(error.user_message or "The payment could not be processed.") from error
     except stripe.StripeError as error:
-        log.error("Stripe refused a request: %s", error)
-        raise PaymentError(error.user_message or "The payment could not be processed.") from error
+        status = error.http_status or 0
+        if status >= 500 or status in (409, 429) or isinstance(error, stripe.RateLimitError):
+            log.warning("Stripe unavailable (HTTP %s, request %s): %s", status, error.request_id, error)
+            raise PaymentUnavailable("The payment service did not answer; please try again.") from error
+        if error.code == "resource_missing" or status == 404:
+            log.info("Stripe has no such object (request %s): %s", error.request_id, error)
+            raise NotFound(str(error)) from error
+        log.error(
+            "Stripe rejected our request (HTTP %s, request %s, code %s): %s",
+            status,
+            error.request_id,
+            error.code,
+            error,
+            extra={"stripe_request_rejected": True},
+        )
+        raise StripeRequestRejected(
+            "The payment could not be processed.", request_id=error.request_id, code=error.code
+        ) from error
 
 
 def _key(key: str) -> stripe.RequestOptions:
@@ -568,16 +596,110 @@ def list_events(since: int) -> list[dict]:
 # A donor managing a recurring gift. Each returns the subscription as Stripe now has it.
 
 
-def change_subscription(subscription_id: str, plan: str, key: str) -> SubscriptionSnapshot:
-    """Move the subscription to another Plan from the next charge on, without proration."""
+@dataclass(frozen=True)
+class BillingCycle:
+    next_charge: int | None  #: the end of the paid period, when Stripe charges next
+    anchor: int | None  #: billing_cycle_anchor: its day of the month is the day Stripe charges on
+
+
+def billing_cycle(subscription_id: str) -> BillingCycle:
+    """Return when Stripe charges the subscription next, and the anchor its charges follow."""
+    subscription = _call(client().v1.subscriptions.retrieve, subscription_id)
+    return BillingCycle(
+        next_charge=period_end(subscription), anchor=field(subscription, "billing_cycle_anchor")
+    )
+
+
+def _price_data(interval: str, currency: str, amount: int) -> SubscriptionUpdateParamsItemPriceData:
+    """An inline Price: this gift's amount every `interval`, under the one Product."""
+    return {
+        "currency": currency,
+        "product": PRODUCT_ID,
+        "unit_amount": amount,
+        "recurring": {"interval": interval},
+    }
+
+
+def _item(subscription_id: str):
+    """Return the subscription's one item and its interval."""
     current = _call(client().v1.subscriptions.retrieve, subscription_id)
     item = field(current, "items", "data")[0]
-    updated = _call(
-        client().v1.subscriptions.update,
-        subscription_id,
-        params={"items": [{"id": item.id, "plan": plan}], "proration_behavior": "none"},
-        options=_key(key),
+    return item, field(item, "price", "recurring", "interval")
+
+
+#: An interval change cannot wait for the paid period to end: Stripe resets the billing anchor,
+#: starts the new interval at once and invoices it now (`billing_cycle_anchor: unchanged` is
+#: refused, and `proration_behavior: none` only drops the credit for the unused time). So the
+#: unused time is credited on that same invoice, the donor is shown its amount first
+#: (`preview_change`, at the same `proration_date`), and a declined card changes nothing.
+INTERVAL_CHANGE = {"proration_behavior": "always_invoice", "payment_behavior": "error_if_incomplete"}
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    amount_due: int  #: charged now, minor units, the unused time already credited
+    currency: str
+    proration_date: int  #: the moment the credit is reckoned at; the change must use it too
+    next_charge: int | None  #: when the new interval charges next
+
+
+def preview_change(
+    subscription_id: str, interval: str, currency: str, amount: int, proration_date: int
+) -> ChangePreview:
+    """Return what moving the subscription to `amount` every `interval` would charge now.
+
+    The emulator has no invoice preview; tests answer with Stripe-shaped JSON (tests.fake_stripe).
+    """
+    ensure_product()
+    item, _ = _item(subscription_id)
+    params: InvoiceCreatePreviewParams = {
+        "subscription": subscription_id,
+        "subscription_details": {
+            "items": [{"id": item.id, "price_data": _price_data(interval, currency, amount)}],
+            "proration_behavior": INTERVAL_CHANGE["proration_behavior"],
+            "proration_date": proration_date,
+        },
+    }
+    invoice = _call(client().v1.invoices.create_preview, params=params)
+    ends = [field(line, "period", "end") for line in field(invoice, "lines", "data", default=[])]
+    return ChangePreview(
+        amount_due=field(invoice, "amount_due", default=0),
+        currency=field(invoice, "currency", default=currency),
+        proration_date=proration_date,
+        next_charge=max((end for end in ends if end), default=None),
     )
+
+
+def change_subscription(
+    subscription_id: str,
+    interval: str,
+    currency: str,
+    amount: int,
+    key: str,
+    proration_date: int | None = None,
+) -> SubscriptionSnapshot:
+    """Give `amount` every `interval`: within the same interval from the next charge on with
+    nothing charged now; to another interval at once, charged as `preview_change` showed.
+
+    Inline Prices are the current API; the emulator has none yet, so tests answer with
+    Stripe-shaped JSON (tests.fake_stripe).
+    """
+    ensure_product()
+    item, current_interval = _item(subscription_id)
+    params: SubscriptionUpdateParams = {
+        "items": [{"id": item.id, "price_data": _price_data(interval, currency, amount)}]
+    }
+    if interval == current_interval:
+        params["proration_behavior"] = "none"
+    else:
+        if proration_date is None:
+            raise ValueError("an interval change needs the proration_date the donor was shown")
+        params.update(
+            proration_behavior=INTERVAL_CHANGE["proration_behavior"],
+            payment_behavior=INTERVAL_CHANGE["payment_behavior"],
+            proration_date=proration_date,
+        )
+    updated = _call(client().v1.subscriptions.update, subscription_id, params=params, options=_key(key))
     return subscription_snapshot(updated)
 
 

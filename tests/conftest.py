@@ -4,6 +4,7 @@ Every test that uses `app` runs on SQLite and, when BANNER_TEST_DATABASE_URL is 
 PostgreSQL too.
 """
 
+import logging
 import os
 import socket
 import subprocess
@@ -25,6 +26,8 @@ from werkzeug.serving import make_server
 from banner import create_app
 from banner.extensions import db, limiter
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
+
+pytest_plugins = ("tests.fake_stripe",)
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BANNER_TEST_DATABASE_URL")
@@ -48,6 +51,29 @@ def wait_for(url: str, timeout: float = 20) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+class _Rejections(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        if getattr(record, "stripe_request_rejected", False):
+            self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def stripe_rejections_fail_the_test(request):
+    """A Stripe 4xx about our own request is our bug: fail the test that made one, unless the
+    test is about exactly that."""
+    handler = _Rejections()
+    logger = logging.getLogger("banner.payments")
+    logger.addHandler(handler)
+    yield handler.records
+    logger.removeHandler(handler)
+    if handler.records and not request.node.get_closest_marker("stripe_rejection_expected"):
+        pytest.fail("Stripe rejected a request: " + "; ".join(r.getMessage() for r in handler.records))
 
 
 @pytest.fixture(scope="session")

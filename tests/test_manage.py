@@ -3,14 +3,17 @@
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from itsdangerous import URLSafeTimedSerializer
 
+from banner import billing
 from banner.extensions import db
 from banner.models import Frequency, Gift, GiftEvent, GiftStatus
-from banner.services import links
+from banner.services import links, manage
+from tests import fake_stripe as fake
 from tests import stripe_events as se
 from tests.stripe_helpers import VISA, confirm_setup, give
 
@@ -112,15 +115,19 @@ def test_asking_for_links_is_rate_limited_per_ip(client):
     assert statuses == [200] * 20 + [429]
 
 
-def test_changing_the_amount_is_one_change_from_the_next_charge(client, gift, outbox, stripe_base):
+def test_changing_the_amount_is_one_change_from_the_next_charge(client, gift, outbox, request):
     monthly = gift()
     link = link_in(outbox[0])
+    stripe = on_fake_stripe(request, monthly)
+    stripe.answer(
+        "POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", subscription(monthly, amount=1500)
+    )
     key = uuid.uuid4().hex
     url = f"{link}/gifts/{monthly.reference}/amount"
     response = client.post(
         url, data={"amount": "15", "frequency": "month", "action_key": key}, follow_redirects=True
     )
-    assert "you now give $15 every month" in response.text
+    assert "you now give $15 every month, from your next charge" in response.text
     client.post(url, data={"amount": "15", "frequency": "month", "action_key": key})  # double submit
 
     monthly = reload(monthly)
@@ -131,8 +138,45 @@ def test_changing_the_amount_is_one_change_from_the_next_charge(client, gift, ou
         "new": {"amount": 1500, "frequency": "month"},
     }
     assert change.actor.value == "donor"
-    subscription = se_client(stripe_base).v1.subscriptions.retrieve(monthly.stripe_subscription_id)
-    assert subscription["items"].data[0].plan.id == "gift-month-usd-1500"
+    [update] = stripe.requests("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}")
+    assert update.form == {
+        "items[0][id]": f"si_{monthly.stripe_subscription_id}",
+        "items[0][price_data][currency]": "usd",
+        "items[0][price_data][product]": "banner-recurring-gift",
+        "items[0][price_data][unit_amount]": "1500",
+        "items[0][price_data][recurring][interval]": "month",
+        "proration_behavior": "none",
+    }
+    assert stripe.requests("POST", "/v1/invoices/create_preview") == []
+
+
+#: a gift paid on 1 December 2026, next charged on 1 January 2027
+PAID = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+NEXT = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def subscription(gift, *, amount=None, interval=None, period_end=NEXT, anchor=PAID, pause=None) -> dict:
+    """The gift's subscription as today's Stripe API shows it."""
+    answer = se.subscription(
+        gift.stripe_subscription_id,
+        customer=gift.donor.stripe_customer_id,
+        gift=gift.reference,
+        amount=amount or gift.amount,
+        interval=interval or gift.frequency.value,
+        period_end=int(period_end.timestamp()),
+        pause=pause,
+    )
+    return {**answer, "billing_cycle_anchor": int(anchor.timestamp())}
+
+
+def on_fake_stripe(request, gift):
+    """From here on the app's Stripe answers with today's shapes; it knows the gift's subscription."""
+    stripe = request.getfixturevalue("fake_stripe")
+    stripe.answer("GET", f"/v1/subscriptions/{gift.stripe_subscription_id}", subscription(gift))
+    stripe.answer(
+        "GET", "/v1/products/banner-recurring-gift", {"id": "banner-recurring-gift", "object": "product"}
+    )
+    return stripe
 
 
 def se_client(stripe_base):
@@ -156,6 +200,9 @@ def test_a_bad_new_amount_changes_nothing(client, gift, outbox, amount):
 def test_pausing_and_resuming(client, gift, outbox):
     monthly = gift()
     link = link_in(outbox[0])
+    dates = billing.charge_dates(
+        monthly.current_period_end, "month", 3
+    )  # the emulator reports no anchor: the day of the next charge
     page = client.post(
         f"{link}/gifts/{monthly.reference}/pause",
         data={"months": "2", "action_key": uuid.uuid4().hex},
@@ -163,12 +210,208 @@ def test_pausing_and_resuming(client, gift, outbox):
     )
     monthly = reload(monthly)
     assert monthly.status is GiftStatus.PAUSED
-    assert "Paused until " + monthly.paused_until.strftime("%d %B %Y") in page.text
-    assert 55 <= (monthly.paused_until - monthly.created_at).days <= 61
+    said = ", ".join(manage.day_month(d) for d in dates[:2])
+    assert (
+        f"Your next 2 charges ({said}) are skipped; giving resumes on {manage.day_month(dates[2])}"
+        in page.text
+    )
+    assert dates[1] < monthly.paused_until < dates[2]
+    assert monthly.giving_resumes_on == dates[2]
 
     client.post(f"{link}/gifts/{monthly.reference}/resume", data={"action_key": uuid.uuid4().hex})
     assert reload(monthly).status is GiftStatus.ACTIVE
     assert [e.to_status for e in events(monthly, "status")][-2:] == [GiftStatus.PAUSED, GiftStatus.ACTIVE]
+
+
+@pytest.mark.parametrize(
+    ("months", "skipped", "resumes"),
+    [
+        ("1", "Your next charge (1 January 2027) is skipped", "1 February 2027"),
+        ("2", "Your next 2 charges (1 January 2027, 1 February 2027) are skipped", "1 March 2027"),
+        (
+            "3",
+            "Your next 3 charges (1 January 2027, 1 February 2027, 1 March 2027) are skipped",
+            "1 April 2027",
+        ),
+    ],
+)
+def test_a_pause_skips_exactly_the_charges_it_names(client, gift, outbox, request, months, skipped, resumes):
+    monthly = gift()
+    link = link_in(outbox[0])
+    stripe = on_fake_stripe(request, monthly)
+    count = int(months)
+    last_skipped = billing.charge_dates(NEXT, "month", count)[-1]
+    resumes_at = int((last_skipped + billing.PAUSE_MARGIN).timestamp())
+    paused = subscription(monthly, pause={"behavior": "void", "resumes_at": resumes_at})
+    stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", paused)
+    page = client.post(
+        f"{link}/gifts/{monthly.reference}/pause",
+        data={"months": months, "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert f"{skipped}; giving resumes on {resumes}." in page.text
+    [update] = stripe.requests("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}")
+    assert update.form["pause_collection[behavior]"] == "void"
+    sent = datetime.fromtimestamp(int(update.form["pause_collection[resumes_at]"]), UTC)
+    assert last_skipped < sent < billing.charge_dates(NEXT, "month", count + 1)[-1]
+    assert reload(monthly).status is GiftStatus.PAUSED
+
+
+def test_a_pause_from_a_charge_on_the_31st_follows_the_short_months(client, gift, outbox, request):
+    monthly = gift()
+    link = link_in(outbox[0])
+    stripe = on_fake_stripe(request, monthly)
+    anchored = subscription(
+        monthly,
+        period_end=datetime(2027, 2, 28, 9, 0, tzinfo=UTC),
+        anchor=datetime(2026, 10, 31, 9, 0, tzinfo=UTC),
+    )
+    stripe.answer("GET", f"/v1/subscriptions/{monthly.stripe_subscription_id}", anchored)
+    stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", anchored)
+    page = client.post(
+        f"{link}/gifts/{monthly.reference}/pause",
+        data={"months": "2", "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert "(28 February 2027, 31 March 2027) are skipped; giving resumes on 30 April 2027" in page.text
+
+
+def test_a_yearly_gift_may_skip_its_next_charge_and_no_more(client, gift, outbox):
+    yearly = gift(amount=12000, frequency=Frequency.YEAR)
+    link = link_in(outbox[0])
+    page = client.get(link).text
+    next_year = billing.charge_dates(yearly.current_period_end, "year", 2)[-1]
+    assert "Skip the next yearly charge" in page and "2 months" not in page
+    assert f"giving resumes on {manage.day_month(next_year)}" in page
+    offers = client.get(f"{link}/gifts/{yearly.reference}/cancel").text
+    assert "Skip the next yearly charge instead" in offers and "Pause for 3 months" not in offers
+
+    refused = client.post(
+        f"{link}/gifts/{yearly.reference}/pause",
+        data={"months": "3", "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert "Choose one of the pauses offered" in refused.text
+    assert reload(yearly).status is GiftStatus.ACTIVE
+
+    client.post(
+        f"{link}/gifts/{yearly.reference}/pause", data={"months": "1", "action_key": uuid.uuid4().hex}
+    )
+    yearly = reload(yearly)
+    assert yearly.status is GiftStatus.PAUSED
+    assert yearly.current_period_end < yearly.paused_until < next_year
+
+
+def test_switching_to_yearly_shows_todays_charge_and_changes_only_once_confirmed(
+    client, gift, outbox, request
+):
+    monthly = gift(amount=1500)
+    link = link_in(outbox[0])
+    stripe = on_fake_stripe(request, monthly)
+    next_year = datetime(2027, 12, 1, 14, 0, tzinfo=UTC)
+    preview = {
+        **se.EXAMPLES["invoice"],
+        "id": None,
+        "amount_due": 16550,
+        "currency": "usd",
+        "lines": {
+            "object": "list",
+            "data": [
+                {"amount": -1450, "period": {"start": int(PAID.timestamp()), "end": int(NEXT.timestamp())}},
+                {
+                    "amount": 18000,
+                    "period": {"start": int(PAID.timestamp()), "end": int(next_year.timestamp())},
+                },
+            ],
+        },
+    }
+    stripe.answer("POST", "/v1/invoices/create_preview", preview)
+    url = f"{link}/gifts/{monthly.reference}/amount"
+    key = uuid.uuid4().hex
+
+    page = client.post(url, data={"amount": "180", "frequency": "year", "action_key": key})
+    assert page.status_code == 200
+    assert "$165.50 is charged today" in page.text and "next on 1 December 2027" in page.text
+    assert "Nothing extra is charged now" not in page.text
+    [asked] = stripe.requests("POST", "/v1/invoices/create_preview")
+    assert asked.form["subscription"] == monthly.stripe_subscription_id
+    assert asked.form["subscription_details[items][0][price_data][unit_amount]"] == "18000"
+    assert asked.form["subscription_details[items][0][price_data][recurring][interval]"] == "year"
+    assert asked.form["subscription_details[proration_behavior]"] == "always_invoice"
+    proration_date = asked.form["subscription_details[proration_date]"]
+    assert stripe.requests("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}") == []
+    assert reload(monthly).frequency is Frequency.MONTH
+
+    yearly = subscription(monthly, amount=18000, interval="year", period_end=next_year)
+    stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", yearly)
+    confirm = re.search(r'name="proration_date" type="hidden" value="(\d+)"', page.text).group(1)
+    assert confirm == proration_date
+    done = client.post(
+        url,
+        data={"amount": "180", "frequency": "year", "proration_date": confirm, "action_key": key},
+        follow_redirects=True,
+    )
+    assert "you now give $180 every year, starting today" in done.text
+    [update] = stripe.requests("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}")
+    assert update.form["proration_date"] == proration_date
+    assert update.form["proration_behavior"] == "always_invoice"
+    assert update.form["payment_behavior"] == "error_if_incomplete"
+    assert update.form["items[0][price_data][unit_amount]"] == "18000"
+    assert update.form["items[0][price_data][recurring][interval]"] == "year"
+    monthly = reload(monthly)
+    assert (monthly.amount, monthly.frequency) == (18000, Frequency.YEAR)
+
+
+def test_yearly_giving_is_proposed_as_twelve_months_of_the_gift(client, gift, outbox, request):
+    monthly = gift(amount=1500)
+    link = link_in(outbox[0])
+    page = client.get(link).text
+    assert f'id="interval-amount-{monthly.reference}"' in page
+    assert re.search(rf'id="interval-amount-{monthly.reference}"[^>]*value="180"', page)
+
+    stripe = on_fake_stripe(request, monthly)
+    stripe.answer(
+        "POST", "/v1/invoices/create_preview", {**se.EXAMPLES["invoice"], "amount_due": 0, "lines": {}}
+    )
+    same_number = client.post(
+        f"{link}/gifts/{monthly.reference}/amount",
+        data={"amount": "15", "frequency": "year", "action_key": uuid.uuid4().hex},
+    )
+    assert "That is $15 for the whole year; giving monthly, you give $180 a year." in same_number.text
+    assert "Give $180 a year instead" in same_number.text
+
+
+def test_an_interval_change_with_stale_figures_changes_nothing(client, gift, outbox, request):
+    monthly = gift()
+    stripe = on_fake_stripe(request, monthly)
+    stale = int(time.time()) - 2 * manage.CONFIRM_SECONDS
+    response = client.post(
+        f"{link_in(outbox[0])}/gifts/{monthly.reference}/amount",
+        data={"amount": "120", "frequency": "year", "proration_date": stale, "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert "out of date, so nothing was changed" in response.text
+    assert stripe.requests("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}") == []
+    assert reload(monthly).frequency is Frequency.MONTH
+
+
+def test_a_declined_card_on_an_interval_change_changes_nothing(client, gift, outbox, request):
+    monthly = gift()
+    stripe = on_fake_stripe(request, monthly)
+    declined = fake.error("card_declined", "Your card was declined.", kind="card_error")
+    stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", declined, status=402)
+    response = client.post(
+        f"{link_in(outbox[0])}/gifts/{monthly.reference}/amount",
+        data={
+            "amount": "120",
+            "frequency": "year",
+            "proration_date": int(time.time()),
+            "action_key": uuid.uuid4().hex,
+        },
+        follow_redirects=True,
+    )
+    assert "Your card was declined. Nothing was changed." in response.text
+    assert reload(monthly).frequency is Frequency.MONTH and events(monthly, "amount") == []
 
 
 def test_cancelling_records_the_reason_and_the_channel_and_confirms_by_email(client, gift, outbox):
@@ -177,6 +420,10 @@ def test_cancelling_records_the_reason_and_the_channel_and_confirms_by_email(cli
     outbox.clear()
     form = client.get(f"{link}/gifts/{monthly.reference}/cancel").text
     assert "Pause for 3 months instead" in form and "Cancel my gift" in form
+    dates = billing.charge_dates(
+        monthly.current_period_end, "month", 4
+    )  # the emulator reports no anchor: the day of the next charge
+    assert f"Your next 3 charges ({', '.join(manage.day_month(d) for d in dates[:3])}) are skipped" in form
 
     page = client.post(
         f"{link}/gifts/{monthly.reference}/cancel",
@@ -278,6 +525,54 @@ def test_a_stripe_failure_says_try_again_and_changes_nothing(client, gift, outbo
     assert "nothing was changed" in response.text
     monthly = reload(monthly)
     assert monthly.status is GiftStatus.ACTIVE and monthly.cancellation_reason is None
+
+
+def test_a_gift_stripe_no_longer_knows_is_told_as_such(client, gift, outbox, request):
+    monthly = gift()
+    stripe = on_fake_stripe(request, monthly)
+    missing = fake.error("resource_missing", f"No such subscription: '{monthly.stripe_subscription_id}'")
+    stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", missing, status=404)
+    response = client.post(
+        f"{link_in(outbox[0])}/gifts/{monthly.reference}/cancel",
+        data={"reason": "other", "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert "We could not find this gift at our payment provider; it may have ended." in response.text
+    assert "Contact us at donations@example.org" in response.text
+    assert "could not reach" not in response.text
+    assert reload(monthly).status is GiftStatus.ACTIVE
+
+
+def test_a_stripe_outage_says_try_again(client, gift, outbox, request):
+    monthly = gift()
+    stripe = on_fake_stripe(request, monthly)
+    down = fake.error("api_error", "Something went wrong on Stripe's end.", kind="api_error")
+    stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", down, status=500)
+    response = client.post(
+        f"{link_in(outbox[0])}/gifts/{monthly.reference}/cancel",
+        data={"reason": "other", "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert "We could not reach our payment provider, so nothing was changed" in response.text
+
+
+@pytest.mark.stripe_rejection_expected
+def test_a_request_stripe_rejects_is_our_fault_and_logged_with_its_request_id(
+    client, gift, outbox, request, stripe_rejections_fail_the_test
+):
+    monthly = gift()
+    stripe = on_fake_stripe(request, monthly)
+    rejected = fake.error("parameter_unknown", "Received unknown parameter: pause_collection[when]")
+    stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", rejected, status=400)
+    response = client.post(
+        f"{link_in(outbox[0])}/gifts/{monthly.reference}/cancel",
+        data={"reason": "other", "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert "Something went wrong on our side, so nothing was changed" in response.text
+    assert "could not reach" not in response.text
+    [logged] = stripe_rejections_fail_the_test
+    assert "request req_fake_" in logged.getMessage() and "code parameter_unknown" in logged.getMessage()
 
 
 def test_another_donors_gift_is_out_of_reach(client, gift, outbox):

@@ -12,6 +12,7 @@ import pytest
 from banner import payments
 from banner.models import Frequency
 from banner.services import checkout
+from tests import fake_stripe as fake
 from tests.stripe_helpers import VISA, confirm_payment
 
 EXAMPLES = json.loads((Path(__file__).parent / "fixtures" / "stripe_objects.json").read_text())
@@ -181,3 +182,55 @@ def test_paying_an_open_invoice_reads_stripes_answer(app):
         "sub_9",
     )
     assert stub.requests == [("POST", "/v1/invoices/in_open/pay", "gift-x-retry-1")]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "raised"),
+    [
+        (404, fake.error("resource_missing", "No such subscription: 'sub_gone'"), payments.NotFound),
+        (500, fake.error("api_error", "Something went wrong", kind="api_error"), payments.PaymentUnavailable),
+        (503, fake.error("api_error", "Try again", kind="api_error"), payments.PaymentUnavailable),
+        (
+            429,
+            fake.error("rate_limit", "Too many requests", kind="rate_limit_error"),
+            payments.PaymentUnavailable,
+        ),
+        (
+            402,
+            fake.error("card_declined", "Your card was declined.", kind="card_error"),
+            payments.CardDeclined,
+        ),
+    ],
+)
+def test_stripe_errors_become_what_happened(fake_stripe, status, body, raised):
+    fake_stripe.answer("GET", "/v1/subscriptions/sub_gone", body, status=status)
+    with pytest.raises(raised):
+        payments.get_subscription("sub_gone")
+
+
+def test_stripe_that_cannot_be_reached_is_unavailable(app, stripe_base):
+    app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"
+    app.extensions.pop("stripe_client", None)
+    try:
+        with pytest.raises(payments.PaymentUnavailable):
+            payments.get_subscription("sub_any")
+    finally:
+        app.config["STRIPE_API_BASE"] = stripe_base
+        app.extensions.pop("stripe_client", None)
+
+
+@pytest.mark.stripe_rejection_expected
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "parameter_unknown"), (400, "parameter_invalid_integer"), (401, None), (403, None)],
+)
+def test_a_request_stripe_rejects_is_logged_loudly_with_its_request_id(
+    fake_stripe, stripe_rejections_fail_the_test, status, code
+):
+    fake_stripe.answer("POST", "/v1/subscriptions/sub_1", fake.error(code, "Refused"), status=status)
+    with pytest.raises(payments.StripeRequestRejected) as raised:
+        payments.resume_subscription("sub_1", "gift-x-resume-1")
+    assert raised.value.request_id and raised.value.request_id.startswith("req_fake_")
+    assert raised.value.code == code
+    [logged] = stripe_rejections_fail_the_test
+    assert logged.levelname == "ERROR" and raised.value.request_id in logged.getMessage()

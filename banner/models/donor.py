@@ -7,6 +7,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from banner import billing
 from banner.extensions import db
 from banner.models.base import CURRENCY_CHECK, UTCDateTime, enum_column, new_reference, utcnow
 
@@ -183,6 +184,13 @@ class Gift(db.Model):
     def base_amount(self) -> int:
         """Return the gift without the fee the donor chose to cover."""
         return self.amount - self.fee_amount
+
+    @property
+    def giving_resumes_on(self) -> datetime | None:
+        """Return the first charge after a pause: the one just after `paused_until`."""
+        if self.paused_until is None or self.current_period_end is None or not self.frequency.recurring:
+            return None
+        return billing.next_charge_after(self.paused_until, self.current_period_end, self.frequency.value)
 
 
 class PaymentStatus(enum.Enum):

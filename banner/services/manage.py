@@ -9,12 +9,12 @@ nothing, so a double submit changes once.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import current_app
 
-from banner import mail, payments
+from banner import billing, mail, payments
 from banner.extensions import db
 from banner.models import Actor, Donor, Frequency, Gift, GiftEvent, GiftStatus, utcnow
 from banner.services import lifecycle
@@ -97,14 +97,72 @@ def _newest(watermark: int) -> int:
     return max(watermark + 1, int(utcnow().timestamp()) * 10 + 5)
 
 
-def change_amount(gift: Gift, amount: int, frequency: Frequency, action_key: str) -> bool:
-    """Give `amount` every `frequency` from the next charge on; return whether anything changed."""
+@dataclass(frozen=True)
+class IntervalChange:
+    """What moving a gift to another interval charges now, as the donor is shown it."""
+
+    amount: int
+    frequency: Frequency
+    currency: str
+    charged_now: int  #: minor units, the unused paid time already credited
+    next_charge: datetime | None
+    proration_date: int  #: the change must be made at this moment's figures
+
+
+#: how long the figures of an interval change shown to a donor stay good to confirm
+CONFIRM_SECONDS = 3600
+
+
+def proposed_amount(gift: Gift, frequency: Frequency) -> int:
+    """Return what giving every `frequency` comes to for this gift: 12 months make a year."""
+    if (gift.frequency, frequency) == (Frequency.MONTH, Frequency.YEAR):
+        return gift.base_amount * 12
+    if (gift.frequency, frequency) == (Frequency.YEAR, Frequency.MONTH):
+        return max(current_app.config["MIN_AMOUNT"], gift.base_amount // 12)
+    return gift.base_amount
+
+
+def preview_interval_change(gift: Gift, amount: int, frequency: Frequency) -> IntervalChange:
+    """Ask Stripe what giving `amount` every `frequency` from now on would charge today."""
+    _live(gift)
+    preview = payments.preview_change(
+        gift.stripe_subscription_id, frequency.value, gift.currency, amount, int(utcnow().timestamp())
+    )
+    return IntervalChange(
+        amount=amount,
+        frequency=frequency,
+        currency=gift.currency,
+        charged_now=preview.amount_due,
+        next_charge=_time(preview.next_charge),
+        proration_date=preview.proration_date,
+    )
+
+
+def change_amount(
+    gift: Gift, amount: int, frequency: Frequency, action_key: str, proration_date: int | None = None
+) -> bool:
+    """Give `amount` every `frequency`; return whether anything changed.
+
+    Within the interval it applies from the next charge, with nothing charged now. Another
+    interval starts today and is charged today (Stripe allows nothing else without a schedule),
+    so it needs the `proration_date` of the figures the donor confirmed, if still fresh.
+    """
     _live(gift)
     if (gift.amount, gift.frequency) == (amount, frequency):
         return False
-    plan = payments.ensure_plan(frequency.value, gift.currency, amount)
+    if frequency is not gift.frequency:
+        now = int(utcnow().timestamp())
+        if proration_date is None or not now - CONFIRM_SECONDS <= proration_date <= now:
+            raise ManageError("Those figures are out of date, so nothing was changed. Please look again.")
+    else:
+        proration_date = None
     snapshot = payments.change_subscription(
-        gift.stripe_subscription_id, plan, _key(gift, "amount", action_key)
+        gift.stripe_subscription_id,
+        frequency.value,
+        gift.currency,
+        amount,
+        _key(gift, "amount", action_key),
+        proration_date,
     )
     gift.fee_amount = 0  # the new amount is what the donor typed
     _apply(gift, snapshot)
@@ -112,18 +170,76 @@ def change_amount(gift: Gift, amount: int, frequency: Frequency, action_key: str
     return True
 
 
-def pause(gift: Gift, months: int, action_key: str) -> bool:
-    """Stop charging for 1 to 3 months; return whether anything changed."""
+@dataclass(frozen=True)
+class PauseOption:
+    """A pause as the donor is offered it: the charges it skips and the one giving resumes with."""
+
+    skipped: list[datetime]
+    resumes_on: datetime
+
+    @property
+    def count(self) -> int:
+        return len(self.skipped)
+
+    def describe(self) -> str:
+        dates = ", ".join(day_month(d) for d in self.skipped)
+        resumes = day_month(self.resumes_on)
+        if self.count == 1:
+            return f"Your next charge ({dates}) is skipped; giving resumes on {resumes}."
+        return f"Your next {self.count} charges ({dates}) are skipped; giving resumes on {resumes}."
+
+
+def day_month(moment: datetime) -> str:
+    """Return a date as the page says it: "1 January 2027"."""
+    return f"{moment.day} {moment:%B %Y}"
+
+
+#: how many charges a donor may skip, by how often they give: a yearly gift skips one or none
+PAUSE_LENGTHS = {Frequency.MONTH: (1, 2, 3), Frequency.YEAR: (1,)}
+
+
+def pause_option(
+    gift: Gift, skipped: int, next_charge: datetime | None = None, anchor_day: int | None = None
+) -> PauseOption | None:
+    """Return what skipping the next `skipped` charges means for this gift, or None when it cannot
+    pause that long (or its next charge is unknown)."""
+    next_charge = next_charge or gift.current_period_end
+    if next_charge is None or skipped not in PAUSE_LENGTHS.get(gift.frequency, ()):
+        return None
+    interval = gift.frequency.value
+    dates = billing.charge_dates(next_charge, interval, skipped + 1, anchor_day)
+    return PauseOption(skipped=dates[:-1], resumes_on=dates[-1])
+
+
+def pause_options(gift: Gift) -> list[PauseOption]:
+    """Return the pauses this gift may take, shortest first, from what this service knows."""
+    options = (pause_option(gift, skipped) for skipped in PAUSE_LENGTHS.get(gift.frequency, ()))
+    return [option for option in options if option is not None]
+
+
+def pause(gift: Gift, skipped: int, action_key: str) -> PauseOption | None:
+    """Skip the gift's next `skipped` charges, reckoned from Stripe's own billing cycle; return the
+    pause, or None when the gift is paused already."""
     _live(gift)
     if gift.status is GiftStatus.PAUSED:
-        return False
-    resumes = utcnow() + timedelta(days=30 * months)
+        return None
+    cycle = payments.billing_cycle(gift.stripe_subscription_id)
+    next_charge = _time(cycle.next_charge) or gift.current_period_end
+    anchor = _time(cycle.anchor)
+    option = pause_option(gift, skipped, next_charge, anchor.day if anchor else None)
+    if option is None:
+        raise ManageError("Choose one of the pauses offered.")
+    resumes_at = option.skipped[-1] + billing.PAUSE_MARGIN
     snapshot = payments.pause_subscription(
-        gift.stripe_subscription_id, int(resumes.timestamp()), _key(gift, "pause", action_key)
+        gift.stripe_subscription_id, int(resumes_at.timestamp()), _key(gift, "pause", action_key)
     )
     _apply(gift, snapshot)
     db.session.commit()
-    return True
+    return option
+
+
+def _time(timestamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
 
 
 def resume(gift: Gift, action_key: str) -> bool:

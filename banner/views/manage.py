@@ -1,8 +1,9 @@
 """Donor self-service from a signed link: see, change, pause, update the card of, or cancel a gift."""
 
 import functools
+from email.utils import parseaddr
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from banner import payments
 from banner.extensions import limiter
@@ -23,6 +24,18 @@ from banner.views import json_error
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
 TRY_AGAIN = "We could not reach our payment provider, so nothing was changed. Please try again."
+MISSING = (
+    "We could not find this gift at our payment provider; it may have ended. Nothing was changed. "
+    "Contact us at {contact} and we will sort it out."
+)
+OUR_FAULT = (
+    "Something went wrong on our side, so nothing was changed. Contact us at {contact} if it happens again."
+)
+
+
+def _contact() -> str:
+    """Return the address donors write to: the one our messages come from."""
+    return parseaddr(current_app.config["MAIL_FROM"])[1]
 
 
 def _email_key() -> str:
@@ -62,8 +75,12 @@ def with_gift(view):
             return _back(token, str(error), "error")
         except payments.CardDeclined as error:
             return _back(token, f"{error} Nothing was changed.", "error")
-        except payments.PaymentError:
+        except payments.NotFound:
+            return _back(token, MISSING.format(contact=_contact()), "error")
+        except payments.PaymentUnavailable:
             return _back(token, TRY_AGAIN, "error")
+        except payments.PaymentError:
+            return _back(token, OUR_FAULT.format(contact=_contact()), "error")
 
     return wrapped
 
@@ -85,7 +102,14 @@ def gifts(token, donor, gift):
                 frequency=g.frequency.value,
                 amount=major_units(g.base_amount, g.currency),
             ),
+            "interval": ChangeAmountForm(
+                formdata=None,
+                currency=g.currency,
+                frequency=_other(g.frequency).value,
+                amount=major_units(manage.proposed_amount(g, _other(g.frequency)), g.currency),
+            ),
             "pause": PauseForm(formdata=None),
+            "pauses": manage.pause_options(g),
             "action": ActionForm(formdata=None),
         }
         for g in overview.recurring
@@ -100,14 +124,47 @@ def change_amount(token, donor, gift):
     if not form.validate():
         return _back(token, " ".join(m for messages in form.errors.values() for m in messages), "error")
     frequency = Frequency(form.frequency.data)
-    changed = manage.change_amount(gift, form.amount_minor, frequency, form.action_key.data)
+    if frequency is not gift.frequency and not form.proration_date.data:
+        change = manage.preview_interval_change(gift, form.amount_minor, frequency)
+        return _confirm_interval_page(token, gift, change, form)
+    proration_date = int(form.proration_date.data) if form.proration_date.data else None
+    changed = manage.change_amount(gift, form.amount_minor, frequency, form.action_key.data, proration_date)
     _note_offer(gift, form.offer.data)
     words = f"{format_amount(gift.amount, gift.currency)} every {gift.frequency.value}"
-    return _back(
-        token,
-        f"Done: you now give {words}, from your next charge."
-        if changed
-        else f"Your gift is already {words}.",
+    if not changed:
+        return _back(token, f"Your gift is already {words}.")
+    if proration_date is not None:
+        return _back(token, f"Done: you now give {words}, starting today.")
+    return _back(token, f"Done: you now give {words}, from your next charge.")
+
+
+def _confirm_interval_page(token, gift, change, form):
+    """Show what an interval change charges today, before the donor confirms it."""
+    confirm = ChangeAmountForm(
+        formdata=None,
+        currency=gift.currency,
+        amount=form.amount.data,
+        frequency=change.frequency.value,
+        offer=form.offer.data,
+        proration_date=str(change.proration_date),
+        action_key=form.action_key.data,
+    )
+    proposed = manage.proposed_amount(gift, change.frequency)
+    propose = ChangeAmountForm(
+        formdata=None,
+        currency=gift.currency,
+        amount=major_units(proposed, gift.currency),
+        frequency=change.frequency.value,
+        offer=form.offer.data,
+    )
+    return render_template(
+        "manage/change_interval.html",
+        token=token,
+        gift=gift,
+        change=change,
+        form=confirm,
+        proposed=proposed,
+        propose=propose,
     )
 
 
@@ -117,15 +174,9 @@ def pause(token, donor, gift):
     form = PauseForm()
     if not form.validate():
         return _back(token, "Choose how long to pause.", "error")
-    changed = manage.pause(gift, int(form.months.data), form.action_key.data)
+    paused = manage.pause(gift, int(form.months.data), form.action_key.data)
     _note_offer(gift, form.offer.data)
-    until = gift.paused_until.strftime("%d %B %Y") if gift.paused_until else "you resume it"
-    return _back(
-        token,
-        f"Paused until {until}. Nothing is charged until then."
-        if changed
-        else "This gift is already paused.",
-    )
+    return _back(token, f"Paused. {paused.describe()}" if paused else "This gift is already paused.")
 
 
 @bp.post("/<token>/gifts/<reference>/resume")
@@ -210,9 +261,14 @@ def _cancel_page(token, gift, form):
         form=form,
         offers=offers,
         pause_form=PauseForm(formdata=None, offer="pause"),
+        pause_offer=manage.pause_options(gift)[-1:],
         lower_form=lower,
         yearly_form=yearly,
     )
+
+
+def _other(frequency: Frequency) -> Frequency:
+    return Frequency.YEAR if frequency is Frequency.MONTH else Frequency.MONTH
 
 
 def _note_offer(gift, taken: str | None) -> None:
