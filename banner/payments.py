@@ -589,7 +589,8 @@ def list_events(since: int) -> list[dict]:
     skips the events it already has, so every event is listed.
     """
     found = _call(client().v1.events.list, params={"created": {"gte": since}, "limit": 100})
-    events = [event.to_dict() for event in found.auto_paging_iter()]
+    # As a webhook would bring them: plain JSON (the library reads decimals as Decimal).
+    events = [json.loads(json.dumps(event.to_dict(), default=float)) for event in found.auto_paging_iter()]
     return sorted(events, key=lambda event: event["created"])
 
 

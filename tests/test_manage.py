@@ -588,8 +588,9 @@ def test_another_donors_gift_is_out_of_reach(client, gift, outbox):
     assert reload(other).status is GiftStatus.ACTIVE
 
 
-def test_updating_the_card_makes_it_the_default(client, gift, outbox, stripe_base):
+def test_updating_the_card_changes_that_gift_alone(client, gift, outbox, stripe_base):
     monthly = gift()
+    other = gift(amount=3000)
     link = link_in(outbox[0])
     key = uuid.uuid4().hex
     started = client.post(
@@ -604,11 +605,22 @@ def test_updating_the_card_makes_it_the_default(client, gift, outbox, stripe_bas
         headers={"Accept": "application/json"},
     )
     assert saved.status_code == 200
-    monthly = reload(monthly)
+    monthly, other = reload(monthly), reload(other)
     assert (monthly.card_brand, monthly.card_last4) == ("visa", "5556")
-    customer = se_client(stripe_base).v1.customers.retrieve(monthly.donor.stripe_customer_id)
-    assert customer.invoice_settings.default_payment_method == setup["payment_method"]
+    assert (other.card_brand, other.card_last4) == ("visa", "4242")
+    stripe = se_client(stripe_base).v1
+    assert (
+        stripe.subscriptions.retrieve(monthly.stripe_subscription_id).default_payment_method
+        == setup["payment_method"]
+    )
+    assert (
+        stripe.subscriptions.retrieve(other.stripe_subscription_id).default_payment_method
+        != setup["payment_method"]
+    )
+    customer = stripe.customers.retrieve(monthly.stripe_customer_id)
+    assert customer.invoice_settings.default_payment_method is None
     assert [e.data for e in events(monthly, "card")] == [{"brand": "visa", "last4": "5556"}]
+    assert events(other, "card") == []
 
 
 def test_manage_forms_need_csrf(client, gift, outbox, app):
