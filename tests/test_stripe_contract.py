@@ -7,12 +7,15 @@ import inspect
 import json
 import re
 import threading
+import urllib.error
+from types import SimpleNamespace
 
 import pytest
 import stripe
 
 from devtools import stripe_contract
 from devtools.stripe_contract import Tally, check, field_exists, params_class, recorded
+from tests import conftest
 
 VERSION = "2026-10-28.endive"
 
@@ -423,10 +426,12 @@ def test_fields_of_older_versions_are_reported_missing(resource, path):
 
 
 class FakeEmulator(http.server.ThreadingHTTPServer):
-    """Answers /_shim/requests like the emulator shim, or 404 like one that records nothing."""
+    """Answers /_shim/requests like the emulator shim, or with an error status like one that records
+    nothing."""
 
-    def __init__(self, requests):
+    def __init__(self, requests, status=200):
         self.requests = requests
+        self.status = status
         super().__init__(("127.0.0.1", 0), FakeEmulatorHandler)
 
 
@@ -434,8 +439,8 @@ class FakeEmulatorHandler(http.server.BaseHTTPRequestHandler):
     server: FakeEmulator
 
     def do_GET(self):
-        if self.server.requests is None:
-            self.send_error(404)
+        if self.server.status != 200:
+            self.send_error(self.server.status)
             return
         body = json.dumps(self.server.requests).encode()
         self.send_response(200)
@@ -458,8 +463,8 @@ class FakeEmulatorHandler(http.server.BaseHTTPRequestHandler):
 def fake_emulator():
     servers = []
 
-    def start(requests):
-        server = FakeEmulator(requests)
+    def start(requests, status=200):
+        server = FakeEmulator(requests, status)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return server, f"http://127.0.0.1:{server.server_address[1]}"
@@ -470,9 +475,16 @@ def fake_emulator():
         server.server_close()
 
 
-def test_an_emulator_that_records_nothing_gives_no_requests(fake_emulator):
-    _, base = fake_emulator(None)
+@pytest.mark.parametrize("status", [404, 401])
+def test_an_emulator_that_records_nothing_gives_no_requests(fake_emulator, status):
+    _, base = fake_emulator([], status)
     assert recorded(base) is None
+
+
+def test_an_emulator_failing_to_give_its_records_is_an_error(fake_emulator):
+    _, base = fake_emulator([], 500)
+    with pytest.raises(urllib.error.HTTPError):
+        recorded(base)
 
 
 def test_recorded_requests_are_taken_and_cleared(fake_emulator):
@@ -482,8 +494,89 @@ def test_recorded_requests_are_taken_and_cleared(fake_emulator):
     assert recorded(base) == []
 
 
+def test_the_tally_ignores_an_emulator_that_records_nothing(fake_emulator):
+    _, base = fake_emulator([], 404)
+    tally = Tally()
+    assert tally.collect(base) == []
+    assert not tally.active
+    assert tally.requests == 0
+
+
+def test_the_tally_collects_each_batch_once(fake_emulator):
+    _, base = fake_emulator([GOOD[0], BAD[0][0]])
+    tally = Tally()
+    assert tally.collect(base) == BAD[0][1]
+    assert tally.collect(base) == []
+    assert tally.active
+    assert tally.summary() == "Stripe contract: 2 requests, 2 endpoints, 1 violations"
+
+
 def test_the_tally_counts_requests_endpoints_and_violations():
     tally = Tally()
     assert tally.take([GOOD[0], GOOD[2], GOOD[3]]) == []
     assert tally.take([BAD[0][0], BAD[13][0]]) == BAD[0][1] + BAD[13][1]
     assert tally.summary() == "Stripe contract: 5 requests, 3 endpoints, 2 violations"
+
+
+def run_call_hook(item, test_body=lambda: "passed"):
+    """Drive the suite's pytest_runtest_call wrapper around a test body, as pytest would."""
+    wrapper = conftest.pytest_runtest_call(item)
+    next(wrapper)
+    try:
+        outcome = test_body()
+    except Exception as error:
+        wrapper.throw(error)
+    try:
+        wrapper.send(outcome)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the hook yielded twice")
+
+
+def test_the_suite_fails_a_test_that_sent_a_request_outside_the_contract(fake_emulator, monkeypatch):
+    monkeypatch.setattr(conftest, "STRIPE_CONTRACT", Tally())
+    _, base = fake_emulator([GOOD[0], BAD[0][0], BAD[13][0]])
+    item = SimpleNamespace(fixturenames=["app", "stripe_base"], funcargs={"stripe_base": base})
+    with pytest.raises(pytest.fail.Exception) as failure:
+        run_call_hook(item)
+    assert str(failure.value) == "\n".join(
+        ["Requests outside Stripe's pinned API version:", *BAD[0][1], *BAD[13][1]]
+    )
+    assert conftest.STRIPE_CONTRACT.summary() == "Stripe contract: 3 requests, 2 endpoints, 2 violations"
+
+
+def test_the_suite_passes_a_test_whose_requests_keep_the_contract(fake_emulator, monkeypatch):
+    monkeypatch.setattr(conftest, "STRIPE_CONTRACT", Tally())
+    server, base = fake_emulator([GOOD[0], GOOD[1]])
+    item = SimpleNamespace(fixturenames=["stripe_base"], funcargs={"stripe_base": base})
+    assert run_call_hook(item) == "passed"
+    assert server.requests == []
+    assert conftest.STRIPE_CONTRACT.requests == 2
+
+
+def test_a_test_s_own_failure_is_kept_and_its_requests_still_counted(fake_emulator, monkeypatch):
+    monkeypatch.setattr(conftest, "STRIPE_CONTRACT", Tally())
+    _, base = fake_emulator([BAD[0][0]])
+    item = SimpleNamespace(fixturenames=["stripe_base"], funcargs={"stripe_base": base})
+
+    def failing_body():
+        raise ValueError("the test's own failure")
+
+    with pytest.raises(ValueError, match="the test's own failure"):
+        run_call_hook(item, failing_body)
+    assert conftest.STRIPE_CONTRACT.violations == 1
+
+
+def test_the_suite_checks_nothing_while_the_emulator_records_nothing(fake_emulator, monkeypatch):
+    monkeypatch.setattr(conftest, "STRIPE_CONTRACT", Tally())
+    _, base = fake_emulator([], 404)
+    item = SimpleNamespace(fixturenames=["stripe_base"], funcargs={"stripe_base": base})
+    assert run_call_hook(item) == "passed"
+    assert not conftest.STRIPE_CONTRACT.active
+
+
+def test_tests_without_the_emulator_are_left_alone(monkeypatch):
+    monkeypatch.setattr(conftest, "STRIPE_CONTRACT", Tally())
+    item = SimpleNamespace(fixturenames=["client"], funcargs={})
+    assert run_call_hook(item) == "passed"
+    assert conftest.STRIPE_CONTRACT.requests == 0
