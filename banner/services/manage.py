@@ -73,9 +73,11 @@ def overview(donor: Donor) -> Overview:
     return Overview(recurring=recurring, one_time=one_time)
 
 
-def _live(gift: Gift) -> None:
+def _live(gift: Gift) -> str:
+    """Return the subscription of a gift the donor may still change."""
     if gift.status not in LIVE or not gift.stripe_subscription_id:
         raise ManageError("This gift cannot be changed any more.")
+    return gift.stripe_subscription_id
 
 
 def _key(gift: Gift, action: str, action_key: str) -> str:
@@ -99,13 +101,11 @@ def _newest(watermark: int) -> int:
 
 def change_amount(gift: Gift, amount: int, frequency: Frequency, action_key: str) -> bool:
     """Give `amount` every `frequency` from the next charge on; return whether anything changed."""
-    _live(gift)
+    subscription_id = _live(gift)
     if (gift.amount, gift.frequency) == (amount, frequency):
         return False
     plan = payments.ensure_plan(frequency.value, gift.currency, amount)
-    snapshot = payments.change_subscription(
-        gift.stripe_subscription_id, plan, _key(gift, "amount", action_key)
-    )
+    snapshot = payments.change_subscription(subscription_id, plan, _key(gift, "amount", action_key))
     gift.fee_amount = 0  # the new amount is what the donor typed
     _apply(gift, snapshot)
     db.session.commit()
@@ -114,12 +114,12 @@ def change_amount(gift: Gift, amount: int, frequency: Frequency, action_key: str
 
 def pause(gift: Gift, months: int, action_key: str) -> bool:
     """Stop charging for 1 to 3 months; return whether anything changed."""
-    _live(gift)
+    subscription_id = _live(gift)
     if gift.status is GiftStatus.PAUSED:
         return False
     resumes = utcnow() + timedelta(days=30 * months)
     snapshot = payments.pause_subscription(
-        gift.stripe_subscription_id, int(resumes.timestamp()), _key(gift, "pause", action_key)
+        subscription_id, int(resumes.timestamp()), _key(gift, "pause", action_key)
     )
     _apply(gift, snapshot)
     db.session.commit()
@@ -127,10 +127,10 @@ def pause(gift: Gift, months: int, action_key: str) -> bool:
 
 
 def resume(gift: Gift, action_key: str) -> bool:
-    _live(gift)
+    subscription_id = _live(gift)
     if gift.status is not GiftStatus.PAUSED:
         return False
-    snapshot = payments.resume_subscription(gift.stripe_subscription_id, _key(gift, "resume", action_key))
+    snapshot = payments.resume_subscription(subscription_id, _key(gift, "resume", action_key))
     _apply(gift, snapshot)
     db.session.commit()
     return True
@@ -147,7 +147,7 @@ def start_card_update(gift: Gift, action_key: str) -> str:
 
 def finish_card_update(gift: Gift, setup_intent_id: str, action_key: str) -> GiftStatus:
     """Make the saved card the donor's default, and retry a past-due gift's open invoice."""
-    _live(gift)
+    subscription_id = _live(gift)
     setup = payments.get_setup_intent(setup_intent_id)
     if setup.customer != gift.donor.stripe_customer_id or setup.status != "succeeded":
         raise ManageError(setup.error_message or "The card could not be saved. Please try again.")
@@ -166,7 +166,7 @@ def finish_card_update(gift: Gift, setup_intent_id: str, action_key: str) -> Gif
     )
     db.session.commit()
     if gift.status is GiftStatus.PAST_DUE:
-        invoice = payments.latest_invoice(gift.stripe_subscription_id)
+        invoice = payments.latest_invoice(subscription_id)
         if invoice is not None and invoice.status == "open":
             invoice = payments.pay_invoice(invoice.id, _key(gift, "retry", action_key))
         if invoice is not None and invoice.status == "paid":
@@ -203,11 +203,11 @@ def end_gift(
     (banner.services.donors.cancel_gift) both come here."""
     if gift.status in (GiftStatus.CANCELLED, GiftStatus.CANCELLING):
         return False
-    _live(gift)
+    subscription_id = _live(gift)
     if reason not in REASONS:
         raise ManageError("Choose a reason.")
     snapshot = payments.cancel_subscription_for(
-        gift.stripe_subscription_id,
+        subscription_id,
         REASONS[reason][1],
         comment,
         at_period_end,
