@@ -21,6 +21,8 @@ def embed_script() -> Script:
     """Return the banner script of this app, loaded on first use."""
     loaded = current_app.extensions.get("embed_script")
     if loaded is None:
-        loaded = Script(Path(current_app.static_folder) / "embed" / "banner.js")
+        loaded = Script(
+            Path(current_app.root_path, current_app.static_folder or "static", "embed", "banner.js")
+        )
         current_app.extensions["embed_script"] = loaded
     return loaded

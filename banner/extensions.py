@@ -1,5 +1,7 @@
 """Flask extensions, created unbound; banner.create_app binds them."""
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
@@ -27,6 +29,11 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+    # db.Model is made from Base at run time, where type checkers cannot see it.
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 csrf = CSRFProtect()
 login = LoginManager()

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import (
+from wtforms import (  # type: ignore[attr-defined]  # SelectChoice: new in WTForms 3.3, the stubs are 3.2's
     BooleanField,
     FieldList,
     Form,
@@ -285,12 +285,16 @@ class CampaignForm(FlaskForm):
     starts_at = DateTimeLocalField(
         "Starts (UTC)",
         format=DATETIME_FORMATS,
-        tz=UTC,
+        tz=UTC,  # type: ignore[call-arg]  # new in WTForms 3.3; the stubs are 3.2's
         validators=[Optional()],
         description="Empty: as soon as it is live.",
     )
     ends_at = DateTimeLocalField(
-        "Ends (UTC)", format=DATETIME_FORMATS, tz=UTC, validators=[Optional()], description="Empty: no end."
+        "Ends (UTC)",
+        format=DATETIME_FORMATS,
+        tz=UTC,  # type: ignore[call-arg]  # new in WTForms 3.3; the stubs are 3.2's
+        validators=[Optional()],
+        description="Empty: no end.",
     )
     priority = IntegerField(
         "Priority",

@@ -23,7 +23,7 @@ def parse_amount(text: str, currency: str) -> int:
         raise AmountError("Enter an amount in numbers, like 25 or 25.50.")
     if value <= 0:
         raise AmountError("Enter an amount greater than zero.")
-    if -value.as_tuple().exponent > digits:
+    if -int(value.as_tuple().exponent) > digits:  # an int: the value is finite
         raise AmountError(f"Use at most {digits} decimal places." if digits else "Use whole numbers.")
     return int(value.scaleb(digits))
 

@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from banner import create_app
 from banner.extensions import db, limiter
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
+from devtools.stripe_contract import Tally
 
 pytest_plugins = ("tests.fake_stripe",)
 
@@ -290,3 +291,31 @@ def log_in_as(client, make_staff):
         return staff
 
     return log_in_as
+
+
+# The contract test: every request a test sends to the emulator (in its setup or its body) is
+# checked against the pinned Stripe API version's types, and the test that sent one outside them
+# fails. Requests of a teardown are checked with the next test's. Inactive while the emulator does
+# not record requests.
+STRIPE_CONTRACT = Tally()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    base = item.funcargs.get("stripe_base") if "stripe_base" in item.fixturenames else None
+    if base is None:
+        return (yield)
+    try:
+        result = yield
+    except BaseException:
+        STRIPE_CONTRACT.collect(base)  # counted; the test's own failure is the one to read
+        raise
+    violations = STRIPE_CONTRACT.collect(base)
+    if violations:
+        pytest.fail("Requests outside Stripe's pinned API version:\n" + "\n".join(violations), pytrace=False)
+    return result
+
+
+def pytest_terminal_summary(terminalreporter):
+    if STRIPE_CONTRACT.active:
+        terminalreporter.write_line(STRIPE_CONTRACT.summary())

@@ -5,7 +5,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from banner.extensions import db
+from banner.extensions import Model
 
 #: what the banner script reports, and the counter column each one adds to
 EVENT_COLUMNS = {
@@ -16,7 +16,7 @@ EVENT_COLUMNS = {
 }
 
 
-class BannerStat(db.Model):
+class BannerStat(Model):
     __tablename__ = "banner_stats"
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "variant_id", "day", name="uq_banner_stats_variant_day"),

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from banner.extensions import db
+from banner.extensions import Model
 from banner.models.base import CURRENCY_CHECK, UTCDateTime, enum_column, utcnow
 
 
@@ -28,7 +28,7 @@ class Placement(enum.Enum):
     SLOT = "slot"  #: the host page's reserved <div data-donation-banner>
 
 
-class Campaign(db.Model):
+class Campaign(Model):
     __tablename__ = "campaigns"
     __table_args__ = (
         sa.CheckConstraint("goal_amount > 0", name="goal_positive"),
@@ -75,7 +75,7 @@ class Campaign(db.Model):
         )
 
 
-class Variant(db.Model):
+class Variant(Model):
     """One version of a campaign's banner copy, shown to a share of readers by weight."""
 
     __tablename__ = "variants"

@@ -2,14 +2,18 @@
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import sqlalchemy.orm
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from banner import billing
-from banner.extensions import db
+from banner.extensions import Model
 from banner.models.base import CURRENCY_CHECK, UTCDateTime, enum_column, new_reference, utcnow
+
+if TYPE_CHECKING:
+    from banner.models.campaign import Campaign, Variant
 
 
 class Frequency(enum.Enum):
@@ -43,7 +47,7 @@ class Actor(enum.Enum):
     SYSTEM = "system"
 
 
-class Donor(db.Model):
+class Donor(Model):
     __tablename__ = "donors"
     __table_args__ = (
         # the staff donor list, sorted by name or by when donors joined, a page at a time
@@ -66,7 +70,7 @@ class Donor(db.Model):
         return self.email.startswith("erased-") and self.email.endswith("@invalid")
 
 
-class Gift(db.Model):
+class Gift(Model):
     """A one-time, monthly or yearly gift, with where it came from."""
 
     __tablename__ = "gifts"
@@ -152,8 +156,8 @@ class Gift(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     donor: Mapped[Donor | None] = relationship(back_populates="gifts")
-    campaign: Mapped["Campaign | None"] = relationship()  # noqa: F821
-    variant: Mapped["Variant | None"] = relationship()  # noqa: F821
+    campaign: Mapped["Campaign | None"] = relationship()
+    variant: Mapped["Variant | None"] = relationship()
     payments: Mapped[list["Payment"]] = relationship(back_populates="gift", order_by="Payment.id")
     events: Mapped[list["GiftEvent"]] = relationship(back_populates="gift", order_by="GiftEvent.id")
 
@@ -199,7 +203,7 @@ class PaymentStatus(enum.Enum):
     DISPUTED = "disputed"
 
 
-class Payment(db.Model):
+class Payment(Model):
     """Money received: one per PaymentIntent (one-time gift) or invoice (recurring gift)."""
 
     __tablename__ = "payments"
@@ -236,7 +240,7 @@ class Payment(db.Model):
     gift: Mapped[Gift] = relationship(back_populates="payments")
 
 
-class GiftEvent(db.Model):
+class GiftEvent(Model):
     """One change of a gift: what, when, who or what caused it, and why."""
 
     __tablename__ = "gift_events"
@@ -308,7 +312,7 @@ def movement(before: int, after: int, status: GiftStatus, channel: str | None, r
 def _record_mrr_movements(session, flush_context, instances) -> None:
     """Add an "mrr" event to every gift whose monthly value this flush changes."""
     for gift in [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Gift)]:
-        state = sa.inspect(gift)
+        state: sa.orm.InstanceState[Gift] = sa.inspect(gift)
         old = {}
         for name in ("status", "amount", "frequency"):
             history = state.attrs[name].history
@@ -359,7 +363,7 @@ def _keep_gift_totals(session, flush_context, instances) -> None:
     """Add each new payment, and each change of a payment's refunded amount, to its gift."""
     changes: dict[int, tuple[Gift, int, datetime | None]] = {}
     for payment in [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Payment)]:
-        state = sa.inspect(payment)
+        state: sa.orm.InstanceState[Payment] = sa.inspect(payment)
         if state.pending:
             payment.amount_refunded = payment.amount_refunded or 0
             payment.paid_at = payment.paid_at or utcnow()

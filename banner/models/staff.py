@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from banner.extensions import db
+from banner.extensions import Model
 from banner.models.base import UTCDateTime, enum_column, utcnow
 
 #: scrypt with N = 2^17 (werkzeug's default is 2^15)
@@ -22,7 +22,7 @@ class Role(enum.Enum):
     ADMIN = "admin"  #: also manages staff, exports and erases donors
 
 
-class StaffUser(UserMixin, db.Model):
+class StaffUser(UserMixin, Model):
     __tablename__ = "staff_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,7 +48,7 @@ class AuditLogIsAppendOnly(Exception):
     """Something tried to change or delete an audit entry."""
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """A staff action; rows are only ever added (the listeners below refuse anything else)."""
 
     __tablename__ = "audit_entries"

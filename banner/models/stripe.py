@@ -5,11 +5,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from banner.extensions import db
+from banner.extensions import Model
 from banner.models.base import UTCDateTime, utcnow
 
 
-class StripeEvent(db.Model):
+class StripeEvent(Model):
     __tablename__ = "stripe_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -77,13 +77,16 @@ def _raised(campaign: Campaign) -> int:
         raised += int(amount)
     if campaign.goal_mode is GoalMode.COMMITTED:
         yearly = sa.case((Gift.frequency == Frequency.MONTH, Gift.amount * 12), else_=Gift.amount)
-        raised += db.session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(yearly), 0)).where(
-                Gift.campaign_id == campaign.id,
-                Gift.currency == campaign.currency,
-                Gift.status == GiftStatus.ACTIVE,
-                Gift.frequency != Frequency.ONCE,
+        raised += (
+            db.session.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(yearly), 0)).where(
+                    Gift.campaign_id == campaign.id,
+                    Gift.currency == campaign.currency,
+                    Gift.status == GiftStatus.ACTIVE,
+                    Gift.frequency != Frequency.ONCE,
+                )
             )
+            or 0
         )
     return int(raised)
 

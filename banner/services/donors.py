@@ -308,10 +308,10 @@ def _sort_key(sort: str, conditions: list):
         return {"name": Donor.name, "email": Donor.email, "joined": Donor.created_at}[sort], page
     # Sorting by money needs the figure of every matching donor: one pass over the gifts.
     figure = sa.func.sum(Gift.received) if sort == "total" else sa.func.max(Gift.last_paid_at)
-    sums = sa.select(Gift.donor_id.label("donor_id"), figure.label("figure"))
+    figures = sa.select(Gift.donor_id.label("donor_id"), figure.label("figure"))
     if conditions:
-        sums = sums.where(Gift.donor_id.in_(sa.select(Donor.id).where(*conditions).correlate(None)))
-    sums = sums.group_by(Gift.donor_id).subquery("sums")
+        figures = figures.where(Gift.donor_id.in_(sa.select(Donor.id).where(*conditions).correlate(None)))
+    sums = figures.group_by(Gift.donor_id).subquery("sums")
     key = sa.func.coalesce(sums.c.figure, 0) if sort == "total" else sums.c.figure
     return key, page.outerjoin(sums, sums.c.donor_id == Donor.id)
 

@@ -73,9 +73,11 @@ def overview(donor: Donor) -> Overview:
     return Overview(recurring=recurring, one_time=one_time)
 
 
-def _live(gift: Gift) -> None:
+def _live(gift: Gift) -> str:
+    """Return the subscription of a gift the donor may still change."""
     if gift.status not in LIVE or not gift.stripe_subscription_id:
         raise ManageError("This gift cannot be changed any more.")
+    return gift.stripe_subscription_id
 
 
 def _key(gift: Gift, action: str, action_key: str) -> str:
@@ -124,9 +126,9 @@ def proposed_amount(gift: Gift, frequency: Frequency) -> int:
 
 def preview_interval_change(gift: Gift, amount: int, frequency: Frequency) -> IntervalChange:
     """Ask Stripe what giving `amount` every `frequency` from now on would charge today."""
-    _live(gift)
+    subscription_id = _live(gift)
     preview = payments.preview_change(
-        gift.stripe_subscription_id, frequency.value, gift.currency, amount, int(utcnow().timestamp())
+        subscription_id, frequency.value, gift.currency, amount, int(utcnow().timestamp())
     )
     return IntervalChange(
         amount=amount,
@@ -147,7 +149,7 @@ def change_amount(
     interval starts today and is charged today (Stripe allows nothing else without a schedule),
     so it needs the `proration_date` of the figures the donor confirmed, if still fresh.
     """
-    _live(gift)
+    subscription_id = _live(gift)
     if (gift.amount, gift.frequency) == (amount, frequency):
         return False
     if frequency is not gift.frequency:
@@ -157,7 +159,7 @@ def change_amount(
     else:
         proration_date = None
     snapshot = payments.change_subscription(
-        gift.stripe_subscription_id,
+        subscription_id,
         frequency.value,
         gift.currency,
         amount,
@@ -220,10 +222,10 @@ def pause_options(gift: Gift) -> list[PauseOption]:
 def pause(gift: Gift, skipped: int, action_key: str) -> PauseOption | None:
     """Skip the gift's next `skipped` charges, reckoned from Stripe's own billing cycle; return the
     pause, or None when the gift is paused already."""
-    _live(gift)
+    subscription_id = _live(gift)
     if gift.status is GiftStatus.PAUSED:
         return None
-    cycle = payments.billing_cycle(gift.stripe_subscription_id)
+    cycle = payments.billing_cycle(subscription_id)
     next_charge = _time(cycle.next_charge) or gift.current_period_end
     anchor = _time(cycle.anchor)
     option = pause_option(gift, skipped, next_charge, anchor.day if anchor else None)
@@ -231,7 +233,7 @@ def pause(gift: Gift, skipped: int, action_key: str) -> PauseOption | None:
         raise ManageError("Choose one of the pauses offered.")
     resumes_at = option.skipped[-1] + billing.PAUSE_MARGIN
     snapshot = payments.pause_subscription(
-        gift.stripe_subscription_id, int(resumes_at.timestamp()), _key(gift, "pause", action_key)
+        subscription_id, int(resumes_at.timestamp()), _key(gift, "pause", action_key)
     )
     _apply(gift, snapshot)
     db.session.commit()
@@ -243,10 +245,10 @@ def _time(timestamp: int | None) -> datetime | None:
 
 
 def resume(gift: Gift, action_key: str) -> bool:
-    _live(gift)
+    subscription_id = _live(gift)
     if gift.status is not GiftStatus.PAUSED:
         return False
-    snapshot = payments.resume_subscription(gift.stripe_subscription_id, _key(gift, "resume", action_key))
+    snapshot = payments.resume_subscription(subscription_id, _key(gift, "resume", action_key))
     _apply(gift, snapshot)
     db.session.commit()
     return True
@@ -270,13 +272,11 @@ def _customer(gift: Gift) -> str:
 def finish_card_update(gift: Gift, setup_intent_id: str, action_key: str) -> GiftStatus:
     """Make the saved card the one this gift's subscription charges (no other gift's, and not
     the customer's default), and retry a past-due gift's open invoice with it."""
-    _live(gift)
+    subscription_id = _live(gift)
     saved = payments.get_saved_card(setup_intent_id)
     if saved.customer != _customer(gift) or saved.status != "succeeded" or not saved.payment_method:
         raise ManageError(saved.error_message or "The card could not be saved. Please try again.")
-    payments.use_card_for(
-        gift.stripe_subscription_id or "", saved.payment_method, _key(gift, "card", action_key)
-    )
+    payments.use_card_for(subscription_id, saved.payment_method, _key(gift, "card", action_key))
     gift.stripe_payment_method_id = saved.payment_method
     if saved.card is not None:
         gift.card_brand, gift.card_last4 = saved.card.brand, saved.card.last4
@@ -290,7 +290,7 @@ def finish_card_update(gift: Gift, setup_intent_id: str, action_key: str) -> Gif
     )
     db.session.commit()
     if gift.status is GiftStatus.PAST_DUE:
-        invoice = payments.latest_invoice(gift.stripe_subscription_id)
+        invoice = payments.latest_invoice(subscription_id)
         if invoice is not None and invoice.status == "open":
             invoice = payments.pay_invoice(invoice.id, saved.payment_method, _key(gift, "retry", action_key))
         if invoice is not None and invoice.status == "paid":
@@ -327,11 +327,11 @@ def end_gift(
     (banner.services.donors.cancel_gift) both come here."""
     if gift.status in (GiftStatus.CANCELLED, GiftStatus.CANCELLING):
         return False
-    _live(gift)
+    subscription_id = _live(gift)
     if reason not in REASONS:
         raise ManageError("Choose a reason.")
     snapshot = payments.cancel_subscription_for(
-        gift.stripe_subscription_id,
+        subscription_id,
         REASONS[reason][1],
         comment,
         at_period_end,

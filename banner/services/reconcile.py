@@ -6,7 +6,7 @@ subscription news by watermark).
 """
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ class Report:
 def reconcile(
     since_days: int,
     dry_run: bool = False,
-    progress: Callable[[list[Donor]], Iterable[Donor]] = lambda donors: donors,
+    progress: Callable[[Sequence[Donor]], Iterable[Donor]] = lambda donors: donors,
 ) -> Report:
     """Compare every donor's subscriptions, invoices and one-time payments at Stripe with ours,
     and apply the events of the last `since_days` days that never reached us."""
@@ -87,9 +87,10 @@ def _donor(donor: Donor, since: int) -> list[str]:
         )
     ).all()
     for gift in unpaid:
-        if _has_payment(gift.stripe_payment_intent_id):
+        intent_id = gift.stripe_payment_intent_id
+        if intent_id is None or _has_payment(intent_id):
             continue
-        intent = payments.get_charge(gift.stripe_payment_intent_id)
+        intent = payments.get_charge(intent_id)
         if intent.status == "succeeded":
             lifecycle.apply_one_time_payment(gift, intent, Actor.SYSTEM, ACTOR_REF)
             changes.append(f"gift {gift.reference}: payment {intent.id} restored")

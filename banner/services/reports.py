@@ -208,8 +208,12 @@ def _changes(currency: str, since: datetime):
         .subquery()
     )
     value, live = _monthly(currency)
-    now = sa.select(Gift.donor_id, sa.func.sum(value).label("total")).where(*live).group_by(Gift.donor_id)
-    now = now.subquery()
+    now = (
+        sa.select(Gift.donor_id, sa.func.sum(value).label("total"))
+        .where(*live)
+        .group_by(Gift.donor_id)
+        .subquery()
+    )
     later = sa.func.sum(moves.c.mrr_delta).over(
         partition_by=moves.c.donor_id, order_by=(moves.c.created_at, moves.c.id), rows=(1, None)
     )

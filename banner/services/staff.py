@@ -233,7 +233,7 @@ def save_variant(
     if db.session.scalar(clash) is not None:
         raise Taken("key", f"Another variant of this campaign already uses “{fields.key}”.")
     created = variant is None
-    if created:
+    if variant is None:
         variant = Variant()
         campaign.variants.append(variant)
     changed = _apply(variant, asdict(fields))

@@ -35,7 +35,8 @@ def _script_response(loaded, cache_control: str) -> Response:
     response.set_etag(loaded.etag)
     response.headers["Cache-Control"] = cache_control
     response.headers["Access-Control-Allow-Origin"] = "*"  # lets hosts pin it with SRI
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response
 
 
 @bp.get("/api/banner")
