@@ -16,7 +16,9 @@ from flask import current_app
 
 def minify(source: str) -> str:
     """Return the source without comments or spaces and with short local names; globals keep theirs."""
-    return minify_print(es5(source), obfuscate=True, obfuscate_globals=False)
+    return minify_print(
+        es5(source), obfuscate=True, obfuscate_globals=False, shadow_funcname=True, drop_semi=True
+    )
 
 
 class Script:

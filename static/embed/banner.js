@@ -47,10 +47,11 @@
     // In the slim bar and on a phone, the copy takes one line.
     ".slim .text{overflow:hidden;white-space:nowrap;text-overflow:ellipsis}.slim .text b{display:inline;margin-right:.4em}" +
     ":focus-visible{outline:3px solid #0b5cad;outline-offset:-3px}.dark :focus-visible{outline-color:#ffd166}" +
-    "@media (max-width:40em){.bar{padding:.4rem 5.6rem .4rem .8rem;gap:.4rem}" +
-    ".text{overflow:hidden;white-space:nowrap;text-overflow:ellipsis}.text b{display:inline;margin-right:.4em}" +
-    ".goal{position:absolute;top:-3px;left:0;right:0}.goal div:last-child{display:none}.meter{height:3px}" +
-    ".ways{flex-wrap:nowrap;overflow-x:auto;max-width:100%;padding:3px}.ways a{padding:.3rem .6rem}}" +
+    // On a phone: one line of copy, the goal as the top edge, one row of ways to give.
+    "@media (max-width:40em){.bar{padding:.4rem .5rem;gap:.3rem}.text{margin-right:5.4rem;overflow:hidden;" +
+    "white-space:nowrap;text-overflow:ellipsis}.text b{display:inline;margin-right:.4em}" +
+    ".goal{position:absolute;top:-3px;left:0;right:0}.goal div+div{display:none}.meter{height:3px}" +
+    ".ways{flex-wrap:nowrap;overflow-x:auto;max-width:100%;gap:.25rem;padding:2px}.ways a{padding:.3rem .4rem}}" +
     "@media (prefers-reduced-motion:no-preference){.bar{animation:fade .3s}}@keyframes fade{from{opacity:0}}";
 
   function send() {
@@ -83,7 +84,6 @@
       element("div", 0, data.goal.text, goal);
     }
     var ways = element("div", "ways", 0, bar), label = element("label", 0, 0, ways), monthly = element("input", 0, 0, label);
-    ways.id = "ways";
     monthly.type = "checkbox";
     label.append("Monthly");
     function donateUrl(amount, frequency) {
@@ -105,7 +105,6 @@
     var toggle = element("button", "toggle", 0, bar), close = element("button", 0, "×", bar);
     toggle.type = close.type = "button";
     setAttribute(toggle, "aria-label", "Ways to give");
-    setAttribute(toggle, "aria-controls", "ways");
     setAttribute(close, "aria-label", "Close");
     function collapse(slim) {
       bar.classList.toggle("slim", slim);
