@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from banner.assets import Script
 from banner.extensions import db
-from banner.models import BannerStat, Campaign, CampaignStatus, Gift, Variant, utcnow
+from banner.models import BannerStat, Campaign, CampaignStatus, Gift, Placement, Variant, utcnow
 from tests.browser.conftest import close
 from tests.conftest import ROOT, free_port
 from tests.stripe_helpers import VISA
@@ -444,16 +444,21 @@ def test_tabbing_to_the_footer_links_scrolls_them_clear_of_the_banner(site, camp
     close(page.context)
 
 
-def test_focus_moving_to_a_link_under_the_banner_scrolls_it_into_view(site, campaign, browser):
-    campaign(variants=[Variant(**DEMO_VARIANT)])
+# Scroll so that the link sits just inside the screen's edge, under a bar at that edge.
+UNDER_THE_BAR = {
+    Placement.BOTTOM: "(link) => scrollBy(0, link.getBoundingClientRect().bottom - innerHeight + 10)",
+    Placement.TOP: "(link) => scrollBy(0, link.getBoundingClientRect().top - 10)",
+}
+
+
+@pytest.mark.parametrize("placement", [Placement.BOTTOM, Placement.TOP], ids=lambda p: p.value)
+def test_focus_moving_to_a_link_under_the_banner_scrolls_it_into_view(site, campaign, browser, placement):
+    campaign(placement=placement, variants=[Variant(**DEMO_VARIANT)])
     page = sized_page(browser, 360, 640)
     page.goto(site + "/")
     expect(banner(page)).to_be_visible()
     link = page.locator(".story-footer a")
-    # Put the link just above the bottom edge of the screen, under the bar.
-    page.evaluate(
-        "(link) => scrollBy(0, link.getBoundingClientRect().bottom - innerHeight + 10)", link.element_handle()
-    )
+    page.evaluate(UNDER_THE_BAR[placement], link.element_handle())
     assert covered_by_banner(page, link) > 0
 
     link.focus()
