@@ -1,6 +1,8 @@
 """The banner's public endpoints: the script, the banner choice and the event beacons."""
 
+import base64
 import gzip
+import hashlib
 import json
 import re
 import urllib.request
@@ -10,15 +12,39 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from banner.assets import Script
 from banner.extensions import db
 from banner.models import BannerStat, Placement, Variant, utcnow
 from tests.conftest import ROOT
 
-SCRIPT = (ROOT / "static" / "embed" / "banner.js").read_bytes()
+SOURCE = ROOT / "static" / "embed" / "banner.js"
+SCRIPT = Script(SOURCE).body  # the bytes readers download
 
 
-def test_embed_script_fits_its_gzip_budget():
-    assert len(gzip.compress(SCRIPT, compresslevel=9)) <= 3072
+def test_served_embed_script_fits_its_gzip_budget(client):
+    served = client.get("/embed.js").data
+    gzipped = len(gzip.compress(served, compresslevel=9))
+    print(f"embed.js: source {SOURCE.stat().st_size:,} B, served {len(served):,} B, gzip -9 {gzipped:,} B")
+    assert gzipped <= 3072
+
+
+def test_embed_script_is_served_minified_from_its_readable_source(client):
+    served = client.get("/embed.js").data.decode()
+    source = SOURCE.read_text()
+    assert "function render(data, variant, slot)" in source  # real names in the source
+    assert "/*" not in served and "//" not in served.replace("://", "")  # no comments
+    assert "render(data" not in served  # local names shortened
+    assert len(served) < len(source) * 0.7
+    assert "DonationBanner" in served and "dbn:" in served  # the contracts keep their names
+
+
+def test_pinned_name_and_integrity_are_digests_of_the_served_bytes(client, app):
+    served = client.get("/embed.js").data
+    snippet = app.test_cli_runner().invoke(args=["banner", "embed-snippet"]).output
+    digest = hashlib.sha256(served).hexdigest()[:16]
+    integrity = "sha384-" + base64.b64encode(hashlib.sha384(served).digest()).decode()
+    assert f"/embed.{digest}.js" in snippet and f'integrity="{integrity}"' in snippet
+    assert client.get(f"/embed.{digest}.js").data == served
 
 
 @pytest.mark.parametrize(
@@ -95,6 +121,24 @@ def test_banner_answer_carries_text_copy_and_donate_link(client, make_campaign):
     assert variant["heading"] == "<b>Give</b>" and variant["body"] == "<script>x()</script>"
     assert variant["amounts"] == [["5", "$5"], ["10", "$10"], ["25", "$25"]]
     assert (variant["theme"], variant["weight"], variant["button"]) == ("dark", 2, "Support")
+
+
+@pytest.mark.parametrize(
+    ("button_text", "frequency"),
+    [
+        ("Give monthly", "month"),
+        ("Support us every month", "month"),
+        ("Become a yearly supporter", "year"),
+        ("Give now", None),
+        ("Support the Ledger", None),
+    ],
+)
+def test_a_button_that_promises_a_frequency_says_so_in_the_answer(
+    client, make_campaign, button_text, frequency
+):
+    make_campaign(variants=[Variant(key="a", heading="Give", button_text=button_text)])
+    [variant] = client.get("/api/banner?campaign=spring").json["variants"]
+    assert variant["buttonFrequency"] == frequency
 
 
 def test_no_campaign_is_204(client):

@@ -5,6 +5,7 @@ may cache it; the reader's variant, dismissals and caps are decided in the brows
 campaigns are read from the database at most once per BANNER_CACHE_SECONDS per process.
 """
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from banner.extensions import db
-from banner.models import Campaign, CampaignStatus, utcnow
+from banner.models import Campaign, CampaignStatus, Frequency, Variant, utcnow
 from banner.money import format_amount, major_units
 from banner.services import campaigns
 
@@ -146,6 +147,7 @@ def payload(campaign: Campaign) -> dict:
                 "heading": variant.heading,
                 "body": variant.body,
                 "button": variant.button_text,
+                "buttonFrequency": button_frequency(variant),
                 "theme": variant.theme,
                 "weight": variant.weight,
                 "audience": variant.audience,
@@ -158,3 +160,19 @@ def payload(campaign: Campaign) -> dict:
             if variant.weight > 0
         ],
     }
+
+
+#: what a button's copy promises, e.g. "Give monthly" or "Become a yearly supporter"
+PROMISED_FREQUENCIES = [
+    (re.compile(r"\b(monthly|a month|per month|every month)\b", re.IGNORECASE), Frequency.MONTH),
+    (re.compile(r"\b(yearly|annually|annual|a year|per year|every year)\b", re.IGNORECASE), Frequency.YEAR),
+]
+
+
+def button_frequency(variant: Variant) -> str | None:
+    """Return the frequency a variant's button promises ("Give monthly": "month"), or None when the
+    reader's own choice in the banner decides."""
+    for pattern, frequency in PROMISED_FREQUENCIES:
+        if pattern.search(variant.button_text or ""):
+            return frequency.value
+    return None

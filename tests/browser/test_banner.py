@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from banner.assets import Script
 from banner.extensions import db
-from banner.models import BannerStat, Campaign, CampaignStatus, Gift, Variant, utcnow
+from banner.models import BannerStat, Campaign, CampaignStatus, Gift, Placement, Variant, utcnow
 from tests.browser.conftest import close
 from tests.conftest import ROOT, free_port
 from tests.stripe_helpers import VISA
@@ -350,3 +350,139 @@ def test_a_former_donor_is_welcomed_back(site, campaign, reader, browser):
     stranger.goto(site + "/")
     expect(banner(stranger)).to_contain_text("Heading A")
     close(stranger.context)
+
+
+PHONES = [(360, 640), (390, 844)]
+DEMO_VARIANT = dict(
+    key="b",
+    heading="No paywall. No billionaire. Just you.",
+    body="Monthly gifts from readers fund two-thirds of our newsroom.",
+    button_text="Give monthly",
+)
+
+
+def sized_page(browser, width: int, height: int):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.add_init_script(PROBES)
+    return page
+
+
+def screen_share(page) -> float:
+    """Return the share of the viewport the banner covers."""
+    box = banner(page).bounding_box()
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    seen_width = max(0, min(box["x"] + box["width"], width) - max(box["x"], 0))
+    seen_height = max(0, min(box["y"] + box["height"], height) - max(box["y"], 0))
+    return seen_width * seen_height / (width * height)
+
+
+def covered_by_banner(page, target) -> float:
+    """Return how many pixels of `target`'s height the banner covers."""
+    bar, box = banner(page).bounding_box(), target.bounding_box()
+    return max(0, min(bar["y"] + bar["height"], box["y"] + box["height"]) - max(bar["y"], box["y"]))
+
+
+@pytest.mark.parametrize(("width", "height"), [*PHONES, (1280, 900)])
+def test_banner_takes_at_most_15_percent_of_the_screen(site, campaign, browser, width, height):
+    campaign(variants=[Variant(**DEMO_VARIANT)])
+    page = sized_page(browser, width, height)
+    page.goto(site + "/")
+    expect(banner(page)).to_be_visible()
+    share = screen_share(page)
+    print(f"\nbanner at {width}x{height}: {share:.1%} of the viewport")
+    assert share <= 0.15
+    expect(banner(page).locator("b")).to_be_visible()
+    for amount in ("$5", "$10", "$25"):
+        expect(banner(page).get_by_role("link", name=amount)).to_be_visible()
+    assert page.evaluate("window.__cls") == 0
+    close(page.context)
+
+
+@pytest.mark.parametrize(("width", "height"), PHONES)
+def test_banner_collapses_to_a_slim_bar_and_expands_again_and_remembers(
+    site, campaign, browser, width, height
+):
+    campaign(variants=[Variant(**DEMO_VARIANT)])
+    page = sized_page(browser, width, height)
+    page.goto(site + "/")
+    toggle = banner(page).get_by_role("button", name="Ways to give")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    full = screen_share(page)
+
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(banner(page).get_by_role("link", name="$5")).to_be_hidden()
+    slim = screen_share(page)
+    print(f"\nbanner at {width}x{height}: {full:.1%} expanded, {slim:.1%} slim")
+    assert slim < full * 0.7 and slim <= 0.07
+
+    page.reload()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(banner(page).get_by_role("link", name="$5")).to_be_visible()
+    page.reload()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    assert page.evaluate("window.__cls") == 0
+    close(page.context)
+
+
+def test_tabbing_to_the_footer_links_scrolls_them_clear_of_the_banner(site, campaign, browser):
+    campaign(variants=[Variant(**DEMO_VARIANT)])
+    page = sized_page(browser, 390, 844)
+    page.goto(site + "/")
+    expect(banner(page)).to_be_visible()
+    footer_links = page.locator(".site-footer a")
+    footer_links.first.focus()
+    for index in range(footer_links.count()):
+        if index:
+            page.keyboard.press("Tab")
+        expect(footer_links.nth(index)).to_be_focused()
+        assert covered_by_banner(page, footer_links.nth(index)) == 0
+    expect(banner(page).get_by_role("link", name="$5")).to_be_visible()  # scrolled, not collapsed
+    assert page.evaluate("window.__cls") == 0
+    close(page.context)
+
+
+# Scroll so that the link sits just inside the screen's edge, under a bar at that edge.
+UNDER_THE_BAR = {
+    Placement.BOTTOM: "(link) => scrollBy(0, link.getBoundingClientRect().bottom - innerHeight + 10)",
+    Placement.TOP: "(link) => scrollBy(0, link.getBoundingClientRect().top - 10)",
+}
+
+
+@pytest.mark.parametrize("placement", [Placement.BOTTOM, Placement.TOP], ids=lambda p: p.value)
+def test_focus_moving_to_a_link_under_the_banner_scrolls_it_into_view(site, campaign, browser, placement):
+    campaign(placement=placement, variants=[Variant(**DEMO_VARIANT)])
+    page = sized_page(browser, 360, 640)
+    page.goto(site + "/")
+    expect(banner(page)).to_be_visible()
+    link = page.locator(".story-footer a")
+    page.evaluate(UNDER_THE_BAR[placement], link.element_handle())
+    assert covered_by_banner(page, link) > 0
+
+    link.focus()
+    expect(link).to_be_focused()
+    assert covered_by_banner(page, link) == 0
+    assert page.evaluate("window.__cls") == 0
+    close(page.context)
+
+
+def test_give_monthly_opens_the_donate_page_with_monthly_chosen(site, campaign, reader):
+    campaign(variants=[Variant(**DEMO_VARIANT)])
+    reader.goto(site + "/")
+    give_monthly = banner(reader).get_by_role("link", name="Give monthly")
+    five = banner(reader).get_by_role("link", name="$5")
+    assert "frequency=month" in give_monthly.get_attribute("href")
+    assert "frequency=once" in five.get_attribute("href")
+
+    banner(reader).get_by_role("checkbox", name="Monthly").check()
+    assert "frequency=month" in five.get_attribute("href")  # the reader's choice travels with the link
+    banner(reader).get_by_role("checkbox", name="Monthly").uncheck()
+    assert "frequency=once" in five.get_attribute("href")
+    assert "frequency=month" in give_monthly.get_attribute("href")
+
+    give_monthly.click()
+    reader.wait_for_url(re.compile(r"/donate\?"))
+    expect(reader.get_by_label("Monthly")).to_be_checked()
+    assert counted("clicks", 1) == 1
