@@ -23,6 +23,7 @@ from stripe.params import (
     SetupIntentCreateParams,
     SubscriptionCreateParams,
     SubscriptionUpdateParams,
+    SubscriptionUpdateParamsCancellationDetails,
     SubscriptionUpdateParamsItemPriceData,
 )
 
@@ -300,7 +301,7 @@ def start_subscription(
     }
     methods = _payment_methods()
     if methods is not None:
-        params["payment_settings"]["payment_method_types"] = methods  # type: ignore[typeddict-item]
+        params["payment_settings"]["payment_method_types"] = methods
     subscription = _call(client().v1.subscriptions.create, params=params, options=_key(key))
     return _subscription_result(subscription)
 
@@ -633,9 +634,6 @@ def _item(subscription_id: str):
 #: refused, and `proration_behavior: none` only drops the credit for the unused time). So the
 #: unused time is credited on that same invoice, the donor is shown its amount first
 #: (`preview_change`, at the same `proration_date`), and a declined card changes nothing.
-INTERVAL_CHANGE = {"proration_behavior": "always_invoice", "payment_behavior": "error_if_incomplete"}
-
-
 @dataclass(frozen=True)
 class ChangePreview:
     amount_due: int  #: charged now, minor units, the unused time already credited
@@ -657,7 +655,7 @@ def preview_change(
         "subscription": subscription_id,
         "subscription_details": {
             "items": [{"id": item.id, "price_data": _price_data(interval, currency, amount)}],
-            "proration_behavior": INTERVAL_CHANGE["proration_behavior"],
+            "proration_behavior": "always_invoice",  # as change_subscription makes it
             "proration_date": proration_date,
         },
     }
@@ -695,11 +693,10 @@ def change_subscription(
     else:
         if proration_date is None:
             raise ValueError("an interval change needs the proration_date the donor was shown")
-        params.update(
-            proration_behavior=INTERVAL_CHANGE["proration_behavior"],
-            payment_behavior=INTERVAL_CHANGE["payment_behavior"],
-            proration_date=proration_date,
-        )
+        # Charged now as the preview showed (the unused paid time credited); a decline changes nothing.
+        params["proration_behavior"] = "always_invoice"
+        params["payment_behavior"] = "error_if_incomplete"
+        params["proration_date"] = proration_date
     updated = _call(client().v1.subscriptions.update, subscription_id, params=params, options=_key(key))
     return subscription_snapshot(updated)
 
@@ -728,8 +725,11 @@ def resume_subscription(subscription_id: str, key: str) -> SubscriptionSnapshot:
 def cancel_subscription_for(
     subscription_id: str, feedback: str, comment: str | None, at_period_end: bool, key: str
 ) -> SubscriptionSnapshot:
-    """Cancel now, or at the end of the paid period, with the donor's reason."""
-    details = {"feedback": feedback, "comment": (comment or "")[:500]}
+    """Cancel now, or at the end of the paid period, with the donor's reason (a Stripe feedback code)."""
+    details: SubscriptionUpdateParamsCancellationDetails = {
+        "feedback": feedback,
+        "comment": (comment or "")[:500],
+    }
     if at_period_end:
         ended = _call(
             client().v1.subscriptions.update,
@@ -741,7 +741,7 @@ def cancel_subscription_for(
         ended = _call(
             client().v1.subscriptions.cancel,
             subscription_id,
-            params={"cancellation_details": details},
+            params={"cancellation_details": {"feedback": feedback, "comment": details["comment"]}},
             options=_key(key),
         )
     return subscription_snapshot(ended)

@@ -33,7 +33,9 @@ def test_reconcile_restores_a_lost_payment_and_a_missed_cancellation_then_change
     db.session.commit()
     # Stripe-side change we never heard of: the second donor's gift cancelled in the dashboard.
     client = stripe.StripeClient("sk_test_suite", base_addresses={"api": stripe_base})
-    client.v1.subscriptions.cancel(ended.stripe_subscription_id)
+    client.v1.subscriptions.cancel(
+        ended.stripe_subscription_id, options={"idempotency_key": "dashboard-cancel"}
+    )
 
     dry = reconcile(app, "--dry-run")
     assert "would change" in dry

@@ -136,9 +136,10 @@ def _new_gift(request: GiftRequest) -> Gift:
     except IntegrityError:
         # The same form arrived twice at once: the other request's gift stands.
         db.session.rollback()
-        gift = db.session.scalar(sa.select(Gift).where(Gift.checkout_key == request.checkout_key))
-        if gift is None:
+        other = db.session.scalar(sa.select(Gift).where(Gift.checkout_key == request.checkout_key))
+        if other is None:
             raise
+        return other
     return gift
 
 
@@ -300,11 +301,12 @@ def forget_attempts() -> int:
 
 def send_receipt(gift: Gift) -> None:
     """E-mail the donor a receipt, once per gift, after it is paid."""
-    sent = db.session.execute(
+    claimed = db.session.execute(
         sa.update(Gift)
         .where(Gift.id == gift.id, Gift.receipt_sent_at.is_(None))
         .values(receipt_sent_at=utcnow())
-    ).rowcount
+    )
+    sent = getattr(claimed, "rowcount", 0)  # a CursorResult: how many rows this request claimed
     db.session.commit()
     if sent and gift.donor is not None:
         try:

@@ -306,7 +306,8 @@ def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], act
     if not end_gift(gift, reason, comment, at_period_end, action_key, offered=offered):
         return False
     db.session.commit()
-    mail.send_cancellation(gift, manage_url(gift.donor))
+    if gift.donor is not None:  # a live gift always has its donor
+        mail.send_cancellation(gift, manage_url(gift.donor))
     return True
 
 

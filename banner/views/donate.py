@@ -154,12 +154,12 @@ def _render(form: DonateForm):
 def _gift_request(form: DonateForm) -> checkout.GiftRequest:
     return checkout.GiftRequest(
         amount=form.amount_minor,
-        currency=form.currency.data,
+        currency=form.currency.data or "",
         frequency=form.frequency_value,
         cover_fees=form.cover_fees.data,
-        name=form.name.data,
-        email=form.email.data,
-        checkout_key=form.checkout_key.data,
+        name=form.name.data or "",
+        email=form.email.data or "",
+        checkout_key=form.checkout_key.data or "",
         campaign=form.campaign.data or None,
         variant=form.variant.data or None,
         article_url=form.article_url.data or None,
