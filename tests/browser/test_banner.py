@@ -486,3 +486,43 @@ def test_give_monthly_opens_the_donate_page_with_monthly_chosen(site, campaign, 
     reader.wait_for_url(re.compile(r"/donate\?"))
     expect(reader.get_by_label("Monthly")).to_be_checked()
     assert counted("clicks", 1) == 1
+
+
+def count_clicks(page) -> list:
+    """Record every click the reader makes, on every page of the journey."""
+    clicks: list[str] = []
+    page.expose_function("clicked", lambda: clicks.append(page.url))
+    page.add_init_script("document.addEventListener('click', e => { if (e.isTrusted) window.clicked(); }, true);")
+    return clicks
+
+
+@pytest.mark.parametrize(
+    ("choose", "frequency", "amount"),
+    [(("$25",), "once", 2500), (("Give monthly", "$10"), "month", 1000)],
+    ids=["once", "monthly"],
+)
+def test_from_the_banner_to_the_thank_you_page(site, campaign, reader, choose, frequency, amount):
+    """The reader's whole path, with the clicks and seconds it takes (printed for `pytest -s`)."""
+    campaign(variants=[Variant(**DEMO_VARIANT)])
+    clicks = count_clicks(reader)
+    reader.goto(site + "/")
+    started = time.monotonic()
+    banner(reader).get_by_role("link", name=choose[0], exact=True).click()
+    reader.wait_for_url(re.compile(r"/donate\?"))
+    for preset in choose[1:]:
+        reader.get_by_role("button", name=preset, exact=True).click()
+    reader.get_by_label("Your name").fill("Ada Reader")
+    reader.get_by_label("E-mail").fill("ada@example.org")
+    card = reader.locator("#payment-element")
+    card.get_by_label("Card number").fill(VISA)
+    card.get_by_label("Expiry (MM / YY)").fill("12 / 34")
+    card.get_by_label("CVC").fill("123")
+    reader.locator("#submit").click()
+    reader.wait_for_url(re.compile(r"/donate/thanks/"))
+    seconds = time.monotonic() - started
+
+    print(f"\n{frequency}: {len(clicks)} clicks, {seconds:.1f} s from the banner to the thank-you page")
+    assert len(clicks) == len(choose) + 1
+    db.session.expire_all()
+    [gift] = db.session.scalars(sa.select(Gift)).all()
+    assert (gift.frequency.value, gift.amount, gift.variant.key) == (frequency, amount, "b")
