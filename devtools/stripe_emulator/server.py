@@ -722,6 +722,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, json.dumps(shim.state.requests).encode())
         if path == "/_shim/events" and self.command == "POST":
             return self.receive_event(body)
+        if path.startswith("/_config/webhooks/") and self.command == "DELETE":
+            shim.webhooks.pop(path.rsplit("/", 1)[1], None)
+            return self.answer(200, b"", "text/plain")
         if path.startswith("/_config/webhooks/") and self.command == "POST":
             return self.register_webhook(path.rsplit("/", 1)[1], translate.decode_body(body))
         if path == "/_config/data" and self.command == "DELETE":
@@ -740,7 +743,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(*shim.state.replies[(idempotency, path)])
         found = route(self.command, path)
         if found is None:
-            return self.forward(body)
+            return self.forward(body, idempotency)
         name, groups = found
         if not secret and not (publishable and name in PUBLIC):
             return self.reply(
@@ -773,7 +776,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def forward(self, body: bytes):
+    def forward(self, body: bytes, idempotency: str | None = None):
         """Pass a request localstripe answers well to it, and its answer back in today's shape."""
         headers = {
             key: value
@@ -796,6 +799,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if content_type.startswith("application/json") and payload and status == 200:
             with contextlib.suppress(ValueError, Refusal):
                 payload = json.dumps(self.server.translated(json.loads(payload))).encode()
+        if idempotency and status < 500:
+            self.server.state.replies[(idempotency, self.path.split("?")[0])] = (status, payload)
         self.answer(status, payload, content_type.split(";")[0])
 
     def register_webhook(self, name: str, params: dict):
