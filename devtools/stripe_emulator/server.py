@@ -125,6 +125,8 @@ class Shim(http.server.ThreadingHTTPServer):
                 return error.code, json.loads(body)
             except ValueError:
                 return error.code, {"error": {"type": "api_error", "message": body.decode(errors="replace")}}
+        except OSError:
+            return 502, {"error": {"type": "api_error", "message": "localstripe did not answer"}}
 
     def need(self, method: str, path: str, params: dict | None = None) -> dict:
         status, body = self.call(method, path, params)
