@@ -442,6 +442,73 @@ def test_a_subscription_keeps_what_localstripe_has_no_field_for(client, emulator
     )
 
 
+def test_an_interval_change_invoiced_at_once_is_paid_with_the_subscriptions_card(client, emulator):
+    subscription = start_gift(client)
+    pay_on_the_page(emulator, subscription.latest_invoice.confirmation_secret.client_secret, VISA)
+    first = subscription.latest_invoice.id
+    item = client.v1.subscriptions.retrieve(subscription.id)["items"].data[0]
+    yearly = {**PRICE, "unit_amount": 12000, "recurring": {"interval": "year"}}
+
+    changed = client.v1.subscriptions.update(
+        subscription.id,
+        params={
+            "items": [{"id": item.id, "price_data": yearly}],
+            "proration_behavior": "always_invoice",
+            "billing_cycle_anchor": "now",
+            "expand": ["latest_invoice.payments"],
+        },
+    )
+
+    assert changed["items"].data[0].price.recurring.interval == "year"
+    assert changed.latest_invoice.id != first and changed.latest_invoice.status == "paid"
+    [payment] = changed.latest_invoice.payments.data
+    intent = client.v1.payment_intents.retrieve(payment.payment.payment_intent)
+    assert intent.payment_method == changed.default_payment_method
+
+
+def test_an_open_invoice_is_paid_with_the_payment_method_given(client, emulator):
+    subscription = start_gift(client)
+    invoice = client.v1.invoices.pay(
+        subscription.latest_invoice.id, params={"payment_method": card(emulator, VISA)}
+    )
+    assert invoice.status == "paid"
+    assert client.v1.subscriptions.retrieve(subscription.id).status == "active"
+
+
+def test_a_three_d_secure_card_is_authenticated_once_on_a_setup_intent(client, emulator):
+    customer = client.v1.customers.create(params={"email": "ada@example.org"})
+    setup = client.v1.setup_intents.create(params={"customer": customer.id, "usage": "off_session"})
+    fields = {"client_secret": setup.client_secret, "payment_method": card(emulator, THREE_D_SECURE)}
+    status, answer = browser_post(emulator, f"/v1/setup_intents/{setup.id}/confirm", fields)
+    assert (status, answer["status"]) == (200, "requires_action")
+    path = f"/v1/setup_intents/{setup.id}/_authenticate?success=true"
+    status, answer = browser_post(emulator, path, {"client_secret": setup.client_secret})
+    assert (status, answer["status"]) == (200, "succeeded")
+    assert client.v1.setup_intents.retrieve(setup.id).status == "succeeded"
+
+
+def test_a_card_declined_at_setup_answers_a_card_error_with_the_setup_intent(client, emulator):
+    setup = client.v1.setup_intents.create(params={"usage": "off_session"})
+    fields = {"client_secret": setup.client_secret, "payment_method": card(emulator, DECLINED_AT_SETUP)}
+    status, error = browser_post(emulator, f"/v1/setup_intents/{setup.id}/confirm", fields)
+    assert (status, error["error"]["type"], error["error"]["code"]) == (402, "card_error", "card_declined")
+    assert error["error"]["setup_intent"]["status"] == "requires_payment_method"
+
+
+def test_events_listed_since_a_time_are_in_the_current_shape(client, emulator):
+    subscription = start_gift(client)
+    pay_on_the_page(emulator, subscription.latest_invoice.confirmation_secret.client_secret, VISA)
+    events = client.v1.events.list(params={"created": {"gte": subscription.created}, "limit": 100}).data
+    kinds = [event.type for event in events]
+    assert {"invoice.payment_succeeded", "invoice.paid", "invoice_payment.paid"} <= set(kinds)
+    assert "customer.subscription.created" in kinds and not [
+        kind for kind in kinds if kind.startswith("plan.")
+    ]
+    assert {event.api_version for event in events} == {translate.API_VERSION}
+    paid = next(event for event in events if event.type == "invoice.paid").data.object
+    assert paid.parent.subscription_details.metadata.to_dict() == {"gift": "g1"}
+
+
 def test_requests_sent_with_the_secret_key_are_recorded(client, emulator):
     client.v1.customers.create(
         params={"email": "ada@example.org", "metadata": {"gift": "g1"}}, options={"idempotency_key": "k1"}
