@@ -221,6 +221,12 @@ def test_the_shims_own_plans_never_show_as_events():
     assert translate.events_for(translate.event(raw, PLAN), PLAN) == []
 
 
+def test_an_update_names_what_changed_as_stripe_does():
+    before = {"id": "sub_1", "status": "incomplete", "pause_collection": None, "items": {"data": [1]}}
+    after = {"id": "sub_1", "status": "active", "pause_collection": None, "items": {"data": [1]}}
+    assert translate.previous_attributes(before, after) == {"status": "incomplete"}
+
+
 def test_events_are_listed_newest_first_from_the_given_time():
     events = [{"id": f"evt_{n}", "type": "invoice.paid", "created": n} for n in (100, 200, 300)]
     page = translate.select_events(events, {"created": {"gte": "200"}, "limit": "10"})
@@ -621,5 +627,7 @@ def test_a_webhook_registered_through_the_shim_arrives_signed_and_in_the_current
     assert invoice.parent.subscription_details.subscription == subscription.id
     assert "subscription" not in invoice and "payment_intent" not in invoice
     created, _ = wait_for_event(receiver, "customer.subscription.created", subscription.id)
+    updated, _ = wait_for_event(receiver, "customer.subscription.updated", subscription.id)
+    assert json.loads(updated)["data"]["previous_attributes"]["status"] == "incomplete"
     assert json.loads(created)["data"]["object"]["items"]["data"][0]["price"]["unit_amount"] == 1000
     assert not [body for body, _ in receiver.received if json.loads(body)["type"].startswith("plan.")]
