@@ -198,6 +198,8 @@ class Shim(http.server.ThreadingHTTPServer):
     def translated(self, obj: dict) -> dict:
         """Any localstripe answer in the current shape."""
         kind = obj.get("object")
+        if obj.get("deleted"):
+            return obj
         if kind == "list":
             return {**obj, "data": [self.translated(item) for item in obj.get("data", [])]}
         if kind == "subscription":
