@@ -19,7 +19,9 @@ with calls localstripe does understand (see `translate` for the pure rules):
   added to every answer and event;
 - webhooks: a client registering one (`POST /_config/webhooks/<name>`) registers the shim with
   localstripe instead; localstripe's events are translated, the shim's bookkeeping hidden, the
-  events real Stripe adds derived, and each is signed as Stripe signs and posted on;
+  events real Stripe adds derived (`invoice.paid`, `invoice_payment.paid`; and made here:
+  `customer.subscription.created` for an emulated subscription, `customer.subscription.updated`
+  for each change of one), and each is signed as Stripe signs and posted on;
 - every request the app sends with a secret key is recorded (`GET/DELETE /_shim/requests`) and
   answers are replayed for a repeated `Idempotency-Key`, as Stripe does;
 - `/js.stripe.com/v3/` serves the Stripe.js test double beside this file when there is one.
@@ -125,6 +127,8 @@ class Shim(http.server.ThreadingHTTPServer):
                 return error.code, json.loads(body)
             except ValueError:
                 return error.code, {"error": {"type": "api_error", "message": body.decode(errors="replace")}}
+        except OSError:
+            return 502, {"error": {"type": "api_error", "message": "localstripe did not answer"}}
 
     def need(self, method: str, path: str, params: dict | None = None) -> dict:
         status, body = self.call(method, path, params)
@@ -199,6 +203,8 @@ class Shim(http.server.ThreadingHTTPServer):
     def translated(self, obj: dict) -> dict:
         """Any localstripe answer in the current shape."""
         kind = obj.get("object")
+        if obj.get("deleted"):
+            return obj
         if kind == "list":
             return {**obj, "data": [self.translated(item) for item in obj.get("data", [])]}
         if kind == "subscription":
@@ -232,6 +238,26 @@ class Shim(http.server.ThreadingHTTPServer):
         """Keep an event made here and send it to the registered webhooks."""
         self.state.events.append(event)
         self.deliver([event])
+
+    def announce(self, before: dict | None) -> None:
+        """Send `customer.subscription.updated` when a subscription changed, as Stripe does."""
+        if before is None:
+            return
+        after = self.subscription(before["id"])
+        previous = translate.previous_attributes(before, after)
+        if previous:
+            source = f"{before['id']}:{secrets.token_hex(8)}"
+            made = translate.made_event(
+                "customer.subscription.updated", after, int(time.time()), source, previous
+            )
+            self.emit(made)
+
+    def subscription_paid_by(self, raw_intent: dict) -> dict | None:
+        """The subscription whose invoice this PaymentIntent pays, in the current shape."""
+        if not raw_intent.get("invoice"):
+            return None
+        invoice = self.need("GET", f"/v1/invoices/{raw_intent['invoice']}")
+        return self.subscription(invoice["subscription"]) if invoice.get("subscription") else None
 
     def deliver(self, events: list[dict]) -> None:
         threading.Thread(target=self._deliver, args=(events, dict(self.webhooks)), daemon=True).start()
@@ -310,12 +336,14 @@ class Shim(http.server.ThreadingHTTPServer):
             )
         elif raw["status"] == "requires_payment_method":
             raise refusal(400, "You must provide a payment method to confirm this PaymentIntent.")
+        before = self.subscription_paid_by(raw)
         status, answer = self.call("POST", f"/v1/payment_intents/{intent_id}/confirm")
         if status == 402:
             raise self.declined(intent_id, answer["error"].get("message", "Your card was declined."))
         if status != 200:
             raise Refusal(status, answer)
         self.after_payment(answer)
+        self.announce(before)
         return self.payment_intent(intent_id)
 
     def declined(self, intent_id: str, message: str) -> Refusal:
@@ -411,6 +439,7 @@ class Shim(http.server.ThreadingHTTPServer):
         self.check_secret(call, raw)
         success = str(call.params.get("success", "false")).lower() == "true"
         invoice_id = raw.get("invoice")
+        before = self.subscription_paid_by(raw)
         if not success and invoice_id:  # localstripe would cancel the subscription; Stripe keeps it
             self.need("POST", f"/v1/payment_intents/{intent_id}", {"invoice": None})
         try:
@@ -424,6 +453,7 @@ class Shim(http.server.ThreadingHTTPServer):
         if status != 200:
             raise Refusal(status, answer)
         self.after_payment(answer)
+        self.announce(before)
         return self.payment_intent(intent_id)
 
     def make_payment_method(self, data: dict | None) -> str | None:
@@ -562,6 +592,7 @@ class Shim(http.server.ThreadingHTTPServer):
         upstream, kept, plans = translate.subscription_request(call.params)
         for plan in plans:
             self.ensure_plan(plan)
+        before = self.subscription(subscription_id)
         stored = self.state.subscriptions.setdefault(subscription_id, {})
         for key, value in kept.items():
             if isinstance(value, dict) and isinstance(stored.get(key), dict) and key != "pause_collection":
@@ -595,6 +626,7 @@ class Shim(http.server.ThreadingHTTPServer):
                         except Refusal as error:
                             if error.status != 402:
                                 raise
+        self.announce(before)
         return self.subscription(subscription_id, call.params.get("expand", []))
 
     def cancel_subscription(self, call: Call, subscription_id: str) -> dict:
@@ -727,6 +759,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, json.dumps(shim.state.requests).encode())
         if path == "/_shim/events" and self.command == "POST":
             return self.receive_event(body)
+        if path.startswith("/_config/webhooks/") and self.command == "DELETE":
+            shim.webhooks.pop(path.rsplit("/", 1)[1], None)
+            return self.answer(200, b"", "text/plain")
         if path.startswith("/_config/webhooks/") and self.command == "POST":
             return self.register_webhook(path.rsplit("/", 1)[1], translate.decode_body(body))
         if path == "/_config/data" and self.command == "DELETE":
@@ -745,7 +780,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(*shim.state.replies[(idempotency, path)])
         found = route(self.command, path)
         if found is None:
-            return self.forward(body)
+            return self.forward(body, idempotency)
         name, groups = found
         if not secret and not (publishable and name in PUBLIC):
             return self.reply(
@@ -778,7 +813,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def forward(self, body: bytes):
+    def forward(self, body: bytes, idempotency: str | None = None):
         """Pass a request localstripe answers well to it, and its answer back in today's shape."""
         headers = {
             key: value
@@ -801,6 +836,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if content_type.startswith("application/json") and payload and status == 200:
             with contextlib.suppress(ValueError, Refusal):
                 payload = json.dumps(self.server.translated(json.loads(payload))).encode()
+        if idempotency and status < 500:
+            self.server.state.replies[(idempotency, self.path.split("?")[0])] = (status, payload)
         self.answer(status, payload, content_type.split(";")[0])
 
     def register_webhook(self, name: str, params: dict):

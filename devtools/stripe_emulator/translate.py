@@ -493,6 +493,13 @@ def made_event(
     }
 
 
+def previous_attributes(before: dict, after: dict) -> dict:
+    """What changed on an object, as `previous_attributes` of its `*.updated` event names it."""
+    return {key: before.get(key) for key in after if key != "items" and before.get(key) != after[key]} | (
+        {"items": before["items"]} if before.get("items") != after.get("items") else {}
+    )
+
+
 def events_for(translated: dict, raw_object: dict) -> list[dict]:
     """The events the app sees for one translated localstripe event: none for the shim's own
     bookkeeping, and the ones real Stripe sends beside it."""
