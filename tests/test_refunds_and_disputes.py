@@ -3,6 +3,7 @@ failed refunds and disputes are recorded and reach the reports, whatever the ord
 
 import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -201,3 +202,19 @@ def test_a_full_refund_that_failed_makes_the_gift_paid_again(client, make_gift):
 def test_a_refund_of_an_unknown_charge_is_kept_with_a_note(client):
     se.deliver(client, se.event("refund.failed", se.refund("re_x", charge_id="ch_x", amount=100)))
     assert db.session.scalar(sa.select(StripeEvent.error)) == "no payment for this refund"
+
+
+def test_an_invoice_and_its_payment_told_at_once_are_linked(live_server, app, make_gift):
+    """invoice.paid and invoice_payment.paid of ten renewals, all posted together."""
+    gift = make_gift()
+    events = []
+    for number in range(10):
+        paid, paid_by = renewal_events(gift, number)
+        events += [paid, paid_by]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert list(pool.map(lambda evt: se.deliver_over_http(live_server, evt), events)) == [200] * 20
+    db.session.expire_all()
+    found = db.session.scalars(sa.select(Payment).where(Payment.gift_id == gift.id)).all()
+    assert len(found) == 10 and received(gift) == 10 * 1000
+    assert all(p.stripe_charge_id == p.stripe_invoice_id.replace("in_", "ch_") for p in found)

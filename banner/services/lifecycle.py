@@ -1,18 +1,28 @@
 """What Stripe tells us about gifts, applied so that every gift matches Stripe.
 
 Each webhook event is stored by its id in the same transaction as its effect: a duplicate is a
-no-op, and an error rolls both back so that Stripe's redelivery applies it once.
+no-op, and an error rolls both back so that Stripe's redelivery applies it once. An event of
+another API version than the pinned one (payments.API_VERSION) is stored, flagged and never
+applied: its objects have other fields.
 
 Events arrive late, twice and out of order. So a gift keeps two watermarks (event `created`
 times 10 plus a rank that orders events of the same second): the subscription's own news
-(status, amount, interval, pause, cancellation) is applied only when newer than the gift's
-`stripe_watermark`, and invoice news (renewal failures and retries) only when newer than its
-`invoice_watermark`. Payments are keyed by invoice or PaymentIntent and only ever added, and
-refunds only grow. Whatever the order, the gift ends in the same state.
+(status, amount, interval, pause, cancellation, the customer deleted) is applied only when newer
+than the gift's `stripe_watermark`, and invoice news (renewal failures, 3-D Secure asked,
+payments) only when newer than its `invoice_watermark`. Payments are keyed by invoice or
+PaymentIntent and only ever added. invoice.paid records a renewal and invoice_payment.paid says
+which PaymentIntent and charge paid it: whichever comes first is kept for the other
+(services/ledger.py), so refunds and disputes of renewals find their payment. A payment follows
+its charge's refunded total by a watermark of its own, less the refunds that failed since; a
+dispute takes the money out while open or lost and gives it back when won, and once closed stays
+closed. Whatever the order, the gift ends in the same state.
 
 The gift's status then follows from what Stripe last said:
+  ended (canceled, incomplete_expired) before any payment -> failed, never a cancellation;
   canceled -> cancelled; incomplete_expired -> failed; pause_collection -> paused;
-  newer invoice news than subscription news -> past_due while attempts fail, else active;
+  newer invoice news than subscription news -> action_required while the bank waits for the
+  donor's 3-D Secure (the donor is e-mailed the manage link), past_due while attempts fail,
+  else active; before the first payment, only the donate page and its events move the gift;
   past_due / unpaid -> past_due; active with cancel_at_period_end -> cancelling; active -> active.
 """
 
