@@ -218,3 +218,28 @@ def test_an_invoice_and_its_payment_told_at_once_are_linked(live_server, app, ma
     found = db.session.scalars(sa.select(Payment).where(Payment.gift_id == gift.id)).all()
     assert len(found) == 10 and received(gift) == 10 * 1000
     assert all(p.stripe_charge_id == p.stripe_invoice_id.replace("in_", "ch_") for p in found)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+def test_a_renewals_refund_and_dispute_count_whatever_the_order(client, make_gift, order):
+    """A renewal of 1000, refunded 300, then disputed for the 700 left: nothing of it counts, even
+    when the refund and the dispute come before the payment or its charge id."""
+    gift = make_gift()
+    ch_id, pi_id = f"ch_{gift.stripe_subscription_id}_1", f"pi_{gift.stripe_subscription_id}_1"
+    refunded = se.charge(ch_id, payment_intent=pi_id, amount=1000, amount_refunded=300)
+    disputed = se.dispute("dp_o", charge_id=ch_id, amount=700, status="needs_response")
+    events = [
+        *renewal_events(gift),
+        se.event("charge.refunded", refunded, created=T0 + 10),
+        se.event("charge.dispute.created", disputed, created=T0 + 20),
+    ]
+    deliver_all(client, [events[index] for index in order])
+
+    payment = the_payment(gift)
+    assert (payment.amount_refunded, payment.amount_disputed, payment.status) == (
+        300,
+        700,
+        PaymentStatus.DISPUTED,
+    )
+    assert received(gift) == 0 and reports.overview("usd", TODAY).raised["month"] == 0
+    assert db.session.scalar(sa.select(sa.func.count()).where(StripeEvent.error.like("no payment%"))) == 0

@@ -12,7 +12,9 @@ than the gift's `stripe_watermark`, and invoice news (renewal failures, 3-D Secu
 payments) only when newer than its `invoice_watermark`. Payments are keyed by invoice or
 PaymentIntent and only ever added. invoice.paid records a renewal and invoice_payment.paid says
 which PaymentIntent and charge paid it: whichever comes first is kept for the other
-(services/ledger.py), so refunds and disputes of renewals find their payment. A payment follows
+(services/ledger.py), so refunds and disputes of renewals find their payment; a refund or
+dispute that came before its payment is kept with a note and applied once the payment (or its
+charge id) is known. A payment follows
 its charge's refunded total by a watermark of its own, less the refunds that failed since; a
 dispute takes the money out while open or lost and gives it back when won, and once closed stays
 closed. Whatever the order, the gift ends in the same state.
@@ -307,7 +309,7 @@ def apply_invoice(gift: Gift, info: payments.InvoiceInfo, mark: int, actor: Acto
         paid_by = ledger.invoice_payment(info.id)
         known = db.session.scalar(sa.select(Payment.id).where(Payment.stripe_invoice_id == info.id))
         if known is None:
-            record_payment(
+            payment = record_payment(
                 gift,
                 amount=info.amount_paid,
                 currency=info.currency,
@@ -324,6 +326,7 @@ def apply_invoice(gift: Gift, info: payments.InvoiceInfo, mark: int, actor: Acto
                     data={"invoice": info.id, "amount": info.amount_paid},
                 )
             )
+            _apply_waiting(payment)
             changed = True
     if mark > gift.invoice_watermark:
         changed = changed or gift.failed_attempts != 0 or gift.action_required
@@ -352,6 +355,7 @@ def on_invoice_payment_paid(invoice_payment: dict, delivery: Delivery) -> None:
         return
     payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or info.payment_intent
     payment.stripe_charge_id = payment.stripe_charge_id or info.charge
+    _apply_waiting(payment)
 
 
 def on_invoice_failed(invoice: dict, delivery: Delivery) -> None:
@@ -403,7 +407,7 @@ def on_intent_succeeded(intent: dict, delivery: Delivery) -> None:
 def apply_one_time_payment(gift: Gift, intent, actor: Actor, actor_ref: str) -> bool:
     """Record a succeeded PaymentIntent of a one-time gift; return whether the gift just became
     paid (it was left unpaid, e.g. when the donor closed the page after 3-D Secure)."""
-    record_payment(
+    payment = record_payment(
         gift,
         amount=intent.amount,
         currency=intent.currency,
@@ -411,11 +415,12 @@ def apply_one_time_payment(gift: Gift, intent, actor: Actor, actor_ref: str) -> 
         payment_intent_id=intent.id,
         charge_id=intent.charge,
     )
-    if gift.status not in (*UNPAID, GiftStatus.FAILED):
-        return False
-    gift.stripe_payment_intent_id = intent.id
-    gift.set_status(GiftStatus.SUCCEEDED, actor, actor_ref=actor_ref, reason="payment succeeded")
-    return True
+    became_paid = gift.status in (*UNPAID, GiftStatus.FAILED)
+    if became_paid:
+        gift.stripe_payment_intent_id = intent.id
+        gift.set_status(GiftStatus.SUCCEEDED, actor, actor_ref=actor_ref, reason="payment succeeded")
+    _apply_waiting(payment)
+    return became_paid
 
 
 def on_intent_failed(intent: dict, delivery: Delivery) -> None:
@@ -438,12 +443,16 @@ def _one_time_gift(info: payments.IntentInfo) -> Gift | None:
     return gift
 
 
+#: the notes of refund and dispute events that came before their payment was known
+NO_PAYMENT = ("no payment for this charge", "no payment for this refund", "no payment for this dispute")
+
+
 def on_charge_refunded(charge: dict, delivery: Delivery) -> None:
     """charge.refunded: record the refunded total (full or partial) against its payment."""
     info = payments.charge_info(charge)
     payment = ledger.payment_for_charge(info.id, info.payment_intent)
     if payment is None:
-        delivery.note = "no payment for this charge"
+        delivery.note = NO_PAYMENT[0]
         return
     if ledger.apply_charge_refunds(payment, info.amount_refunded, delivery.mark, delivery.id):
         _follow_refunds(payment.gift, delivery.id)
@@ -454,7 +463,7 @@ def on_refund_failed(refund: dict, delivery: Delivery) -> None:
     info = payments.refund_info(refund)
     payment = ledger.payment_for_charge(info.charge, info.payment_intent)
     if payment is None:
-        delivery.note = "no payment for this refund"
+        delivery.note = NO_PAYMENT[1]
         return
     if ledger.apply_refund_failure(payment, info.id, info.amount, delivery.mark, delivery.id):
         _follow_refunds(payment.gift, delivery.id)
@@ -477,7 +486,7 @@ def on_dispute(dispute: dict, delivery: Delivery) -> None:
     info = payments.dispute_info(dispute)
     payment = ledger.payment_for_charge(info.charge, info.payment_intent)
     if payment is None:
-        delivery.note = "no payment for this dispute"
+        delivery.note = NO_PAYMENT[2]
         return
     ledger.apply_dispute(
         payment,
@@ -487,6 +496,33 @@ def on_dispute(dispute: dict, delivery: Delivery) -> None:
         _time(delivery.event["created"]),
         delivery.id,
     )
+
+
+def _apply_waiting(payment: Payment) -> None:
+    """Apply the refunds and disputes of the payment's charge that came before the payment (or
+    its charge id) was known, in the order Stripe made them."""
+    if not (payment.stripe_charge_id or payment.stripe_payment_intent_id):
+        return
+    keys = {payment.stripe_charge_id, payment.stripe_payment_intent_id} - {None}
+    waiting = db.session.scalars(
+        sa.select(StripeEvent)
+        .where(StripeEvent.error.in_(NO_PAYMENT))
+        .order_by(StripeEvent.created, StripeEvent.id)
+    ).all()
+    for stored in waiting:
+        obj = stored.payload["data"]["object"]
+        if stored.type == "charge.refunded":
+            info = payments.charge_info(obj)
+            charge, intent = info.id, info.payment_intent
+        else:  # a refund or a dispute: both name their charge and PaymentIntent
+            charge = payments.object_id(payments.field(obj, "charge"))
+            intent = payments.object_id(payments.field(obj, "payment_intent"))
+        if not keys & {charge, intent}:
+            continue
+        delivery = Delivery(stored.payload)
+        HANDLERS[stored.type](obj, delivery)
+        stored.error = delivery.note
+        stored.processed_at = utcnow()
 
 
 def on_customer_updated(customer: dict, delivery: Delivery) -> None:
