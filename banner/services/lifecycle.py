@@ -124,7 +124,6 @@ def receive(event: dict) -> bool:
     delivery = Delivery(event)
     try:
         db.session.flush()  # claims the event id; a concurrent duplicate waits here, then fails
-        handler = HANDLERS.get(event["type"])
         version = event.get("api_version")
         if version != payments.API_VERSION:
             # Another version's objects have other fields: read as ours, they would mislead.
@@ -134,6 +133,7 @@ def receive(event: dict) -> bool:
             stored.error = f"{OTHER_VERSION} {version} is not {payments.API_VERSION}; not applied"
             db.session.commit()
             return True
+        handler = HANDLERS.get(event["type"])
         if handler is None:
             log.info("stripe event %s: %s is not handled", event["id"], event["type"])
         else:
