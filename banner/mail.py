@@ -49,6 +49,20 @@ def send_cancellation(gift, manage_url: str) -> None:
     )
 
 
+def send_action_required(gift, manage_url: str) -> None:
+    """Ask a donor to confirm a renewal their bank holds for 3-D Secure, on the manage page."""
+    send(
+        to=gift.donor.email,
+        subject=f"Please confirm your gift to {current_app.config['SITE_NAME']}",
+        body=render_template(
+            "mail/action_required.txt",
+            gift=gift,
+            amount=format_amount(gift.amount, gift.currency),
+            manage_url=manage_url,
+        ),
+    )
+
+
 def public_url(endpoint: str, **values) -> str:
     """Return the absolute URL of a page at BANNER_PUBLIC_URL, with or without a request."""
     path = current_app.url_map.bind("localhost").build(endpoint, values)

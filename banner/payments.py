@@ -392,22 +392,31 @@ def use_card_for(subscription_id: str, payment_method_id: str, key: str) -> None
 
 
 def period_end(subscription) -> int | None:
-    """Return the end of the paid period, which the current API keeps on subscription items."""
+    """Return the end of the paid period, which the current API keeps on the subscription's item."""
     items = field(subscription, "items", "data", default=[])
     return field(items[0], "current_period_end") if items else None
 
 
 def invoice_payment_intent(invoice) -> str | None:
-    """Return the PaymentIntent id of an invoice: the first of its `payments` (expanded)."""
+    """Return the PaymentIntent id of an invoice's payment (`payments`, when it was expanded)."""
+    return _invoice_payment_field(invoice, "payment_intent")
+
+
+def invoice_charge(invoice) -> str | None:
+    """Return the charge id of an invoice's payment (`payments`, when it was expanded)."""
+    return _invoice_payment_field(invoice, "charge")
+
+
+def _invoice_payment_field(invoice, name: str) -> str | None:
     for payment in field(invoice, "payments", "data", default=[]):
-        intent = object_id(field(payment, "payment", "payment_intent"))
-        if intent:
-            return intent
+        value = object_id(field(payment, "payment", name))
+        if value:
+            return value
     return None
 
 
 def invoice_subscription(invoice) -> str | None:
-    """Return the subscription id of an invoice."""
+    """Return the subscription id of an invoice: `parent.subscription_details.subscription`."""
     return object_id(field(invoice, "parent", "subscription_details", "subscription"))
 
 
@@ -433,7 +442,10 @@ def verify_webhook(payload: bytes, signature: str | None, secret: str, tolerance
 
 
 # Webhook and reconciliation payloads, read the same way whether they come as dicts (events)
-# or as objects (list calls), in the current API shape or the emulator's older one.
+# or as objects (list calls), in the shape of the pinned API version only.
+
+#: the API version the library speaks, and the only one whose events the service applies
+API_VERSION: str = stripe._api_version._ApiVersion.CURRENT
 
 
 @dataclass(frozen=True)
@@ -458,12 +470,9 @@ class SubscriptionSnapshot:
 def subscription_snapshot(subscription) -> SubscriptionSnapshot:
     items = field(subscription, "items", "data", default=[])
     item = items[0] if items else None
-    price = field(item, "price") or field(item, "plan") or field(subscription, "plan")
+    price = field(item, "price")
     unit = field(price, "unit_amount")
-    if unit is None:
-        unit = field(price, "amount")
     quantity = field(item, "quantity", default=1)
-    interval = field(price, "recurring", "interval") or field(price, "interval")
     pause = field(subscription, "pause_collection")
     return SubscriptionSnapshot(
         id=field(subscription, "id"),
@@ -472,7 +481,7 @@ def subscription_snapshot(subscription) -> SubscriptionSnapshot:
         gift_reference=field(subscription, "metadata", "gift"),
         amount=None if unit is None else int(unit) * int(quantity),
         currency=field(price, "currency"),
-        interval=interval,
+        interval=field(price, "recurring", "interval"),
         current_period_end=period_end(subscription),
         cancel_at_period_end=bool(field(subscription, "cancel_at_period_end", default=False)),
         canceled_at=field(subscription, "canceled_at"),
@@ -496,7 +505,7 @@ class InvoiceInfo:
     paid_at: int
     attempt_count: int
     next_payment_attempt: int | None
-    payment_intent: str | None
+    payment_intent: str | None  #: only when `payments` was expanded: invoice_payment.paid tells
     charge: str | None
 
 
@@ -514,7 +523,34 @@ def invoice_info(invoice) -> InvoiceInfo:
         attempt_count=field(invoice, "attempt_count", default=0),
         next_payment_attempt=field(invoice, "next_payment_attempt"),
         payment_intent=invoice_payment_intent(invoice),
-        charge=object_id(field(invoice, "charge")),
+        charge=invoice_charge(invoice),
+    )
+
+
+@dataclass(frozen=True)
+class InvoicePaymentInfo:
+    """One payment of an invoice (`invoice_payment`): which PaymentIntent and charge paid it."""
+
+    id: str
+    invoice: str
+    status: str | None
+    payment_intent: str | None
+    charge: str | None
+    amount_paid: int
+    currency: str | None
+    paid_at: int | None
+
+
+def invoice_payment_info(invoice_payment) -> InvoicePaymentInfo:
+    return InvoicePaymentInfo(
+        id=field(invoice_payment, "id"),
+        invoice=object_id(field(invoice_payment, "invoice")),
+        status=field(invoice_payment, "status"),
+        payment_intent=object_id(field(invoice_payment, "payment", "payment_intent")),
+        charge=object_id(field(invoice_payment, "payment", "charge")),
+        amount_paid=field(invoice_payment, "amount_paid", default=0),
+        currency=field(invoice_payment, "currency"),
+        paid_at=field(invoice_payment, "status_transitions", "paid_at"),
     )
 
 
@@ -527,7 +563,6 @@ class IntentInfo:
     created: int
     gift_reference: str | None
     charge: str | None
-    invoice: str | None  #: older API versions link an invoice's PaymentIntent back to it
     error_message: str | None
 
 
@@ -540,7 +575,6 @@ def intent_info(intent) -> IntentInfo:
         created=field(intent, "created", default=0),
         gift_reference=field(intent, "metadata", "gift"),
         charge=object_id(field(intent, "latest_charge")),
-        invoice=object_id(field(intent, "invoice")),
         error_message=field(intent, "last_payment_error", "message"),
     )
 
@@ -549,18 +583,79 @@ def intent_info(intent) -> IntentInfo:
 class ChargeInfo:
     id: str
     payment_intent: str | None
-    invoice: str | None
     amount: int
-    amount_refunded: int
+    amount_refunded: int  #: every refund so far, failed ones excepted
 
 
 def charge_info(charge) -> ChargeInfo:
     return ChargeInfo(
         id=field(charge, "id"),
         payment_intent=object_id(field(charge, "payment_intent")),
-        invoice=object_id(field(charge, "invoice")),
         amount=field(charge, "amount", default=0),
         amount_refunded=field(charge, "amount_refunded", default=0),
+    )
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    id: str
+    charge: str | None
+    payment_intent: str | None
+    amount: int
+    status: str | None  #: pending, succeeded, failed, canceled, requires_action
+
+
+def refund_info(refund) -> RefundInfo:
+    return RefundInfo(
+        id=field(refund, "id"),
+        charge=object_id(field(refund, "charge")),
+        payment_intent=object_id(field(refund, "payment_intent")),
+        amount=field(refund, "amount", default=0),
+        status=field(refund, "status"),
+    )
+
+
+@dataclass(frozen=True)
+class DisputeInfo:
+    id: str
+    charge: str | None
+    payment_intent: str | None
+    amount: int
+    status: str | None  #: warning_needs_response, needs_response, under_review, won, lost, ...
+    reason: str | None
+
+
+def dispute_info(dispute) -> DisputeInfo:
+    return DisputeInfo(
+        id=field(dispute, "id"),
+        charge=object_id(field(dispute, "charge")),
+        payment_intent=object_id(field(dispute, "payment_intent")),
+        amount=field(dispute, "amount", default=0),
+        status=field(dispute, "status"),
+        reason=field(dispute, "reason"),
+    )
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """A card payment method as the card network last described it."""
+
+    id: str
+    customer: str | None
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+
+
+def card_info(payment_method) -> CardInfo:
+    return CardInfo(
+        id=field(payment_method, "id"),
+        customer=object_id(field(payment_method, "customer")),
+        brand=field(payment_method, "card", "brand"),
+        last4=field(payment_method, "card", "last4"),
+        exp_month=field(payment_method, "card", "exp_month"),
+        exp_year=field(payment_method, "card", "exp_year"),
     )
 
 

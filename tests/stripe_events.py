@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from banner.payments import API_VERSION
+
 EXAMPLES = json.loads((Path(__file__).parent / "fixtures" / "stripe_objects.json").read_text())
 SECRET = "whsec_test_suite"
 _ids = itertools.count(1)
@@ -136,19 +138,69 @@ def charge(ch_id: str, *, payment_intent=None, amount=2500, amount_refunded=0) -
     )
 
 
-def dispute(dp_id: str, *, charge_id: str, payment_intent=None, reason="fraudulent") -> dict:
-    return _example("dispute", id=dp_id, charge=charge_id, payment_intent=payment_intent, reason=reason)
+def invoice_payment(
+    inv_id: str, *, payment_intent: str, charge: str | None = None, amount_paid=1000, paid_at=None
+) -> dict:
+    """The payment of an invoice, as invoice_payment.paid carries it."""
+    paid_at = paid_at or int(time.time())
+    return _example(
+        "invoice_payment",
+        id=f"inpay_{inv_id}",
+        invoice=inv_id,
+        amount_paid=amount_paid,
+        amount_requested=amount_paid,
+        currency="usd",
+        status="paid",
+        livemode=False,
+        created=paid_at,
+        payment={"type": "payment_intent", "payment_intent": payment_intent, "charge": charge},
+        status_transitions={"canceled_at": None, "paid_at": paid_at},
+    )
+
+
+def refund(re_id: str, *, charge_id: str, amount: int, status="succeeded", payment_intent=None) -> dict:
+    return _example(
+        "refund", id=re_id, charge=charge_id, payment_intent=payment_intent, amount=amount, status=status
+    )
+
+
+def dispute(
+    dp_id: str,
+    *,
+    charge_id: str,
+    payment_intent=None,
+    reason="fraudulent",
+    amount=2500,
+    status="needs_response",
+) -> dict:
+    return _example(
+        "dispute",
+        id=dp_id,
+        charge=charge_id,
+        payment_intent=payment_intent,
+        reason=reason,
+        amount=amount,
+        status=status,
+    )
+
+
+def payment_method(pm_id: str, *, customer="cus_test", brand="visa", last4="4242", exp=(8, 2030)) -> dict:
+    card = copy.deepcopy(EXAMPLES["payment_method"]["card"])
+    card.update(
+        {"brand": brand, "display_brand": brand, "last4": last4, "exp_month": exp[0], "exp_year": exp[1]}
+    )
+    return _example("payment_method", id=pm_id, customer=customer, card=card)
 
 
 def customer(cus_id: str, *, email: str, name: str) -> dict:
     return _example("customer", id=cus_id, email=email, name=name)
 
 
-def event(kind: str, obj: dict, *, created=None, event_id=None) -> dict:
+def event(kind: str, obj: dict, *, created=None, event_id=None, api_version=API_VERSION) -> dict:
     return {
         "id": event_id or f"evt_test_{next(_ids)}",
         "object": "event",
-        "api_version": "2026-08-27",
+        "api_version": api_version,
         "type": kind,
         "created": created or int(time.time()),
         "livemode": False,

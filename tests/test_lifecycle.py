@@ -2,9 +2,10 @@
 endpoint, delivered twice, late and in every order."""
 
 import itertools
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -20,8 +21,10 @@ from banner.models import (
     Payment,
     PaymentStatus,
     StripeEvent,
+    monthly_value,
 )
-from banner.services import lifecycle
+from banner.payments import API_VERSION
+from banner.services import lifecycle, links, reports
 from tests import stripe_events as se
 
 T0 = int(time.time()) - 3600  # an hour ago, so every event below is within the tolerance
@@ -489,3 +492,128 @@ def test_an_erased_donor_stays_erased(client, make_gift):
     )
     donor = reload(gift).donor
     assert (donor.email, donor.name) == (f"erased-{donor.id}@invalid", "Erased donor")
+
+
+def test_an_event_of_another_api_version_is_kept_flagged_and_not_applied(client, make_gift, caplog):
+    gift = make_gift()
+    older = se.event(
+        "invoice.paid", se.invoice("in_v", gift.stripe_subscription_id), created=T0, api_version="2024-06-20"
+    )
+    assert se.deliver(client, older).status_code == 200
+
+    assert payments_of(gift) == []
+    stored = db.session.scalar(sa.select(StripeEvent))
+    assert stored.error == f"api_version 2024-06-20 is not {API_VERSION}; not applied"
+    assert stored.processed_at is None
+    assert "api_version 2024-06-20" in caplog.text
+    assert client.get("/healthz").json["stripe_events_of_other_versions"] == 1
+
+
+def test_a_renewal_needing_3d_secure_waits_for_the_donor_until_it_is_paid(client, make_gift, outbox):
+    gift = make_gift()
+    waiting = se.invoice("in_3ds", gift.stripe_subscription_id, status="open", amount_paid=0, created=T0)
+    se.deliver(client, se.event("invoice.payment_action_required", waiting, created=T0))
+
+    gift = reload(gift)
+    assert gift.status is GiftStatus.ACTION_REQUIRED
+    [message] = outbox
+    assert message["To"] == gift.donor.email
+    [token] = re.findall(r"/manage/(\S+)", message.get_content())
+    assert links.donor_for(token).id == gift.donor.id
+
+    paid = se.invoice("in_3ds", gift.stripe_subscription_id, created=T0 + 60)
+    se.deliver(client, se.event("invoice.paid", paid, created=T0 + 60))
+    gift = reload(gift)
+    assert gift.status is GiftStatus.ACTIVE
+    assert [e.to_status for e in gift.events if e.kind == "status"] == [
+        GiftStatus.ACTION_REQUIRED,
+        GiftStatus.ACTIVE,
+    ]
+    assert monthly_value(gift.amount, gift.frequency, GiftStatus.ACTION_REQUIRED) == 1000  # still counted
+
+
+def test_a_late_request_for_3d_secure_of_a_paid_renewal_changes_nothing(client, make_gift, outbox):
+    gift = make_gift()
+    sub_id = gift.stripe_subscription_id
+    se.deliver(
+        client, se.event("invoice.paid", se.invoice("in_late", sub_id, created=T0 + 60), created=T0 + 60)
+    )
+    waiting = se.invoice("in_late", sub_id, status="open", amount_paid=0, created=T0)
+    se.deliver(client, se.event("invoice.payment_action_required", waiting, created=T0))
+    assert reload(gift).status is GiftStatus.ACTIVE and outbox == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "stripe_status", "details"),
+    [
+        ("customer.subscription.updated", "incomplete_expired", None),
+        ("customer.subscription.deleted", "canceled", {"reason": "cancellation_requested"}),
+        ("customer.subscription.deleted", "canceled", {"reason": "payment_failed"}),
+    ],
+)
+@pytest.mark.parametrize("status", [GiftStatus.REQUIRES_ACTION, GiftStatus.FAILED, GiftStatus.PENDING])
+def test_a_subscription_ended_before_its_first_payment_is_a_failed_gift_not_a_cancellation(
+    client, make_gift, kind, stripe_status, details, status
+):
+    gift = make_gift(status=status, stripe_status="incomplete")
+    cancellation = {"feedback": None, "comment": None, "reason": None, **(details or {})}
+    ended = se.subscription(
+        gift.stripe_subscription_id, status=stripe_status, canceled_at=T0, cancellation=cancellation
+    )
+    assert se.deliver(client, se.event(kind, ended, created=T0)).status_code == 200
+
+    assert reload(gift).status is GiftStatus.FAILED
+    today = reports.Period(date.today() - timedelta(days=1), date.today())
+    assert reports.cancellations("usd", today).total == 0
+    month = reports.recurring("usd").months[-1]
+    assert (month.lost, month.movements["voluntary_churn"], month.movements["involuntary_churn"]) == (0, 0, 0)
+
+
+def test_a_first_invoice_declined_leaves_the_gift_to_the_donate_page(client, make_gift):
+    gift = make_gift(status=GiftStatus.REQUIRES_ACTION, stripe_status="incomplete")
+    declined = se.invoice("in_first", gift.stripe_subscription_id, status="open", amount_paid=0, created=T0)
+    se.deliver(client, se.event("invoice.payment_failed", declined, created=T0))
+    se.deliver(client, se.event("invoice.payment_action_required", declined, created=T0))
+    assert reload(gift).status is GiftStatus.REQUIRES_ACTION
+
+
+def test_a_deleted_customer_ends_the_donors_monthly_gifts_and_is_forgotten(client, make_gift):
+    gift = make_gift()
+    donor_id, customer_id = gift.donor.id, gift.donor.stripe_customer_id
+    one_time = Gift(
+        donor_id=donor_id, frequency=Frequency.ONCE, status=GiftStatus.SUCCEEDED, amount=500, currency="usd"
+    )
+    db.session.add(one_time)
+    db.session.commit()
+    deleted = se.customer(customer_id, email="donor@example.org", name="Donor")
+    se.deliver(client, se.event("customer.deleted", deleted, created=T0))
+
+    gift = reload(gift)
+    assert gift.donor.stripe_customer_id is None
+    assert (gift.status, gift.stripe_status, gift.cancellation_channel) == (
+        GiftStatus.CANCELLED,
+        "canceled",
+        "stripe_dashboard",
+    )
+    assert int(gift.cancelled_at.timestamp()) == T0
+    assert db.session.get(Gift, one_time.id).status is GiftStatus.SUCCEEDED
+
+    ended = se.subscription(gift.stripe_subscription_id, status="canceled", canceled_at=T0)
+    se.deliver(client, se.event("customer.subscription.deleted", ended, created=T0))  # Stripe tells too
+    assert reload(gift).status is GiftStatus.CANCELLED
+
+
+def test_a_card_the_network_updated_shows_on_the_gifts_it_pays(client, make_gift):
+    gift = make_gift(stripe_payment_method_id="pm_1", card_brand="visa", card_last4="4242")
+    other = make_gift(stripe_payment_method_id="pm_2", card_brand="visa", card_last4="1111")
+    updated = se.payment_method("pm_1", last4="0005", exp=(11, 2031))
+    se.deliver(client, se.event("payment_method.automatically_updated", updated))
+
+    gift = reload(gift)
+    assert (gift.card_brand, gift.card_last4, gift.card_exp_month, gift.card_exp_year) == (
+        "visa",
+        "0005",
+        11,
+        2031,
+    )
+    assert reload(other).card_last4 == "1111"

@@ -96,25 +96,45 @@ def test_every_stripe_post_carries_an_idempotency_key_derived_from_the_gift(reco
     assert len({key for _, key in posts}) == len(posts)  # one key per request: none repeated
 
 
-def test_period_end_is_read_from_the_subscription_or_its_item():
+def test_period_end_is_read_from_the_subscriptions_item_only():
     item = {**EXAMPLES["subscription"]["items"]["data"][0], "current_period_end": 1_900_000_000}
     current = {**EXAMPLES["subscription"], "items": {"object": "list", "data": [item]}}
     assert "current_period_end" not in current
     assert payments.period_end(current) == 1_900_000_000
     older = {"current_period_end": 1_800_000_000, "items": {"data": []}}
-    assert payments.period_end(older) == 1_800_000_000
+    assert payments.period_end(older) is None
 
 
-def test_invoice_subscription_and_payment_intent_are_read_in_both_shapes():
+def test_invoice_subscription_payment_intent_and_charge_are_read_in_the_current_shape_only():
     current = {**EXAMPLES["invoice"], "subscription": None}
     current["parent"] = {"type": "subscription_details", "subscription_details": {"subscription": "sub_new"}}
-    current["payments"] = {"data": [{"payment": {"type": "payment_intent", "payment_intent": "pi_new"}}]}
-    assert payments.invoice_subscription(current) == "sub_new"
-    assert payments.invoice_payment_intent(current) == "pi_new"
+    current["payments"] = {
+        "data": [{"payment": {"type": "payment_intent", "payment_intent": "pi_new", "charge": "ch_new"}}]
+    }
+    info = payments.invoice_info(current)
+    assert (info.subscription, info.payment_intent, info.charge) == ("sub_new", "pi_new", "ch_new")
 
-    older = {"subscription": "sub_old", "payment_intent": {"id": "pi_old", "object": "payment_intent"}}
-    assert payments.invoice_subscription(older) == "sub_old"
-    assert payments.invoice_payment_intent(older) == "pi_old"
+    older = {"subscription": "sub_old", "payment_intent": {"id": "pi_old"}, "charge": "ch_old"}
+    info = payments.invoice_info(older)
+    assert (info.subscription, info.payment_intent, info.charge) == (None, None, None)
+
+
+def test_a_subscription_is_read_from_its_items_price_not_its_plan():
+    item = {
+        **EXAMPLES["subscription"]["items"]["data"][0],
+        "price": {
+            **EXAMPLES["price"],
+            "unit_amount": 1500,
+            "currency": "eur",
+            "recurring": {"interval": "year"},
+        },
+        "plan": {"amount": 999, "interval": "month", "currency": "usd"},
+        "quantity": 1,
+    }
+    snapshot = payments.subscription_snapshot(
+        {**EXAMPLES["subscription"], "plan": {"amount": 999}, "items": {"data": [item]}}
+    )
+    assert (snapshot.amount, snapshot.currency, snapshot.interval) == (1500, "eur", "year")
 
 
 def test_stripe_outage_is_a_payment_unavailable_error(app):

@@ -12,7 +12,7 @@ import pytest
 import stripe
 
 from devtools.stripe_emulator import server, translate
-from tests.stripe_helpers import DECLINED_AT_CHARGE, DECLINED_AT_SETUP, THREE_D_SECURE, VISA
+from tests.stripe_helpers import DECLINED, DECLINED_AT_CHARGE, THREE_D_SECURE, VISA
 
 PRICE = {"currency": "usd", "product": "prod_gift", "unit_amount": "1000", "recurring": {"interval": "month"}}
 
@@ -365,7 +365,7 @@ def test_a_card_real_stripe_declines_is_declined_on_a_one_time_payment(client, e
     intent = client.v1.payment_intents.create(
         params={"amount": 500, "currency": "usd", "allowed_payment_method_types": ["card"]}
     )
-    status, error = pay_on_the_page(emulator, intent.client_secret, DECLINED_AT_SETUP)
+    status, error = pay_on_the_page(emulator, intent.client_secret, DECLINED)
     assert (status, error["error"]["code"]) == (402, "card_declined")
     assert client.v1.payment_intents.retrieve(intent.id).status == "requires_payment_method"
 
@@ -439,7 +439,9 @@ def test_a_subscription_keeps_what_localstripe_has_no_field_for(client, emulator
     resumed = client.v1.subscriptions.update(subscription.id, params={"pause_collection": ""})
     assert resumed.pause_collection is None
     canceled = client.v1.subscriptions.cancel(
-        subscription.id, params={"cancellation_details": {"feedback": "too_expensive", "comment": "Later"}}
+        subscription.id,
+        params={"cancellation_details": {"feedback": "too_expensive", "comment": "Later"}},
+        options={"idempotency_key": "cancel-later"},
     )
     assert canceled.status == "canceled"
     assert (canceled.cancellation_details.feedback, canceled.cancellation_details.comment) == (
@@ -460,7 +462,6 @@ def test_an_interval_change_invoiced_at_once_is_paid_with_the_subscriptions_card
         params={
             "items": [{"id": item.id, "price_data": yearly}],
             "proration_behavior": "always_invoice",
-            "billing_cycle_anchor": "now",
             "expand": ["latest_invoice.payments"],
         },
     )
@@ -495,7 +496,7 @@ def test_a_three_d_secure_card_is_authenticated_once_on_a_setup_intent(client, e
 
 def test_a_card_declined_at_setup_answers_a_card_error_with_the_setup_intent(client, emulator):
     setup = client.v1.setup_intents.create(params={"usage": "off_session"})
-    fields = {"client_secret": setup.client_secret, "payment_method": card(emulator, DECLINED_AT_SETUP)}
+    fields = {"client_secret": setup.client_secret, "payment_method": card(emulator, DECLINED)}
     status, error = browser_post(emulator, f"/v1/setup_intents/{setup.id}/confirm", fields)
     assert (status, error["error"]["type"], error["error"]["code"]) == (402, "card_error", "card_declined")
     assert error["error"]["setup_intent"]["status"] == "requires_payment_method"

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from banner.extensions import db
 from banner.models import StripeEvent
+from banner.payments import API_VERSION
 
 SECRET = "whsec_test_suite"
 
@@ -27,7 +28,7 @@ def event_body(event_id="evt_1", kind="customer.created") -> bytes:
             "object": "event",
             "type": kind,
             "created": int(time.time()),
-            "api_version": "2026-08-27",
+            "api_version": API_VERSION,
             "livemode": False,
             "data": {"object": {"id": "cus_1", "object": "customer"}},
         }

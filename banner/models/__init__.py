@@ -16,7 +16,7 @@ from banner.models.donor import (
     monthly_value,
 )
 from banner.models.staff import AuditEntry, Role, StaffUser
-from banner.models.stripe import StripeEvent
+from banner.models.stripe import InvoicePayment, StripeEvent
 
 __all__ = [
     "CURRENCIES",
@@ -33,6 +33,7 @@ __all__ = [
     "GiftEvent",
     "GiftStatus",
     "GoalMode",
+    "InvoicePayment",
     "Payment",
     "PaymentStatus",
     "Placement",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import sqlalchemy.orm
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from banner import billing
@@ -34,6 +35,7 @@ class GiftStatus(enum.Enum):
     SUCCEEDED = "succeeded"  #: a one-time gift was paid
     ACTIVE = "active"  #: a recurring gift is paid up
     PAST_DUE = "past_due"  #: a renewal failed; Stripe retries
+    ACTION_REQUIRED = "action_required"  #: a renewal waits for the donor's 3-D Secure
     PAUSED = "paused"
     CANCELLING = "cancelling"  #: ends at the close of the paid period
     CANCELLED = "cancelled"
@@ -120,6 +122,9 @@ class Gift(Model):
     stripe_payment_method_id: Mapped[str | None] = mapped_column(sa.String(255))
     card_brand: Mapped[str | None] = mapped_column(sa.String(20))
     card_last4: Mapped[str | None] = mapped_column(sa.String(4))
+    #: the card's expiry, as the card network last told Stripe (for "card expiring" notices)
+    card_exp_month: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    card_exp_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
 
     #: attribution: which banner and article brought the gift
     campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id"))
@@ -133,6 +138,8 @@ class Gift(Model):
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_attempts: Mapped[int] = mapped_column(default=0)
     next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the latest renewal waits for the donor to confirm it (3-D Secure)
+    action_required: Mapped[bool] = mapped_column(default=False)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancellation_reason: Mapped[str | None] = mapped_column(sa.String(40))  #: Stripe feedback code
     cancellation_comment: Mapped[str | None] = mapped_column(sa.Text)  #: the donor's words
@@ -200,7 +207,7 @@ class Gift(Model):
 class PaymentStatus(enum.Enum):
     SUCCEEDED = "succeeded"
     REFUNDED = "refunded"  #: in full; a partial refund keeps SUCCEEDED with amount_refunded > 0
-    DISPUTED = "disputed"
+    DISPUTED = "disputed"  #: the bank took the money back (a dispute open, or lost)
 
 
 class Payment(Model):
@@ -210,6 +217,10 @@ class Payment(Model):
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
+        sa.CheckConstraint(
+            "amount_disputed >= 0 AND amount_refunded + amount_disputed <= amount",
+            name="dispute_within_amount",
+        ),
         sa.CheckConstraint(CURRENCY_CHECK, name="currency_valid"),
         sa.CheckConstraint(
             "stripe_payment_intent_id IS NOT NULL OR stripe_invoice_id IS NOT NULL",
@@ -232,12 +243,25 @@ class Payment(Model):
     stripe_charge_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     amount: Mapped[int]  #: minor units
     amount_refunded: Mapped[int] = mapped_column(default=0, active_history=True)
+    #: what the charge last said was refunded (failed refunds later than it are taken off), and
+    #: how new that news is (event created * 10 + rank): a late charge.refunded changes nothing
+    charge_refunded: Mapped[int] = mapped_column(default=0)
+    refund_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: taken back by the donor's bank while a dispute is open, or for good once it is lost
+    amount_disputed: Mapped[int] = mapped_column(default=0, active_history=True)
+    #: the dispute's status at Stripe (needs_response, under_review, won, lost, ...), as last heard
+    dispute_status: Mapped[str | None] = mapped_column(sa.String(30))
     currency: Mapped[str] = mapped_column(sa.String(3))
     status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus), default=PaymentStatus.SUCCEEDED)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     gift: Mapped[Gift] = relationship(back_populates="payments")
+
+    @hybrid_property
+    def net(self) -> int:
+        """What the payment brought in: its amount less refunds and money a dispute took back."""
+        return self.amount - self.amount_refunded - self.amount_disputed
 
 
 class GiftEvent(Model):
@@ -284,7 +308,7 @@ class GiftEvent(Model):
 # (an "mrr" GiftEvent), so MRR at any date, the monthly waterfall and churn are sums of them.
 
 #: statuses in which a recurring gift counts in MRR: paying, at risk, or cancelled at period end
-MRR_STATUSES = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.CANCELLING)
+MRR_STATUSES = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.ACTION_REQUIRED, GiftStatus.CANCELLING)
 INVOLUNTARY = ("failed_payment", "dispute")
 
 
@@ -360,19 +384,23 @@ def _gave_monthly_before(session, gift: Gift) -> bool:
 
 @sa.event.listens_for(sa.orm.Session, "before_flush")
 def _keep_gift_totals(session, flush_context, instances) -> None:
-    """Add each new payment, and each change of a payment's refunded amount, to its gift."""
+    """Add each new payment, and each change of what refunds and disputes took back, to its gift."""
     changes: dict[int, tuple[Gift, int, datetime | None]] = {}
     for payment in [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Payment)]:
         state: sa.orm.InstanceState[Payment] = sa.inspect(payment)
         if state.pending:
             payment.amount_refunded = payment.amount_refunded or 0
+            payment.amount_disputed = payment.amount_disputed or 0
             payment.paid_at = payment.paid_at or utcnow()
-            delta, paid_at = payment.amount - payment.amount_refunded, payment.paid_at
+            delta, paid_at = payment.net, payment.paid_at
         else:
-            history = state.attrs["amount_refunded"].history
-            if not history.deleted:
+            delta, paid_at = 0, None
+            for name in ("amount_refunded", "amount_disputed"):
+                history = state.attrs[name].history
+                if history.deleted:
+                    delta += history.deleted[0] - getattr(payment, name)
+            if not delta:
                 continue
-            delta, paid_at = history.deleted[0] - payment.amount_refunded, None
         with session.no_autoflush:
             gift = payment.gift
             if gift is None and payment.gift_id is not None:  # made with the id alone

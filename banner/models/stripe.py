@@ -1,4 +1,4 @@
-"""Stripe webhook events as received, stored once each."""
+"""Stripe webhook events as received, stored once each, and what they said of invoice payments."""
 
 from datetime import datetime
 
@@ -20,3 +20,16 @@ class StripeEvent(Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class InvoicePayment(Model):
+    """Which PaymentIntent and charge paid an invoice (invoice_payment.paid), kept whether it
+    comes before or after the invoice.paid that records the payment."""
+
+    __tablename__ = "invoice_payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_invoice_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255))
+    stripe_charge_id: Mapped[str | None] = mapped_column(sa.String(255))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -101,13 +101,14 @@ PAID_STATUSES = (
     GiftStatus.SUCCEEDED,
     GiftStatus.ACTIVE,
     GiftStatus.PAST_DUE,
+    GiftStatus.ACTION_REQUIRED,
     GiftStatus.PAUSED,
     GiftStatus.CANCELLING,
     GiftStatus.CANCELLED,
     GiftStatus.REFUNDED,
 )
 #: a recurring gift that is still meant to renew
-RECURRING_LIVE = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.CANCELLING)
+RECURRING_LIVE = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.ACTION_REQUIRED, GiftStatus.CANCELLING)
 
 
 def default_campaign() -> Campaign | None:

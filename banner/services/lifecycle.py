@@ -1,18 +1,30 @@
 """What Stripe tells us about gifts, applied so that every gift matches Stripe.
 
 Each webhook event is stored by its id in the same transaction as its effect: a duplicate is a
-no-op, and an error rolls both back so that Stripe's redelivery applies it once.
+no-op, and an error rolls both back so that Stripe's redelivery applies it once. An event of
+another API version than the pinned one (payments.API_VERSION) is stored, flagged and never
+applied: its objects have other fields.
 
 Events arrive late, twice and out of order. So a gift keeps two watermarks (event `created`
 times 10 plus a rank that orders events of the same second): the subscription's own news
-(status, amount, interval, pause, cancellation) is applied only when newer than the gift's
-`stripe_watermark`, and invoice news (renewal failures and retries) only when newer than its
-`invoice_watermark`. Payments are keyed by invoice or PaymentIntent and only ever added, and
-refunds only grow. Whatever the order, the gift ends in the same state.
+(status, amount, interval, pause, cancellation, the customer deleted) is applied only when newer
+than the gift's `stripe_watermark`, and invoice news (renewal failures, 3-D Secure asked,
+payments) only when newer than its `invoice_watermark`. Payments are keyed by invoice or
+PaymentIntent and only ever added. invoice.paid records a renewal and invoice_payment.paid says
+which PaymentIntent and charge paid it: whichever comes first is kept for the other
+(services/ledger.py), so refunds and disputes of renewals find their payment; a refund or
+dispute that came before its payment is kept with a note and applied once the payment (or its
+charge id) is known. A payment follows
+its charge's refunded total by a watermark of its own, less the refunds that failed since; a
+dispute takes the money out while open or lost and gives it back when won, and once closed stays
+closed. Whatever the order, the gift ends in the same state.
 
 The gift's status then follows from what Stripe last said:
+  ended (canceled, incomplete_expired) before any payment -> failed, never a cancellation;
   canceled -> cancelled; incomplete_expired -> failed; pause_collection -> paused;
-  newer invoice news than subscription news -> past_due while attempts fail, else active;
+  newer invoice news than subscription news -> action_required while the bank waits for the
+  donor's 3-D Secure (the donor is e-mailed the manage link), past_due while attempts fail,
+  else active; before the first payment, only the donate page and its events move the gift;
   past_due / unpaid -> past_due; active with cancel_at_period_end -> cancelling; active -> active.
 """
 
@@ -23,7 +35,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from banner import payments
+from banner import mail, payments
 from banner.extensions import db
 from banner.models import (
     Actor,
@@ -37,10 +49,14 @@ from banner.models import (
     StripeEvent,
     utcnow,
 )
+from banner.services import ledger, links
 from banner.services.checkout import normalise_email, send_receipt
 from banner.services.ledger import record_payment
 
 log = logging.getLogger(__name__)
+
+#: how the note of an event of another API version begins
+OTHER_VERSION = "api_version"
 
 #: orders events of the same second: a subscription is created, then updated, then deleted;
 #: an invoice fails before it is paid
@@ -48,9 +64,13 @@ RANK = {
     "customer.subscription.created": 0,
     "customer.subscription.updated": 1,
     "customer.subscription.deleted": 2,
+    "customer.deleted": 3,
     "invoice.payment_failed": 0,
-    "invoice.paid": 1,
-    "invoice.payment_succeeded": 1,
+    "invoice.payment_action_required": 1,
+    "invoice.paid": 2,
+    "invoice.payment_succeeded": 2,
+    "charge.refunded": 0,
+    "refund.failed": 1,
 }
 #: how a cancellation came about, from Stripe's cancellation_details.reason
 CHANNELS = {
@@ -60,6 +80,8 @@ CHANNELS = {
 }
 #: a one-time gift not paid yet
 UNPAID = (GiftStatus.PENDING, GiftStatus.PROCESSING, GiftStatus.REQUIRES_ACTION)
+#: a gift whose first payment is not made yet, or failed for good
+BEFORE_FIRST_PAYMENT = (*UNPAID, GiftStatus.FAILED)
 SUBSCRIPTION_STATUS = {
     "active": GiftStatus.ACTIVE,
     "trialing": GiftStatus.ACTIVE,
@@ -78,6 +100,7 @@ class Delivery:
     event: dict
     note: str | None = None  #: kept on the stored event, e.g. "no gift for this subscription"
     receipts: list[Gift] = field(default_factory=list)
+    waiting: list[Gift] = field(default_factory=list)  #: renewals the donor must confirm
 
     @property
     def id(self) -> str:
@@ -101,6 +124,15 @@ def receive(event: dict) -> bool:
     delivery = Delivery(event)
     try:
         db.session.flush()  # claims the event id; a concurrent duplicate waits here, then fails
+        version = event.get("api_version")
+        if version != payments.API_VERSION:
+            # Another version's objects have other fields: read as ours, they would mislead.
+            log.warning(
+                "stripe event %s: api_version %s is not %s", event["id"], version, payments.API_VERSION
+            )
+            stored.error = f"{OTHER_VERSION} {version} is not {payments.API_VERSION}; not applied"
+            db.session.commit()
+            return True
         handler = HANDLERS.get(event["type"])
         if handler is None:
             log.info("stripe event %s: %s is not handled", event["id"], event["type"])
@@ -117,7 +149,23 @@ def receive(event: dict) -> bool:
         raise
     for gift in delivery.receipts:
         send_receipt(gift)
+    for gift in delivery.waiting:
+        _ask_to_confirm(gift)
     return True
+
+
+def _ask_to_confirm(gift: Gift) -> None:
+    try:
+        mail.send_action_required(gift, links.manage_url(gift.donor))
+    except OSError:
+        log.exception("request to confirm the payment of gift %s not sent", gift.reference)
+
+
+def events_of_other_versions() -> int:
+    """Return how many received events were not applied because of their API version."""
+    return db.session.scalar(
+        sa.select(sa.func.count(StripeEvent.id)).where(StripeEvent.error.like(f"{OTHER_VERSION} %"))
+    )
 
 
 def gift_for_subscription(subscription_id: str | None, reference: str | None) -> Gift | None:
@@ -218,17 +266,29 @@ def _derived_status(gift: Gift) -> GiftStatus | None:
     stripe_status = gift.stripe_status
     if stripe_status is None or gift.frequency is Frequency.ONCE:
         return None
+    never_paid = _never_paid(gift)
     if stripe_status in ("canceled", "incomplete_expired"):
-        # A gift whose first payment failed stays failed when its subscription is ended.
-        return None if gift.status is GiftStatus.FAILED else SUBSCRIPTION_STATUS[stripe_status]
+        # A subscription ended before its first payment is a failed gift, never a cancellation.
+        return GiftStatus.FAILED if never_paid else SUBSCRIPTION_STATUS[stripe_status]
     if gift.paused_until is not None or stripe_status == "paused":
         return GiftStatus.PAUSED
     if gift.invoice_watermark > gift.stripe_watermark:
-        stripe_status = "past_due" if gift.failed_attempts else "active"
+        stripe_status = "past_due" if gift.failed_attempts or gift.action_required else "active"
+    if never_paid and stripe_status != "active":
+        return None  # the first payment: the donate page and its own events decide
     status = SUBSCRIPTION_STATUS.get(stripe_status)
+    if status is GiftStatus.PAST_DUE and gift.action_required:
+        return GiftStatus.ACTION_REQUIRED
     if status is GiftStatus.ACTIVE and gift.cancel_at_period_end:
         return GiftStatus.CANCELLING
     return status
+
+
+def _never_paid(gift: Gift) -> bool:
+    """Whether the gift never had a payment (its first one is pending, or failed for good)."""
+    if gift.status not in BEFORE_FIRST_PAYMENT:
+        return False
+    return db.session.scalar(sa.select(Payment.id).where(Payment.gift_id == gift.id).limit(1)) is None
 
 
 def on_invoice_paid(invoice: dict, delivery: Delivery) -> None:
@@ -242,19 +302,21 @@ def on_invoice_paid(invoice: dict, delivery: Delivery) -> None:
 
 
 def apply_invoice(gift: Gift, info: payments.InvoiceInfo, mark: int, actor: Actor, actor_ref: str) -> bool:
-    """Record a paid invoice's payment once, and clear failures older than it."""
+    """Record a paid invoice's payment once, with the PaymentIntent and charge that paid it (as
+    invoice_payment.paid told, before or after), and clear failures older than it."""
     changed = False
     if info.amount_paid > 0:
+        paid_by = ledger.invoice_payment(info.id)
         known = db.session.scalar(sa.select(Payment.id).where(Payment.stripe_invoice_id == info.id))
         if known is None:
-            record_payment(
+            payment = record_payment(
                 gift,
                 amount=info.amount_paid,
                 currency=info.currency,
                 paid_at=info.paid_at,
                 invoice_id=info.id,
-                payment_intent_id=info.payment_intent,
-                charge_id=info.charge,
+                payment_intent_id=info.payment_intent or paid_by.stripe_payment_intent_id,
+                charge_id=info.charge or paid_by.stripe_charge_id,
             )
             gift.events.append(
                 GiftEvent(
@@ -264,14 +326,36 @@ def apply_invoice(gift: Gift, info: payments.InvoiceInfo, mark: int, actor: Acto
                     data={"invoice": info.id, "amount": info.amount_paid},
                 )
             )
+            _apply_waiting(payment)
             changed = True
     if mark > gift.invoice_watermark:
-        changed = changed or gift.failed_attempts != 0
+        changed = changed or gift.failed_attempts != 0 or gift.action_required
         gift.invoice_watermark = mark
         gift.failed_attempts = 0
         gift.next_retry_at = None
+        gift.action_required = False
+    if changed:  # a first payment also turns a subscription Stripe ended into a cancellation
         _settle_status(gift, actor, actor_ref, "invoice paid")
     return changed
+
+
+def on_invoice_payment_paid(invoice_payment: dict, delivery: Delivery) -> None:
+    """invoice_payment.paid: which PaymentIntent and charge paid an invoice, so that its refunds
+    and disputes find the payment; kept for invoice.paid when it comes first."""
+    info = payments.invoice_payment_info(invoice_payment)
+    if info.status != "paid" or not info.invoice:
+        delivery.note = f"invoice payment {info.status}; nothing to record"
+        return
+    paid_by = ledger.invoice_payment(info.invoice)
+    paid_by.stripe_payment_intent_id = paid_by.stripe_payment_intent_id or info.payment_intent
+    paid_by.stripe_charge_id = paid_by.stripe_charge_id or info.charge
+    payment = db.session.scalar(sa.select(Payment).where(Payment.stripe_invoice_id == info.invoice))
+    if payment is None:
+        delivery.note = "invoice not paid here yet; its invoice.paid takes these ids"
+        return
+    payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or info.payment_intent
+    payment.stripe_charge_id = payment.stripe_charge_id or info.charge
+    _apply_waiting(payment)
 
 
 def on_invoice_failed(invoice: dict, delivery: Delivery) -> None:
@@ -285,8 +369,29 @@ def on_invoice_failed(invoice: dict, delivery: Delivery) -> None:
         gift.invoice_watermark = delivery.mark
         gift.failed_attempts = max(1, info.attempt_count)
         gift.next_retry_at = _time(info.next_payment_attempt)
+        gift.action_required = False
         reason = f"payment failed (attempt {gift.failed_attempts})"
         _settle_status(gift, Actor.STRIPE, delivery.id, reason)
+
+
+def on_invoice_action_required(invoice: dict, delivery: Delivery) -> None:
+    """invoice.payment_action_required: the donor's bank wants 3-D Secure for a renewal; the
+    gift waits for the donor, who is sent a link to the manage page."""
+    info = payments.invoice_info(invoice)
+    gift = gift_for_subscription(info.subscription, None)
+    if gift is None:
+        delivery.note = "no gift for this invoice"
+        return
+    if _never_paid(gift):
+        delivery.note = "a first payment: the donate page asks for 3-D Secure"
+        return
+    if delivery.mark > gift.invoice_watermark:
+        gift.invoice_watermark = delivery.mark
+        gift.next_retry_at = _time(info.next_payment_attempt)
+        gift.action_required = True
+        _settle_status(gift, Actor.STRIPE, delivery.id, "the bank asks the donor to confirm the payment")
+        if gift.status is GiftStatus.ACTION_REQUIRED:
+            delivery.waiting.append(gift)
 
 
 def on_intent_succeeded(intent: dict, delivery: Delivery) -> None:
@@ -302,7 +407,7 @@ def on_intent_succeeded(intent: dict, delivery: Delivery) -> None:
 def apply_one_time_payment(gift: Gift, intent, actor: Actor, actor_ref: str) -> bool:
     """Record a succeeded PaymentIntent of a one-time gift; return whether the gift just became
     paid (it was left unpaid, e.g. when the donor closed the page after 3-D Secure)."""
-    record_payment(
+    payment = record_payment(
         gift,
         amount=intent.amount,
         currency=intent.currency,
@@ -310,11 +415,12 @@ def apply_one_time_payment(gift: Gift, intent, actor: Actor, actor_ref: str) -> 
         payment_intent_id=intent.id,
         charge_id=intent.charge,
     )
-    if gift.status not in (*UNPAID, GiftStatus.FAILED):
-        return False
-    gift.stripe_payment_intent_id = intent.id
-    gift.set_status(GiftStatus.SUCCEEDED, actor, actor_ref=actor_ref, reason="payment succeeded")
-    return True
+    became_paid = gift.status in (*UNPAID, GiftStatus.FAILED)
+    if became_paid:
+        gift.stripe_payment_intent_id = intent.id
+        gift.set_status(GiftStatus.SUCCEEDED, actor, actor_ref=actor_ref, reason="payment succeeded")
+    _apply_waiting(payment)
+    return became_paid
 
 
 def on_intent_failed(intent: dict, delivery: Delivery) -> None:
@@ -332,72 +438,91 @@ def _one_time_gift(info: payments.IntentInfo) -> Gift | None:
     )
     if gift is None and info.gift_reference:
         gift = _gift_by_reference(info.gift_reference, lock=True)
-    if gift is None or gift.frequency is not Frequency.ONCE or info.invoice:
+    if gift is None or gift.frequency is not Frequency.ONCE:
         return None
     return gift
+
+
+#: the notes of refund and dispute events that came before their payment was known
+NO_PAYMENT = ("no payment for this charge", "no payment for this refund", "no payment for this dispute")
 
 
 def on_charge_refunded(charge: dict, delivery: Delivery) -> None:
     """charge.refunded: record the refunded total (full or partial) against its payment."""
     info = payments.charge_info(charge)
-    payment = _payment_for_charge(info)
+    payment = ledger.payment_for_charge(info.id, info.payment_intent)
     if payment is None:
-        delivery.note = "no payment for this charge"
+        delivery.note = NO_PAYMENT[0]
         return
-    refunded = min(payment.amount, max(payment.amount_refunded, info.amount_refunded))
-    if refunded == payment.amount_refunded:
+    if ledger.apply_charge_refunds(payment, info.amount_refunded, delivery.mark, delivery.id):
+        _follow_refunds(payment.gift, delivery.id)
+
+
+def on_refund_failed(refund: dict, delivery: Delivery) -> None:
+    """refund.failed: the refund did not reach the donor, so its money counts again."""
+    info = payments.refund_info(refund)
+    payment = ledger.payment_for_charge(info.charge, info.payment_intent)
+    if payment is None:
+        delivery.note = NO_PAYMENT[1]
         return
-    payment.amount_refunded = refunded
-    payment.gift.events.append(
-        GiftEvent(
-            kind="refund",
-            actor=Actor.STRIPE,
-            actor_ref=delivery.id,
-            data={"payment": payment.id, "refunded": refunded, "of": payment.amount},
-        )
-    )
-    if refunded == payment.amount:
-        payment.status = PaymentStatus.REFUNDED
-        if payment.gift.frequency is Frequency.ONCE and payment.gift.status is GiftStatus.SUCCEEDED:
-            payment.gift.set_status(
-                GiftStatus.REFUNDED, Actor.STRIPE, actor_ref=delivery.id, reason="refunded in full"
-            )
+    if ledger.apply_refund_failure(payment, info.id, info.amount, delivery.mark, delivery.id):
+        _follow_refunds(payment.gift, delivery.id)
+
+
+def _follow_refunds(gift: Gift, actor_ref: str) -> None:
+    """A one-time gift refunded in full is refunded; one whose refund failed is paid again."""
+    if gift.frequency is not Frequency.ONCE:
+        return
+    refunded = all(p.status is PaymentStatus.REFUNDED for p in gift.payments)
+    if refunded and gift.status is GiftStatus.SUCCEEDED:
+        gift.set_status(GiftStatus.REFUNDED, Actor.STRIPE, actor_ref=actor_ref, reason="refunded in full")
+    elif not refunded and gift.status is GiftStatus.REFUNDED:
+        gift.set_status(GiftStatus.SUCCEEDED, Actor.STRIPE, actor_ref=actor_ref, reason="refund failed")
 
 
 def on_dispute(dispute: dict, delivery: Delivery) -> None:
-    """charge.dispute.created: the donor's bank is taking the money back; flag the gift."""
-    info = payments.charge_info(
-        {
-            "id": payments.object_id(payments.field(dispute, "charge")),
-            "payment_intent": payments.field(dispute, "payment_intent"),
-        }
-    )
-    payment = _payment_for_charge(info)
+    """charge.dispute.created / closed: the donor's bank takes the money back while the dispute
+    is open and keeps it if we lose; a dispute won gives it back."""
+    info = payments.dispute_info(dispute)
+    payment = ledger.payment_for_charge(info.charge, info.payment_intent)
     if payment is None:
-        delivery.note = "no payment for this dispute"
+        delivery.note = NO_PAYMENT[2]
         return
-    payment.status = PaymentStatus.DISPUTED
-    gift = payment.gift
-    if gift.disputed_at is None:
-        gift.disputed_at = _time(delivery.event["created"])
-        gift.events.append(
-            GiftEvent(
-                kind="dispute",
-                actor=Actor.STRIPE,
-                actor_ref=delivery.id,
-                reason=payments.field(dispute, "reason"),
-                data={"payment": payment.id},
-            )
-        )
+    ledger.apply_dispute(
+        payment,
+        info.status or "needs_response",
+        info.amount,
+        info.reason,
+        _time(delivery.event["created"]),
+        delivery.id,
+    )
 
 
-def _payment_for_charge(info: payments.ChargeInfo) -> Payment | None:
-    keys = [Payment.stripe_charge_id == info.id]
-    if info.payment_intent:
-        keys.append(Payment.stripe_payment_intent_id == info.payment_intent)
-    if info.invoice:
-        keys.append(Payment.stripe_invoice_id == info.invoice)
-    return db.session.scalar(sa.select(Payment).where(sa.or_(*keys)).limit(1))
+def _apply_waiting(payment: Payment) -> None:
+    """Apply the refunds and disputes of the payment's charge that came before the payment (or
+    its charge id) was known, in the order Stripe made them."""
+    if not (payment.stripe_charge_id or payment.stripe_payment_intent_id):
+        return
+    keys = {payment.stripe_charge_id, payment.stripe_payment_intent_id} - {None}
+    waiting = db.session.scalars(
+        sa.select(StripeEvent)
+        .where(StripeEvent.error.in_(NO_PAYMENT))
+        .order_by(StripeEvent.created, StripeEvent.id)
+    ).all()
+    for stored in waiting:
+        obj = stored.payload["data"]["object"]
+        if stored.type == "charge.refunded":
+            info = payments.charge_info(obj)
+            charge, intent = info.id, info.payment_intent
+        else:  # a refund or a dispute: both name their charge and PaymentIntent
+            charge = payments.object_id(payments.field(obj, "charge"))
+            intent = payments.object_id(payments.field(obj, "payment_intent"))
+        if not keys & {charge, intent}:
+            continue
+        delivery = Delivery(stored.payload)
+        HANDLERS[stored.type](obj, delivery)
+        stored.error = delivery.note
+        stored.processed_at = utcnow()
 
 
 def on_customer_updated(customer: dict, delivery: Delivery) -> None:
@@ -413,6 +538,44 @@ def on_customer_updated(customer: dict, delivery: Delivery) -> None:
             return
         donor.email = email
     donor.name = (customer.get("name") or donor.name).strip()
+
+
+def on_customer_deleted(customer: dict, delivery: Delivery) -> None:
+    """customer.deleted: Stripe ended the donor's subscriptions with the customer; the donor
+    keeps their gifts here, without a Stripe customer."""
+    donor = db.session.scalar(
+        sa.select(Donor).where(Donor.stripe_customer_id == customer["id"]).with_for_update()
+    )
+    if donor is None:
+        delivery.note = "no donor for this customer"
+        return
+    donor.stripe_customer_id = None
+    for gift in donor.gifts:
+        if gift.stripe_subscription_id is None or delivery.mark <= gift.stripe_watermark:
+            continue
+        if gift.stripe_status in ("canceled", "incomplete_expired"):
+            continue
+        gift.stripe_watermark = delivery.mark
+        gift.stripe_status = "canceled"
+        gift.cancel_at_period_end = False
+        gift.cancelled_at = gift.cancelled_at or _time(delivery.event["created"])
+        if gift.cancellation_channel not in ("donor", "staff"):
+            gift.cancellation_channel = "stripe_dashboard"
+        _settle_status(gift, Actor.STRIPE, delivery.id, "Stripe customer deleted")
+
+
+def on_card_updated(payment_method: dict, delivery: Delivery) -> None:
+    """payment_method.automatically_updated: the card network gave the card a new number or
+    expiry date; the gifts it pays show it."""
+    card = payments.card_info(payment_method)
+    gifts = db.session.scalars(sa.select(Gift).where(Gift.stripe_payment_method_id == card.id)).all()
+    if not gifts:
+        delivery.note = "no gift paid by this card"
+    for gift in gifts:
+        gift.card_brand = card.brand or gift.card_brand
+        gift.card_last4 = card.last4 or gift.card_last4
+        gift.card_exp_month = card.exp_month or gift.card_exp_month
+        gift.card_exp_year = card.exp_year or gift.card_exp_year
 
 
 def _fields(gift: Gift) -> tuple:
@@ -442,7 +605,13 @@ HANDLERS = {
     "invoice.payment_failed": on_invoice_failed,
     "payment_intent.succeeded": on_intent_succeeded,
     "payment_intent.payment_failed": on_intent_failed,
+    "invoice_payment.paid": on_invoice_payment_paid,
+    "invoice.payment_action_required": on_invoice_action_required,
     "charge.refunded": on_charge_refunded,
+    "refund.failed": on_refund_failed,
     "charge.dispute.created": on_dispute,
+    "charge.dispute.closed": on_dispute,
     "customer.updated": on_customer_updated,
+    "customer.deleted": on_customer_deleted,
+    "payment_method.automatically_updated": on_card_updated,
 }

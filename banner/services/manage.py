@@ -34,7 +34,13 @@ REASONS = {
 #: what the newsroom may offer before a donor cancels
 OFFERS = ("pause", "lower", "yearly")
 #: recurring gifts the donor can still change
-LIVE = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.PAUSED, GiftStatus.CANCELLING)
+LIVE = (
+    GiftStatus.ACTIVE,
+    GiftStatus.PAST_DUE,
+    GiftStatus.ACTION_REQUIRED,
+    GiftStatus.PAUSED,
+    GiftStatus.CANCELLING,
+)
 
 
 class ManageError(Exception):

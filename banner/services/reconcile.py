@@ -76,7 +76,7 @@ def _donor(donor: Donor, since: int) -> list[str]:
             continue
         gift = lifecycle.gift_for_subscription(invoice.subscription, None)
         if gift is not None and lifecycle.apply_invoice(
-            gift, invoice, invoice.created * 10 + 1, Actor.SYSTEM, ACTOR_REF
+            gift, invoice, invoice.created * 10 + lifecycle.RANK["invoice.paid"], Actor.SYSTEM, ACTOR_REF
         ):
             changes.append(f"gift {gift.reference}: payment of invoice {invoice.id} restored")
     unpaid = db.session.scalars(

@@ -88,7 +88,7 @@ def month_start(key: str) -> datetime:
 @dataclass(frozen=True)
 class Overview:
     currency: str
-    raised: dict[str, int]  #: once, month, year, total: net of refunds
+    raised: dict[str, int]  #: once, month, year, total: net of refunds and disputes
     refunded: int
     payments: int
     donors: int
@@ -97,8 +97,9 @@ class Overview:
 
 
 def overview(currency: str, period: Period) -> Overview:
-    """Money received in the period by frequency, net of refunds, and the live campaigns."""
-    net = Payment.amount - Payment.amount_refunded
+    """Money received in the period by frequency, net of refunds and disputes, and the live
+    campaigns."""
+    net = Payment.net
     rows = db.session.execute(
         sa.select(
             Gift.frequency,
@@ -298,10 +299,14 @@ class Cancellations:
 
 
 def cancellations(currency: str, period: Period) -> Cancellations:
-    """Cancellations in the period by reason and by channel, the donors' comments, save offers."""
+    """Cancellations in the period by reason and by channel, the donors' comments, save offers.
+
+    A gift whose subscription ended before its first payment failed; it was never cancelled.
+    """
     in_period = (
         Gift.currency == currency,
         Gift.cancellation_channel.is_not(None),
+        Gift.status != GiftStatus.FAILED,
         sa.func.coalesce(Gift.cancelled_at, Gift.updated_at) >= period.since,
         sa.func.coalesce(Gift.cancelled_at, Gift.updated_at) < period.until,
     )
@@ -465,7 +470,7 @@ class Article:
 
 def top_articles(currency: str, period: Period, limit: int = 10) -> tuple[list[Article], list[Article]]:
     """The articles that brought the most money, and the most new monthly donors, in the period."""
-    net = sa.func.coalesce(sa.func.sum(Payment.amount - Payment.amount_refunded), 0)
+    net = sa.func.coalesce(sa.func.sum(Payment.net), 0)
     money_rows = db.session.execute(
         sa.select(Gift.article_url, net, sa.func.count(sa.distinct(Gift.id)))
         .join(Payment, Payment.gift_id == Gift.id)

@@ -1,11 +1,11 @@
-"""GET /healthz: is the database reachable, and does Stripe answer?"""
+"""GET /healthz: is the database reachable, does Stripe answer, and were Stripe events left unapplied?"""
 
-import sqlalchemy as sa
 from flask import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from banner import payments
 from banner.extensions import db
+from banner.services import lifecycle
 
 bp = Blueprint("health", __name__)
 
@@ -13,13 +13,18 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     try:
-        db.session.execute(sa.text("SELECT 1"))
+        # events of another API version: set the webhook endpoint's version (see README)
+        other_versions = lifecycle.events_of_other_versions()
         database = True
     except SQLAlchemyError:
         db.session.rollback()
-        database = False
+        database, other_versions = False, None
     stripe_ok = payments.ping()
     healthy = database and stripe_ok
-    return {"status": "ok" if healthy else "degraded", "database": database, "stripe": stripe_ok}, (
-        200 if healthy else 503
-    )
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "database": database,
+        "stripe": stripe_ok,
+        "stripe_events_of_other_versions": other_versions,
+    }
+    return body, 200 if healthy else 503

@@ -492,7 +492,9 @@ def count_clicks(page) -> list:
     """Record every click the reader makes, on every page of the journey."""
     clicks: list[str] = []
     page.expose_function("clicked", lambda: clicks.append(page.url))
-    page.add_init_script("document.addEventListener('click', e => { if (e.isTrusted) window.clicked(); }, true);")
+    page.add_init_script(
+        "document.addEventListener('click', e => { if (e.isTrusted) window.clicked(); }, true);"
+    )
     return clicks
 
 
