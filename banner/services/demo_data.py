@@ -18,9 +18,10 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Generic, TypedDict, TypeVar
 
 import sqlalchemy as sa
 
@@ -31,10 +32,7 @@ from banner.models import (
     Campaign,
     Donor,
     Frequency,
-    Gift,
-    GiftEvent,
     GiftStatus,
-    Payment,
     PaymentStatus,
     monthly_value,
     utcnow,
@@ -44,6 +42,7 @@ from banner.services.checkout import fee_for
 from banner.services.manage import ACTOR_REF, OFFERS, REASONS
 
 CAMPAIGN = "spring"  #: seed-demo's live campaign, whose banner brought a share of the gifts
+TABLES = ("donors", "gifts", "payments", "gift_events")  #: the tables of the history, parents first
 DONORS_PER_BATCH = 5_000
 KEYS_PER_RESERVE = 10_000
 SITE = "https://ledger.example"
@@ -186,6 +185,42 @@ class Summary:
     seconds: float
 
 
+class _Attribution(TypedDict):
+    campaign_id: int | None
+    variant_id: int | None
+    article_url: str | None
+    referrer: str | None
+
+
+class _PaymentRow(TypedDict):
+    id: int
+    gift_id: int
+    stripe_payment_intent_id: str | None
+    stripe_invoice_id: str | None
+    stripe_charge_id: str
+    amount: int
+    amount_refunded: int
+    currency: str
+    status: PaymentStatus
+    paid_at: datetime
+    created_at: datetime
+
+
+class _EventRow(TypedDict):
+    id: int
+    gift_id: int
+    kind: str
+    from_status: GiftStatus | None
+    to_status: GiftStatus | None
+    actor: Actor
+    actor_ref: str | None
+    reason: str | None
+    data: dict[str, object]
+    movement: str | None
+    mrr_delta: int
+    created_at: datetime
+
+
 def donors_exist() -> bool:
     return db.session.scalar(sa.select(Donor.id).limit(1)) is not None
 
@@ -242,18 +277,21 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
-class _Pick:
+K = TypeVar("K")
+
+
+class _Pick(Generic[K]):
     """Draws one of `weights`' keys, as often as its weight says."""
 
-    def __init__(self, weights: dict):
+    def __init__(self, weights: Mapping[K, float]):
         self.items = list(weights)
-        self.cumulative = []
+        self.cumulative: list[float] = []
         total = 0.0
         for weight in weights.values():
             total += weight
             self.cumulative.append(total)
 
-    def __call__(self, rng: random.Random):
+    def __call__(self, rng: random.Random) -> K:
         return self.items[bisect.bisect(self.cumulative, rng.random() * self.cumulative[-1])]
 
 
@@ -263,8 +301,8 @@ class _Keys:
 
     def __init__(self, table: sa.Table):
         self.table = table
-        self.free = iter(())
-        self.last = None
+        self.free: Iterator[int] = iter(())
+        self.last: int | None = None
 
     def next(self) -> int:
         key = next(self.free, None)
@@ -273,7 +311,7 @@ class _Keys:
             key = next(self.free)
         return key
 
-    def _reserve(self, count: int):
+    def _reserve(self, count: int) -> Sequence[int]:
         if db.session.get_bind().dialect.name == "postgresql":
             reserve = sa.text(
                 "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
@@ -322,20 +360,17 @@ class _History:
         self.reasons = _Pick({key: REASON_WEIGHTS.get(key, 13) for key in REASONS})
         self.offers = _Pick({name: OFFER_WEIGHTS.get(name, 10) for name in OFFERS})
         self.cards = _Pick(CARD_BRANDS)
-        self.keys = {table: _Keys(model.__table__) for table, model in self._models()}
-        self.rows = {table: [] for table, _ in self._models()}
-        self.counts = Counter()
-        self.gifts_by_day = Counter()  #: (variant id, day) -> gifts the banner brought
-        self.numbers = Counter()  #: running numbers of the fake Stripe ids
-
-    @staticmethod
-    def _models():
-        return (("donors", Donor), ("gifts", Gift), ("payments", Payment), ("gift_events", GiftEvent))
+        self.keys = {table: _Keys(db.metadata.tables[table]) for table in TABLES}
+        self.rows: dict[str, list[Mapping[str, object]]] = {table: [] for table in TABLES}
+        self.counts: Counter[str] = Counter()
+        #: (variant id, day) -> gifts the banner brought
+        self.gifts_by_day: Counter[tuple[int, date]] = Counter()
+        self.numbers: Counter[str] = Counter()  #: running numbers of the fake Stripe ids
 
     def _day_weights(self) -> dict[int, float]:
         """Weigh each day of the history by the gifts it brings: more as the newsroom grows, in
         the spring drive and at the end of the year, and on days of big stories."""
-        weights = {}
+        weights: dict[int, float] = {}
         days = (self.end - self.start).days
         for index in range(days):
             day = self.start + index * DAY
@@ -362,7 +397,7 @@ class _History:
         fee = fee_for(base) if rng.random() < FEE_COVERED_SHARE else 0
         return base + fee, fee
 
-    def attribution(self, frequency: Frequency) -> dict:
+    def attribution(self, frequency: Frequency) -> _Attribution:
         rng = self.rng
         if rng.random() >= ATTRIBUTED_SHARE:
             referrer = rng.choice(REFERRERS) if rng.random() < 0.5 else None
@@ -427,8 +462,7 @@ class _History:
 
     def give_once(self, donor: "_Donor", at: datetime) -> None:
         gift = _Gift(self, donor, Frequency.ONCE, at)
-        gift.start(at)
-        payment = gift.last_payment
+        payment = gift.start(at)
         rng = self.rng
         if rng.random() < REFUND_SHARE:
             gift.refund(payment, payment["paid_at"] + rng.uniform(1, 14) * DAY)
@@ -446,13 +480,14 @@ class _History:
             voluntary = gift.status is GiftStatus.CANCELLED and gift.channel in ("donor", "stripe_dashboard")
             if not voluntary or self.rng.random() >= REACTIVATION_SHARE:
                 return
+            assert gift.cancelled_at is not None  # every cancellation records its moment
             at = gift.cancelled_at + self.rng.uniform(30, 180) * DAY
             frequency = Frequency.MONTH
             if at >= self.end:
                 return
 
-    def event(self, gift_id: int, kind: str, at: datetime, actor: Actor, **fields) -> dict:
-        row = {
+    def event(self, gift_id: int, kind: str, at: datetime, actor: Actor, **fields) -> _EventRow:
+        row: _EventRow = {
             "id": self.keys["gift_events"].next(),
             "gift_id": gift_id,
             "kind": kind,
@@ -471,12 +506,12 @@ class _History:
 
     def insert(self) -> None:
         """Insert the rows made so far, parents first, and commit them."""
-        for table, model in self._models():
+        for table in TABLES:
             rows = self.rows[table]
             if rows:
                 # Into the table: the ORM's bulk insert would split the rows into many small
                 # statements, one for each run of rows with the same columns left None.
-                db.session.execute(sa.insert(model.__table__), rows)
+                db.session.execute(sa.insert(db.metadata.tables[table]), rows)
             self.counts[table] += len(rows)
             rows.clear()
         db.session.commit()
@@ -516,7 +551,7 @@ class _History:
                     }
                 )
         if rows:
-            db.session.execute(sa.insert(BannerStat.__table__), rows)
+            db.session.execute(sa.insert(db.metadata.tables["banner_stats"]), rows)
         self.counts["banner_stats"] = len(rows)
         db.session.commit()
 
@@ -524,9 +559,9 @@ class _History:
 class _Donor:
     def __init__(self, donor_id: int):
         self.id = donor_id
-        self.created_at = None
+        self.created_at: datetime | None = None
         #: when one of the donor's gifts first counted in MRR: a later new gift is a reactivation
-        self.first_mrr_at = None
+        self.first_mrr_at: datetime | None = None
 
 
 class _Gift:
@@ -537,24 +572,37 @@ class _Gift:
         self.id = history.keys["gifts"].next()
         self.frequency = frequency
         self.amount, self.fee = history.amount(frequency)
-        self.status = None
+        self.status: GiftStatus | None = None
         self.created_at = self.sent_at = at  #: the first payment's time; the form was sent a bit before
         self.clock = at - SECOND  #: the time of the latest event; the next one comes after it
-        self.attribution = {"campaign_id": None, "variant_id": None, "article_url": None, "referrer": None}
-        self.channel = self.reason = self.comment = None
-        self.cancelled_at = self.paused_until = self.disputed_at = None
-        self.period_end = self.next_retry_at = self.failure_message = None
+        self.attribution: _Attribution = {
+            "campaign_id": None,
+            "variant_id": None,
+            "article_url": None,
+            "referrer": None,
+        }
+        self.channel: str | None = None
+        self.reason: str | None = None
+        self.comment: str | None = None
+        self.cancelled_at: datetime | None = None
+        self.paused_until: datetime | None = None
+        self.disputed_at: datetime | None = None
+        self.period_end: datetime | None = None
+        self.next_retry_at: datetime | None = None
+        self.failure_message: str | None = None
         self.cancel_at_period_end = False
         self.failed_attempts = 0
-        self.subscription = self.payment_intent = None
-        self.card = None
-        self.first_paid_at = self.last_payment = None
-        self.payments = []
-        self.invoice_news = None
+        self.subscription: str | None = None
+        self.payment_intent: str | None = None
+        self.card: tuple[str, str] | None = None  #: brand and last four digits
+        self.first_paid_at: datetime | None = None
+        self.last_payment: _PaymentRow | None = None
+        self.payments: list[_PaymentRow] = []
+        self.invoice_news: datetime | None = None
 
     # -- events
 
-    def event(self, kind: str, at: datetime, actor: Actor, **fields) -> dict:
+    def event(self, kind: str, at: datetime, actor: Actor, **fields) -> _EventRow:
         """Record an event at `at`, or just after the gift's latest one."""
         self.clock = max(at, self.clock + SECOND)
         return self.history.event(self.id, kind, self.clock, actor, **fields)
@@ -562,7 +610,9 @@ class _Gift:
     def value(self) -> int:
         return monthly_value(self.amount, self.frequency, self.status) if self.status else 0
 
-    def set_status(self, status: GiftStatus, at: datetime, actor: Actor, reason: str, actor_ref=None) -> None:
+    def set_status(
+        self, status: GiftStatus, at: datetime, actor: Actor, reason: str, actor_ref: str | None = None
+    ) -> None:
         before, old = self.value(), self.status
         cause = self.event(
             "status", at, actor, from_status=old, to_status=status, actor_ref=actor_ref, reason=reason
@@ -579,10 +629,10 @@ class _Gift:
         cause = self.event("amount", at, Actor.DONOR, actor_ref=ACTOR_REF, data=data)
         self._record_mrr(before, self.status, cause)
 
-    def _record_mrr(self, before: int, old_status: GiftStatus | None, cause: dict) -> None:
+    def _record_mrr(self, before: int, old_status: GiftStatus | None, cause: _EventRow) -> None:
         """Add the "mrr" event banner.models.donor's before_flush listener would add."""
         after = self.value()
-        if before == after:
+        if before == after or self.status is None:  # a gift without a status is worth nothing
             return
         at = cause["created_at"]
         first = self.donor.first_mrr_at
@@ -606,9 +656,9 @@ class _Gift:
 
     # -- money
 
-    def pay(self, at: datetime, invoice: str | None = None) -> dict:
+    def pay(self, at: datetime, invoice: str | None = None) -> _PaymentRow:
         history = self.history
-        payment = {
+        payment: _PaymentRow = {
             "id": history.keys["payments"].next(),
             "gift_id": self.id,
             "stripe_payment_intent_id": None if invoice else self.payment_intent,
@@ -631,7 +681,7 @@ class _Gift:
                 self.refund(payment, at + self.rng.uniform(1, 14) * DAY)
         return payment
 
-    def refund(self, payment: dict, at: datetime) -> None:
+    def refund(self, payment: _PaymentRow, at: datetime) -> None:
         """Refund part or all of a payment; a refund does not change when later events happen."""
         if at >= self.history.until or payment["status"] is not PaymentStatus.SUCCEEDED:
             return
@@ -646,7 +696,7 @@ class _Gift:
             if self.frequency is Frequency.ONCE:
                 self.set_status(GiftStatus.REFUNDED, at, Actor.STRIPE, "refunded in full", self.stripe_ref())
 
-    def dispute(self, payment: dict, at: datetime) -> bool:
+    def dispute(self, payment: _PaymentRow, at: datetime) -> bool:
         if at >= self.history.until or payment["status"] is not PaymentStatus.SUCCEEDED:
             return False
         payment["status"] = PaymentStatus.DISPUTED
@@ -667,27 +717,26 @@ class _Gift:
         self.set_status(GiftStatus.PENDING, self.sent_at, Actor.DONOR, "donate form sent")
         self.status = GiftStatus.PROCESSING  # claimed by an UPDATE, which records no event
 
-    def start(self, at: datetime) -> None:
-        """Make the first payment: a one-time gift is paid, a recurring one starts."""
+    def start(self, at: datetime) -> _PaymentRow:
+        """Make and return the first payment: a one-time gift is paid, a recurring one starts."""
         self._checkout(at)
         if self.frequency is Frequency.ONCE:
             self.payment_intent = self.history.stripe_id("pi")
             self.set_status(GiftStatus.SUCCEEDED, at, Actor.DONOR, "card charged")
-            self.pay(self.clock)
-        else:
-            self.subscription = self.history.stripe_id("sub")
-            self.set_status(GiftStatus.ACTIVE, at, Actor.DONOR, "first payment made")
-            self.pay(self.clock, self.history.stripe_id("in"))
+            return self.pay(self.clock)
+        self.subscription = self.history.stripe_id("sub")
+        self.set_status(GiftStatus.ACTIVE, at, Actor.DONOR, "first payment made")
+        return self.pay(self.clock, self.history.stripe_id("in"))
 
     def decline(self) -> None:
         """Fail at the card step; the donor tries another card a little later."""
         self.attribution = self.history.attribution(self.frequency)
         self.set_status(GiftStatus.PENDING, self.created_at, Actor.DONOR, "donate form sent")
         self.status = GiftStatus.PROCESSING
-        self.failure_message = self.rng.choice(DECLINES)
+        self.failure_message = message = self.rng.choice(DECLINES)
         if self.frequency is Frequency.ONCE:
             self.payment_intent = self.history.stripe_id("pi")
-        self.set_status(GiftStatus.FAILED, self.created_at + MINUTE, Actor.STRIPE, self.failure_message)
+        self.set_status(GiftStatus.FAILED, self.created_at + MINUTE, Actor.STRIPE, message)
         self.finish()
 
     def abandon(self) -> None:
@@ -709,10 +758,12 @@ class _Gift:
             if self.status is GiftStatus.CANCELLED:
                 return
             if self.status is GiftStatus.PAUSED:
-                if self.paused_until >= end:
+                resumed = self.paused_until
+                assert resumed is not None  # a pause always says when collection resumes
+                if resumed >= end:
                     self.period_end = renew_at
                     return
-                self.paused_until, resumed = None, self.paused_until
+                self.paused_until = None
                 self.set_status(
                     GiftStatus.ACTIVE, resumed, Actor.STRIPE, "subscription active", self.stripe_ref()
                 )
@@ -772,7 +823,7 @@ class _Gift:
             taken = taken if taken in offered else offered[0]
             if taken == "lower" and self._lower() is None:
                 taken = "pause"
-            data = {"offered": offered, "taken": taken}
+            data: dict[str, object] = {"offered": offered, "taken": taken}
             self.event("save_offer", at, Actor.DONOR, actor_ref=ACTOR_REF, data=data)
             {"pause": self._pause, "lower": self._downgrade, "yearly": self._go_yearly}[taken](self.clock)
             return
@@ -812,7 +863,8 @@ class _Gift:
 
     def _dispute(self, at: datetime) -> None:
         """Let the donor's bank take back the latest payment, which ends the subscription."""
-        if not self.dispute(self.last_payment, at):
+        payment = self.last_payment
+        if payment is None or not self.dispute(payment, at):
             return
         self.channel = "dispute"
         why = "subscription cancelled (payment_disputed)"
@@ -861,6 +913,7 @@ class _Gift:
 
     def finish(self) -> None:
         """Add the gift's row, as it stands at the end of the history."""
+        assert self.status is not None  # every gift was at least sent from the donate form
         recurring = self.subscription is not None
         stripe_status = None
         if recurring:

@@ -114,7 +114,7 @@ class DonorHistory:
 def donor_page(query: DonorQuery, now: datetime | None = None) -> DonorPage:
     """Return one page of the donors matching `query`, with what each gave and when they last did."""
     conditions = _conditions(query, now or utcnow())
-    count = db.session.scalar(sa.select(sa.func.count(Donor.id)).where(*conditions))
+    count = db.session.execute(sa.select(sa.func.count(Donor.id)).where(*conditions)).scalar_one()
     # First the page's 50 donors, then the sums of their payments only.
     key, page = _sort_key(query.sort, conditions)
     page = page.add_columns(key.label("key")).order_by(*_order(key, query)).limit(PAGE_SIZE)
@@ -218,10 +218,12 @@ def cancel_gift(
     )
     if not changed:
         return False
+    donor = gift.donor
+    assert donor is not None  # only a live gift can end, and a live gift has its donor (a check says so)
     data = {"donor": gift.donor_id, "reason": reason, "at_period_end": at_period_end}
     record_audit("gift_cancel", staff, ip, target=f"gift:{gift.reference}", data=data)
     db.session.commit()
-    mail.send_cancellation(gift, manage_url(gift.donor))
+    mail.send_cancellation(gift, manage_url(donor))
     return True
 
 

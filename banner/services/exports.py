@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute
 
 from banner.extensions import db
 from banner.models import Campaign, Donor, Gift, Payment, StaffUser, Variant
@@ -18,7 +19,7 @@ BATCH = 1000
 #: what a spreadsheet would run as a formula when a cell starts with it
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: export -> (header, SQL column) of each of its columns; amounts in minor units beside their currency
-COLUMNS = {
+COLUMNS: dict[str, list[tuple[str, QueryableAttribute[object]]]] = {
     "donors": [
         ("donor_id", Donor.id),
         ("email", Donor.email),

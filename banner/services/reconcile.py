@@ -60,9 +60,12 @@ def _stored(event_id: str) -> bool:
 
 
 def _donor(donor: Donor, since: int) -> list[str]:
-    changes = []
+    changes: list[str] = []
+    customer_id = donor.stripe_customer_id
+    if customer_id is None:  # never a customer at Stripe: nothing there to compare
+        return changes
     now_mark = int(time.time()) * 10 + 9  # what Stripe says now outranks any event before it
-    for snapshot in payments.list_subscriptions(donor.stripe_customer_id):
+    for snapshot in payments.list_subscriptions(customer_id):
         gift = lifecycle.gift_for_subscription(snapshot.id, snapshot.gift_reference)
         if gift is None:
             continue
@@ -71,7 +74,7 @@ def _donor(donor: Donor, since: int) -> list[str]:
             changes.append(
                 f"gift {gift.reference}: {before} -> {_describe(gift)} (subscription {snapshot.id})"
             )
-    for invoice in payments.list_invoices(donor.stripe_customer_id, since):
+    for invoice in payments.list_invoices(customer_id, since):
         if invoice.status != "paid" or not invoice.subscription:
             continue
         gift = lifecycle.gift_for_subscription(invoice.subscription, None)

@@ -9,6 +9,7 @@ any date is the sum of the deltas before it, and a month's waterfall is the sum 
 by movement. A donor is active while the sum over their gifts is above zero.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -293,7 +294,8 @@ class Cancellations:
     total: int
     by_reason: list[tuple[str, int]]
     by_channel: list[tuple[str, int]]
-    comments: list[tuple[datetime, str, str, str]]  #: when, reason, channel, the donor's words
+    #: when, reason (if given), channel, the donor's words
+    comments: list[tuple[datetime, str | None, str, str]]
     offered: int  #: cancellation requests that were shown save offers, plus offers taken
     taken: list[tuple[str, int]]
 
@@ -360,7 +362,11 @@ def cancellations(currency: str, period: Period) -> Cancellations:
         total=sum(count for _, count in by_channel),
         by_reason=by_reason,
         by_channel=by_channel,
-        comments=[tuple(row) for row in comments],
+        comments=[
+            (when, reason, channel, words)
+            for when, reason, channel, words in comments
+            if channel is not None and words is not None  # as the query asks
+        ],
         offered=int(requests or 0) + saves,
         taken=[(name, count) for name, count in taken],
     )
@@ -500,10 +506,11 @@ def top_articles(currency: str, period: Period, limit: int = 10) -> tuple[list[A
         .limit(limit)
     ).all()
     return (
-        [Article(url, int(money), gifts, 0) for url, money, gifts in money_rows],
-        [Article(url, 0, 0, count) for url, count in monthly_rows],
+        # `url is not None`, as the queries ask
+        [Article(url, int(money), gifts, 0) for url, money, gifts in money_rows if url is not None],
+        [Article(url, 0, 0, count) for url, count in monthly_rows if url is not None],
     )
 
 
-def campaign_list() -> list[Campaign]:
+def campaign_list() -> Sequence[Campaign]:
     return db.session.scalars(sa.select(Campaign).order_by(Campaign.priority.desc(), Campaign.id)).all()

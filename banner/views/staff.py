@@ -5,6 +5,8 @@ data; export donor data; manage staff accounts; read the audit log.
 Each view declares who may use it with @requires or @public (see banner.views).
 """
 
+from typing import TypeVar
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -58,6 +60,8 @@ EVERYONE = (Role.VIEWER, Role.FUNDRAISER, Role.ADMIN)
 EDITORS = (Role.FUNDRAISER, Role.ADMIN)
 ADMINS = (Role.ADMIN,)
 STRIPE_FAILED = "Stripe could not be reached or refused, so nothing was changed. Try again in a moment."
+
+T = TypeVar("T")
 #: failed logins allowed before more tries wait a while: per account, and per address
 LOGIN_MINUTES = 15
 LOGIN_FAILURES_PER_ACCOUNT = f"5 per {LOGIN_MINUTES} minutes"
@@ -480,37 +484,43 @@ def _variant_page(form, campaign, variant):
     )
 
 
+def _given(value: T | None) -> T:
+    """Return the value of a validated form's field that its validators or filters always fill."""
+    assert value is not None  # required fields pass validation only with a value; `stripped` gives ""
+    return value
+
+
 def _campaign_fields(form: CampaignForm) -> staff.CampaignFields:
     return staff.CampaignFields(
-        slug=form.slug.data,
-        title=form.title.data,
-        description=form.description.data,
+        slug=_given(form.slug.data),
+        title=_given(form.title.data),
+        description=_given(form.description.data),
         goal_amount=form.goal_minor,
         currency=form.currency.data,
         goal_mode=GoalMode(form.goal_mode.data),
         status=CampaignStatus(form.status.data),
         starts_at=form.starts_at.data,
         ends_at=form.ends_at.data,
-        priority=form.priority.data,
+        priority=_given(form.priority.data),
         preset_amounts=form.presets_minor,
         path_include=lines(form.path_include.data),
         path_exclude=lines(form.path_exclude.data),
         referrer_domains=lines(form.referrer_domains.data),
         placement=Placement(form.placement.data),
-        dismiss_days=form.dismiss_days.data,
-        gave_hide_days=form.gave_hide_days.data,
+        dismiss_days=_given(form.dismiss_days.data),
+        gave_hide_days=_given(form.gave_hide_days.data),
         daily_cap=form.daily_cap.data,
     )
 
 
 def _variant_fields(form: VariantForm) -> staff.VariantFields:
     return staff.VariantFields(
-        key=form.key.data,
-        heading=form.heading.data,
-        body=form.body.data,
-        button_text=form.button_text.data,
+        key=_given(form.key.data),
+        heading=_given(form.heading.data),
+        body=_given(form.body.data),
+        button_text=_given(form.button_text.data),
         preset_amounts=form.presets_minor,
         theme=form.theme.data,
-        weight=form.weight.data,
+        weight=_given(form.weight.data),
         audience=form.audience.data,
     )

@@ -153,7 +153,8 @@ class Shim(http.server.ThreadingHTTPServer):
 
     def invoice_from(self, raw: dict, expand=()) -> dict:
         own = [path for path in expand if path in ("payments", "confirmation_secret")]
-        metadata, secret = {}, None
+        metadata: dict | None = {}
+        secret: str | None = None
         if raw.get("subscription"):
             status, found = self.call("GET", f"/v1/subscriptions/{raw['subscription']}")
             metadata = found.get("metadata") if status == 200 else {}

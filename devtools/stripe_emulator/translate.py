@@ -91,7 +91,7 @@ def decode_body(body: bytes) -> dict:
     return decode_form(text)
 
 
-def encode_form(params: dict, prefix: str = "") -> list[tuple[str, str]]:
+def encode_form(params: dict | list, prefix: str = "") -> list[tuple[str, str]]:
     """Encode nested params the way Stripe's libraries do, for query strings."""
     pairs: list[tuple[str, str]] = []
     items = enumerate(params) if isinstance(params, list) else params.items()
@@ -527,7 +527,7 @@ def select_events(events: list[dict], query: dict) -> dict:
         "lte": lambda a, b: a <= b,
         "eq": lambda a, b: a == b,
     }
-    chosen = [
+    matching = [
         (index, found)
         for index, found in enumerate(events)
         if (not query.get("type") or found["type"] == query["type"])
@@ -535,7 +535,7 @@ def select_events(events: list[dict], query: dict) -> dict:
     ]
     # Newest first; events of the same second in the order they were made, the latest first.
     chosen = [
-        found for _, found in sorted(chosen, key=lambda pair: (pair[1]["created"], pair[0]), reverse=True)
+        found for _, found in sorted(matching, key=lambda pair: (pair[1]["created"], pair[0]), reverse=True)
     ]
     if query.get("starting_after"):
         ids = [found["id"] for found in chosen]
