@@ -29,8 +29,6 @@ from stripe.params import (
 
 log = logging.getLogger(__name__)
 
-#: the API version of every request and every event this service reads
-API_VERSION = stripe.api_version
 #: the one Product every recurring gift's Price belongs to
 PRODUCT_ID = "banner-recurring-gift"
 
@@ -544,7 +542,7 @@ class InvoicePaymentInfo:
 def invoice_payment_info(invoice_payment) -> InvoicePaymentInfo:
     return InvoicePaymentInfo(
         id=field(invoice_payment, "id"),
-        invoice=object_id(field(invoice_payment, "invoice")),
+        invoice=object_id(field(invoice_payment, "invoice")) or "",
         status=field(invoice_payment, "status"),
         payment_intent=object_id(field(invoice_payment, "payment", "payment_intent")),
         charge=object_id(field(invoice_payment, "payment", "charge")),

@@ -92,7 +92,7 @@ def invoice_payment(invoice_id: str) -> InvoicePayment:
                 found = InvoicePayment(stripe_invoice_id=invoice_id)
                 db.session.add(found)
         except IntegrityError:  # added by a concurrent event, committed since
-            found = db.session.scalar(query)
+            found = db.session.scalars(query).one()
     return found
 
 

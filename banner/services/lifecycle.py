@@ -155,6 +155,8 @@ def receive(event: dict) -> bool:
 
 
 def _ask_to_confirm(gift: Gift) -> None:
+    if gift.donor is None:  # a renewal's gift was paid before, so it has its donor
+        return
     try:
         mail.send_action_required(gift, links.manage_url(gift.donor))
     except OSError:
@@ -163,9 +165,9 @@ def _ask_to_confirm(gift: Gift) -> None:
 
 def events_of_other_versions() -> int:
     """Return how many received events were not applied because of their API version."""
-    return db.session.scalar(
+    return db.session.scalars(
         sa.select(sa.func.count(StripeEvent.id)).where(StripeEvent.error.like(f"{OTHER_VERSION} %"))
-    )
+    ).one()
 
 
 def gift_for_subscription(subscription_id: str | None, reference: str | None) -> Gift | None:
@@ -493,7 +495,7 @@ def on_dispute(dispute: dict, delivery: Delivery) -> None:
         info.status or "needs_response",
         info.amount,
         info.reason,
-        _time(delivery.event["created"]),
+        datetime.fromtimestamp(delivery.event["created"], UTC),
         delivery.id,
     )
 
@@ -515,7 +517,7 @@ def _apply_waiting(payment: Payment) -> None:
             info = payments.charge_info(obj)
             charge, intent = info.id, info.payment_intent
         else:  # a refund or a dispute: both name their charge and PaymentIntent
-            charge = payments.object_id(payments.field(obj, "charge"))
+            charge = payments.object_id(payments.field(obj, "charge")) or ""
             intent = payments.object_id(payments.field(obj, "payment_intent"))
         if not keys & {charge, intent}:
             continue
