@@ -23,7 +23,6 @@
   "use strict";
   var script = document.currentScript;
   var API = script ? new URL(script.src).origin : "";
-  var prompts = 0;
 
   function encode(data, prefix, out) {
     out = out || [];
@@ -181,7 +180,6 @@
   };
 
   function authenticate() {
-    prompts += 1;
     return new Promise(function (resolve) {
       var dialog = document.createElement("div");
       dialog.setAttribute("role", "dialog");
@@ -288,7 +286,6 @@
     }
     return new Client(key);
   }
-  Stripe.authenticationPrompts = function () { return prompts; };
 
   window.Stripe = Stripe;
 })();

@@ -77,3 +77,11 @@ def page(browser, stripe_base):
         close(context)  # they land before the tables are emptied
     else:
         context.close()
+
+
+def type_card(page, number: str) -> None:
+    """Type a test card into the Payment Element (the emulator's Stripe.js double)."""
+    card = page.locator("#payment-element")
+    card.get_by_label("Card number").fill(number)
+    card.get_by_label("Expiry (MM / YY)").fill("12 / 34")
+    card.get_by_label("CVC").fill("123")

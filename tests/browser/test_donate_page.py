@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Frequency, Gift, GiftStatus, Payment, Variant, utcnow
+from tests.browser.conftest import type_card
 from tests.stripe_helpers import DECLINED, DECLINED_AT_CHARGE, THREE_D_SECURE, VISA
 
 pytestmark = pytest.mark.browser
@@ -45,18 +46,6 @@ def fill_donor(page, card=VISA):
     page.get_by_label("Your name").fill("Ada Reader")
     page.get_by_label("E-mail").fill("ada@example.org")
     type_card(page, card)
-
-
-def type_card(page, card):
-    field = page.locator("#payment-element")
-    field.get_by_label("Card number").fill(card)
-    field.get_by_label("Expiry (MM / YY)").fill("12 / 34")
-    field.get_by_label("CVC").fill("123")
-
-
-def prompts(page) -> int:
-    """How many times the bank asked for 3-D Secure on this page."""
-    return page.evaluate("Stripe.authenticationPrompts()")
 
 
 def gifts():
