@@ -848,6 +848,20 @@ def latest_invoice(subscription_id: str) -> InvoiceInfo | None:
     return invoice_info(invoice) if invoice is not None and not isinstance(invoice, str) else None
 
 
+def invoice_to_confirm(subscription_id: str) -> str | None:
+    """Return the secret with which the donor confirms the subscription's open invoice (a renewal
+    their bank wants authenticated), or None when no invoice waits for them."""
+    subscription = _call(
+        client().v1.subscriptions.retrieve,
+        subscription_id,
+        params={"expand": ["latest_invoice.confirmation_secret"]},
+    )
+    invoice = subscription.latest_invoice
+    if isinstance(invoice, str) or invoice is None or invoice.status != "open":
+        return None
+    return field(invoice, "confirmation_secret", "client_secret")
+
+
 def pay_invoice(invoice_id: str, payment_method_id: str, key: str) -> InvoiceInfo:
     """Try an open invoice again now, with the gift's own card."""
     return invoice_info(

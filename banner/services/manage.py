@@ -305,6 +305,26 @@ def finish_card_update(gift: Gift, setup_intent_id: str, action_key: str) -> Gif
     return gift.status
 
 
+def start_authentication(gift: Gift) -> str:
+    """Return the secret the page confirms a renewal with, when the donor's bank asked for 3-D
+    Secure (the gift waits for the donor)."""
+    subscription_id = _live(gift)
+    secret = payments.invoice_to_confirm(subscription_id)
+    if secret is None:
+        raise ManageError("There is no payment waiting for you to confirm.")
+    return secret
+
+
+def finish_authentication(gift: Gift) -> GiftStatus:
+    """Record the renewal the donor just confirmed, if Stripe says it is paid."""
+    subscription_id = _live(gift)
+    invoice = payments.latest_invoice(subscription_id)
+    if invoice is not None and invoice.status == "paid":
+        lifecycle.apply_invoice(gift, invoice, _newest(gift.invoice_watermark), Actor.DONOR, ACTOR_REF)
+        db.session.commit()
+    return gift.status
+
+
 def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], action_key: str) -> bool:
     """Cancel at the end of the paid period, or now (BANNER_CANCEL_AT_PERIOD_END), with the
     donor's reason; return whether anything changed."""

@@ -219,6 +219,30 @@ def card_save(token, donor, gift):
     return {"next": url_for("manage.gifts", token=token)}
 
 
+@bp.get("/<token>/gifts/<reference>/confirm")
+@with_gift
+def authenticate(token, donor, gift):
+    return render_template("manage/authenticate.html", token=token, gift=gift, form=ActionForm(formdata=None))
+
+
+@bp.post("/<token>/gifts/<reference>/confirm/start")
+@with_gift
+def authenticate_start(token, donor, gift):
+    if not ActionForm().validate():
+        return json_error("invalid", "Reload the page and try again.", 400)
+    return {"client_secret": manage.start_authentication(gift)}
+
+
+@bp.post("/<token>/gifts/<reference>/confirm")
+@with_gift
+def authenticate_done(token, donor, gift):
+    if not ActionForm().validate():
+        return json_error("invalid", "Reload the page and try again.", 400)
+    paid = manage.finish_authentication(gift).value == "active"
+    flash("Thank you: your payment is confirmed." if paid else "Your payment is not confirmed yet.", "done")
+    return {"next": url_for("manage.gifts", token=token)}
+
+
 @bp.get("/<token>/gifts/<reference>/cancel")
 @with_gift
 def cancel_form(token, donor, gift):

@@ -14,6 +14,7 @@
  *                          redirect: 'if_required'}) -> Promise<{paymentIntent} | {error}>
  *   stripe.confirmSetup({elements, clientSecret, confirmParams: {return_url}, redirect: 'if_required'})
  *     -> Promise<{setupIntent} | {error}>
+ *   stripe.handleNextAction({clientSecret}) -> Promise<{paymentIntent} | {error}>
  *
  * The Payment Element here is a card form (number, expiry, CVC) in plain, unnamed inputs, so that
  * browser tests can fill them by label and the page's form never carries them; a card that asks for 3-D Secure shows one modal prompt ("Complete
@@ -265,6 +266,31 @@
         var answer = {};
         answer[result] = intent;
         return answer;
+      })
+      .catch(function (failure) {
+        if (failure && failure.stripeError) return { error: failure.stripeError };
+        return { error: { type: "api_connection_error", message: "Could not reach the payment service." } };
+      });
+  };
+
+  // What the bank asks of an intent confirmed elsewhere (a renewal that needs 3-D Secure).
+  Client.prototype.handleNextAction = function (options) {
+    var key = this.key;
+    var secret = options.clientSecret || "";
+    var path = "/v1/payment_intents/" + secret.split("_secret_")[0];
+    return api("GET", path, key, { client_secret: secret })
+      .then(function (intent) {
+        if (intent.status !== "requires_action") return intent;
+        return authenticate().then(function (success) {
+          return api("POST", path + "/_authenticate?success=" + success, key, { client_secret: secret })
+            .then(function () { return api("GET", path, key, { client_secret: secret }); });
+        });
+      })
+      .then(function (intent) {
+        if (intent.status === "requires_payment_method" || intent.status === "canceled") {
+          return { error: Object.assign(intentError(intent, "payment_intent_authentication_failure"), { payment_intent: intent }) };
+        }
+        return { paymentIntent: intent };
       })
       .catch(function (failure) {
         if (failure && failure.stripeError) return { error: failure.stripeError };

@@ -5,12 +5,15 @@ import time
 
 import pytest
 import sqlalchemy as sa
+import stripe
 from playwright.sync_api import expect
 
+from banner import payments
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Gift, GiftEvent, GiftStatus, Variant, utcnow
+from tests import stripe_events as se
 from tests.browser.conftest import type_card
-from tests.stripe_helpers import VISA
+from tests.stripe_helpers import THREE_D_SECURE, VISA, give
 
 pytestmark = pytest.mark.browser
 
@@ -106,4 +109,68 @@ def test_cancelling_takes_three_clicks_from_the_receipt_link_and_works_by_keyboa
     seconds = time.monotonic() - started
     print(f"\nreceipt link to confirmed cancellation: 3 clicks and a choice, {seconds:.2f} s")
     assert db.session.scalar(sa.select(Gift)).cancellation_reason == "too_expensive"
+    assert page.errors == []
+
+
+def test_a_renewal_the_bank_wants_confirmed_is_confirmed_from_the_manage_page(
+    page, live, stripe_base, outbox
+):
+    """Stripe asks for 3-D Secure on a renewal (invoice.payment_action_required): the donor gets a
+    link, and one confirmation on the manage page pays the open invoice."""
+    gift = give(stripe_base, amount=1000)
+    outbox.clear()
+    subscription_stripe = stripe.StripeClient("sk_test_suite", base_addresses={"api": stripe_base}).v1
+    method = subscription_stripe.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": THREE_D_SECURE, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        },
+        options={"idempotency_key": "3ds-card"},
+    )
+    subscription_stripe.payment_methods.attach(
+        method.id, params={"customer": gift.stripe_customer_id}, options={"idempotency_key": "3ds-attach"}
+    )
+    # The renewal, as Stripe would make it: a new invoice charged to a card whose bank asks for 3-D Secure.
+    item = subscription_stripe.subscriptions.retrieve(gift.stripe_subscription_id)["items"].data[0]
+    renewed = subscription_stripe.subscriptions.update(
+        gift.stripe_subscription_id,
+        params={
+            "default_payment_method": method.id,
+            "items": [
+                {
+                    "id": item.id,
+                    "price_data": {
+                        "currency": "usd",
+                        "product": payments.PRODUCT_ID,
+                        "unit_amount": 1000,
+                        "recurring": {"interval": "year"},
+                    },
+                }
+            ],
+            "proration_behavior": "always_invoice",
+            "expand": ["latest_invoice"],
+        },
+        options={"idempotency_key": "renewal"},
+    )
+    waiting = renewed.latest_invoice
+    assert waiting.status == "open"
+    event = se.event(
+        "invoice.payment_action_required",
+        se.invoice(waiting.id, gift.stripe_subscription_id, status="open", amount_paid=0),
+    )
+    assert se.deliver_over_http(live, event) == 200
+    deadline = time.monotonic() + 10
+    while not outbox and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [message] = outbox
+    link = re.search(r"(http://\S+/manage/\S+)", message.get_content()).group(1)
+
+    page.goto(link)
+    page.get_by_role("link", name="Confirm my payment").click()
+    page.get_by_role("button", name="Confirm with my bank").click()
+    page.get_by_role("button", name="Complete authentication").click()
+
+    expect(page.get_by_role("status")).to_contain_text("your payment is confirmed")
+    db.session.expire_all()
+    assert db.session.get(Gift, gift.id).status is GiftStatus.ACTIVE
     assert page.errors == []
