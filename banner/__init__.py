@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from banner import config
 from banner.cli import group as cli_group
@@ -30,6 +31,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     config.load(app, overrides)
+    configure_proxies(app)
     configure_logging(app)
     configure_extensions(app)
     configure_security_headers(app)
@@ -38,6 +40,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     configure_templates(app)
     configure_cli(app)
     return app
+
+
+def configure_proxies(app: Flask) -> None:
+    """Read the reader's real address (rate limits, the card-testing brake) behind BANNER_PROXIES."""
+    count = int(app.config["PROXIES"])
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
 
 def configure_logging(app: Flask) -> None:
@@ -80,6 +89,8 @@ def configure_security_headers(app: Flask) -> None:
     stripe_origin = f"{stripe_js.scheme}://{stripe_js.netloc}"
     stripe_api = app.config["STRIPE_API_BASE"] or "https://api.stripe.com"
     production = app.config["ENV"] == "production"
+    challenge = app.config["CHALLENGE_SITE_KEY"] and urlsplit(app.config["CHALLENGE_SCRIPT_URL"])
+    challenge_origin = [f"{challenge.scheme}://{challenge.netloc}"] if challenge else []
     talisman.init_app(
         app,
         force_https=False,  # TLS ends at the proxy in front of gunicorn
@@ -89,11 +100,11 @@ def configure_security_headers(app: Flask) -> None:
         referrer_policy="no-referrer",  # pages with donor data and links carry tokens and references
         content_security_policy={
             "default-src": "'self'",
-            "script-src": ["'self'", stripe_origin],
+            "script-src": ["'self'", stripe_origin, *challenge_origin],
             "style-src": "'self'",
             "img-src": ["'self'", "data:", stripe_origin],
             "connect-src": ["'self'", stripe_api, stripe_origin],
-            "frame-src": [stripe_origin, "https://hooks.stripe.com"],
+            "frame-src": [stripe_origin, "https://hooks.stripe.com", *challenge_origin],
             "form-action": "'self'",
             "base-uri": "'none'",
             "object-src": "'none'",

@@ -46,6 +46,21 @@ DEFAULTS = {
     "PAYMENT_METHODS": "automatic",
     "THANKS_MINUTES": 60,  # how long the browser that gave sees its thank-you page
     "ATTEMPT_HOURS": 24,  # an unpaid checkout attempt is forgotten after this long
+    # the card-testing brake: declined attempts in 24 hours after which no new one is started
+    "DECLINES_PER_BROWSER": 3,
+    "DECLINES_PER_EMAIL": 5,
+    "DECLINES_PER_IP": 10,
+    "STARTS_PER_IP": "20 per hour",  # attempts started from one address (Flask-Limiter syntax)
+    "PROXIES": 0,  # how many proxies in front of the app set X-Forwarded-For (nginx: 1)
+    # declines site-wide in an hour after which every new attempt must pass the challenge
+    # (or, with no challenge configured, no new attempt is started until the hour has passed)
+    "BURST_DECLINES": 30,
+    # an optional challenge (Cloudflare Turnstile) before a payment starts: always, or in a burst
+    "CHALLENGE_SITE_KEY": None,
+    "CHALLENGE_SECRET_KEY": None,
+    "CHALLENGE_ALWAYS": False,
+    "CHALLENGE_VERIFY_URL": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    "CHALLENGE_SCRIPT_URL": "https://challenges.cloudflare.com/turnstile/v0/api.js",
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")

@@ -93,6 +93,8 @@ class DonateForm(FlaskForm):
     variant = HiddenField(validators=[Optional(), Length(max=40)])
     article_url = HiddenField(validators=[Optional(), Length(max=2000)])
     referrer = HiddenField(validators=[Optional(), Length(max=2000)])
+    #: the challenge's token (Cloudflare Turnstile names its field so), when the page shows one
+    challenge = StringField(name="cf-turnstile-response", validators=[Optional(), Length(max=2048)])
     #: one id per submission attempt: a double click sends the same one twice
     checkout_key = HiddenField(
         default=lambda: uuid.uuid4().hex,

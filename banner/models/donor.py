@@ -105,6 +105,9 @@ class Gift(Model):
     #: what the donate form said, kept until a payment makes (or finds) the donor
     checkout_email: Mapped[str | None] = mapped_column(sa.String(254))
     checkout_name: Mapped[str | None] = mapped_column(sa.String(200))
+    #: who tried, for the card-testing brake: a keyed digest of the IP, and the browser's session id
+    checkout_client: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    checkout_browser: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     # active_history: the MRR listener below needs the old value even when it was not loaded
     frequency: Mapped[Frequency] = mapped_column(enum_column(Frequency), active_history=True)
     amount: Mapped[int] = mapped_column(active_history=True)  #: minor units each time, fee included

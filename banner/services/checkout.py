@@ -24,7 +24,7 @@ from banner import mail, payments
 from banner.extensions import db
 from banner.models import Actor, Frequency, Gift, GiftStatus, utcnow
 from banner.money import cover_fee
-from banner.services import campaigns, links
+from banner.services import brakes, campaigns, links
 from banner.services.ledger import record_payment
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,9 @@ class GiftRequest:
     variant: str | None = None
     article_url: str | None = None
     referrer: str | None = None
+    client: brakes.Client | None = None  #: who is giving, for the card-testing brake
+    challenge: str | None = None  #: the challenge's token, when the page showed one
+    ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,15 @@ def normalise_email(email: str) -> str:
 
 
 def start_gift(request: GiftRequest) -> Outcome:
-    """Record the attempt and return the secret of the payment the page confirms."""
+    """Record the attempt and return the secret of the payment the page confirms.
+
+    Raises brakes.TooManyDeclines (or ChallengeRequired), before any call to Stripe, for a reader
+    declined too often or a challenge not passed.
+    """
     gift = db.session.scalar(sa.select(Gift).where(Gift.checkout_key == request.checkout_key))
     if gift is None:
+        if request.client is not None:
+            brakes.check(request.client, request.challenge, request.ip)
         gift = _new_gift(request)
     elif not _same_gift(gift, request):
         raise CheckoutError("This form was already sent with other details. Reload the page to give again.")
@@ -120,6 +129,8 @@ def _new_gift(request: GiftRequest) -> Gift:
         checkout_key=request.checkout_key,
         checkout_email=normalise_email(request.email),
         checkout_name=request.name.strip(),
+        checkout_client=request.client.address if request.client else None,
+        checkout_browser=request.client.browser if request.client else None,
         frequency=request.frequency,
         amount=request.amount + fee,
         fee_amount=fee,
@@ -206,6 +217,9 @@ def _apply_charge(gift: Gift, charge: payments.ChargeResult) -> None:
         _keep_card(gift, charge.card)
         gift.set_status(GiftStatus.SUCCEEDED, Actor.DONOR, reason="payment confirmed")
     elif charge.status in ("requires_payment_method", "canceled"):
+        if charge.status == "requires_payment_method":
+            # Ended, so that no other card can be tried on it (card testing).
+            payments.cancel_payment(charge.id, _key(gift, "cancel"))
         _fail(gift, charge.error_message or "The payment was not completed.")
     elif charge.status == "processing" and gift.status is not GiftStatus.PROCESSING:
         gift.set_status(GiftStatus.PROCESSING, Actor.STRIPE, reason="payment processing")
@@ -283,7 +297,9 @@ def forget_attempts() -> int:
     cutoff = utcnow() - timedelta(hours=current_app.config["ATTEMPT_HOURS"])
     stale = db.session.scalars(
         sa.select(Gift).where(
-            Gift.donor_id.is_(None), Gift.checkout_email.is_not(None), Gift.created_at < cutoff
+            Gift.donor_id.is_(None),
+            sa.or_(Gift.checkout_email.is_not(None), Gift.checkout_client.is_not(None)),
+            Gift.created_at < cutoff,
         )
     ).all()
     for gift in stale:
@@ -294,7 +310,7 @@ def forget_attempts() -> int:
             elif gift.stripe_payment_intent_id:
                 payments.cancel_payment(gift.stripe_payment_intent_id, _key(gift, "cancel"))
             _fail(gift, "abandoned before paying")
-        gift.checkout_email = gift.checkout_name = None
+        gift.checkout_email = gift.checkout_name = gift.checkout_client = gift.checkout_browser = None
     db.session.commit()
     return len(stale)
 

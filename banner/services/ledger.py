@@ -74,7 +74,7 @@ def _donor_for(gift: Gift) -> Donor:
                 raise
     if donor.stripe_customer_id is None and gift.stripe_customer_id:
         donor.stripe_customer_id = gift.stripe_customer_id
-    gift.checkout_email = gift.checkout_name = None
+    gift.checkout_email = gift.checkout_name = gift.checkout_client = gift.checkout_browser = None
     return donor
 
 

@@ -432,6 +432,17 @@ def on_intent_failed(intent: dict, delivery: Delivery) -> None:
     if gift is not None and gift.status in UNPAID:
         gift.failure_message = (info.error_message or "The card was declined.")[:500]
         gift.set_status(GiftStatus.FAILED, Actor.STRIPE, actor_ref=delivery.id, reason=gift.failure_message)
+        if info.status == "requires_payment_method":
+            _end_declined_intent(gift, info.id)
+
+
+def _end_declined_intent(gift: Gift, intent_id: str) -> None:
+    """Cancel a declined one-time PaymentIntent, so that no other card is tried on it (card
+    testing), even when the page never told us of the decline."""
+    try:
+        payments.cancel_payment(intent_id, f"gift-{gift.reference}-cancel")
+    except payments.PaymentError:
+        log.warning("declined PaymentIntent %s of gift %s not cancelled", intent_id, gift.reference)
 
 
 def _one_time_gift(info: payments.IntentInfo) -> Gift | None:

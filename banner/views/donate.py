@@ -1,14 +1,16 @@
 """The donate page, its payment steps, the thank-you page and the receipt online."""
 
+import secrets
 import time
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from banner import payments
+from banner.extensions import limiter
 from banner.forms import ConfirmForm, DonateForm, FeeForm
 from banner.money import format_amount
-from banner.services import campaigns, checkout, links
+from banner.services import brakes, campaigns, checkout, links
 from banner.views import json_error, private
 
 bp = Blueprint("donate", __name__, url_prefix="/donate")
@@ -16,6 +18,7 @@ bp = Blueprint("donate", __name__, url_prefix="/donate")
 #: the session keys of the gifts this browser started, and of those it just made {reference: time}
 STARTED_HERE = "started_here"
 GAVE_HERE = "gave_here"
+BROWSER = "browser"
 
 
 @bp.get("")
@@ -34,7 +37,13 @@ def form():
     return _render(DonateForm(formdata=None, data=prefill.to_dict()))
 
 
+def _email_key() -> str:
+    return "donate-email:" + request.form.get("email", "").strip().lower()[:254]
+
+
 @bp.post("")
+@limiter.limit(lambda: current_app.config["STARTS_PER_IP"])
+@limiter.limit(lambda: current_app.config["STARTS_PER_IP"], key_func=_email_key)
 def start():
     form = DonateForm()
     if not form.validate():
@@ -45,6 +54,10 @@ def start():
         outcome = checkout.start_gift(_gift_request(form))
     except checkout.CheckoutError as error:
         return json_error("conflict", str(error), 409)
+    except brakes.ChallengeRequired as error:
+        return json_error("challenge_required", str(error), 403)
+    except brakes.TooManyDeclines as error:
+        return json_error("too_many_declines", str(error), 429)
     except payments.PaymentError as error:
         return json_error("payment_unavailable", str(error), 503)
     session[STARTED_HERE] = [*session.get(STARTED_HERE, [])[-4:], outcome.reference]
@@ -148,6 +161,7 @@ def _render(form: DonateForm):
         campaign=campaign,
         progress=campaigns.goal_progress(campaign) if campaign else None,
         presets=campaigns.preset_amounts(campaign, variant),
+        challenge=bool(current_app.config["CHALLENGE_SITE_KEY"]) and brakes.challenge_needed(),
     )
 
 
@@ -164,7 +178,17 @@ def _gift_request(form: DonateForm) -> checkout.GiftRequest:
         variant=form.variant.data or None,
         article_url=form.article_url.data or None,
         referrer=form.referrer.data or None,
+        client=brakes.client(request.remote_addr, _browser(), form.email.data or ""),
+        challenge=form.challenge.data or None,
+        ip=request.remote_addr,
     )
+
+
+def _browser() -> str:
+    """Return this browser's random id, kept in its session cookie."""
+    if BROWSER not in session:
+        session[BROWSER] = secrets.token_hex(16)
+    return session[BROWSER]
 
 
 def _outcome_json(outcome: checkout.Outcome):

@@ -197,6 +197,10 @@
         var body = result.body;
         if (!result.ok) {
           if (body.error && body.error.fields) { showFieldErrors(body.error.fields); return "retry"; }
+          if (body.error && body.error.code === "challenge_required" && !document.querySelector(".cf-turnstile")) {
+            window.location.reload();  // the page comes back with the challenge on it
+            return "done";
+          }
           throw failure(body.error && body.error.message);
         }
         if (body.status === "succeeded") { window.location.assign(body.thanks_url); return "done"; }

@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from banner.extensions import db
+from banner.extensions import db, limiter
 from tests.conftest import STRICT, empty_tables
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,6 +33,7 @@ def live(live_server, session_app, stripe_base):
     session_app.config["WTF_CSRF_ENABLED"] = True
     session_app.extensions.pop("banner_cache", None)
     session_app.extensions.pop("progress_cache", None)
+    limiter.reset()
     with session_app.app_context():
         yield live_server
         db.session.remove()
