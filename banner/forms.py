@@ -432,6 +432,10 @@ class VariantForm(FlaskForm):
     preset_amounts = StringField(
         "Suggested amounts", description="Separated by commas: 5, 10, 25. Empty: the campaign's."
     )
+    default_once = StringField("Amount chosen at first, once", description="Empty: none chosen.")
+    default_month = StringField("Amount chosen at first, monthly")
+    default_year = StringField("Amount chosen at first, yearly")
+    popular_label = BooleanField("Call the chosen amount “Most popular”")
     theme = SelectField("Theme", choices=THEMES, default="light")
     weight = IntegerField(
         "Weight",
@@ -466,10 +470,29 @@ class VariantForm(FlaskForm):
             theme=variant.theme,
             weight=variant.weight,
             audience=variant.audience,
+            popular_label=variant.popular_label,
+            **{
+                f"default_{frequency}": major_units(amount, currency)
+                for frequency, amount in (variant.default_amounts or {}).items()
+            },
         )
 
     def validate_preset_amounts(self, field):
         self.presets_minor = parse_presets(field.data, self.currency_code) or None
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        self.defaults_minor: dict[str, int] = {}
+        for frequency in ("once", "month", "year"):
+            field = getattr(self, f"default_{frequency}")
+            if not (field.data or "").strip():
+                continue
+            try:
+                self.defaults_minor[frequency] = check_amount(field.data, self.currency_code)
+            except ValidationError as error:
+                field.errors = [*field.errors, str(error)]
+                valid = False
+        return valid
 
 
 # A donor managing their gifts from a signed link.

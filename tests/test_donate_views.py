@@ -40,7 +40,7 @@ def test_donate_page_shows_the_campaign_and_prefills_from_the_link(client, make_
     assert re.search(r'value="month"[^>]*checked|checked[^>]*value="month"', page)
     assert 'value="https://news.example/a"' in page and 'name="variant" type="hidden" value="a"' in page
     for preset in ("$5", "$10", "$25"):
-        assert f">{preset}</button>" in page
+        assert f'>{preset}<span class="popular" hidden>' in page
 
 
 def test_every_visible_field_has_a_label(client, make_campaign):

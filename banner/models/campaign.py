@@ -91,6 +91,10 @@ class Variant(Model):
     body: Mapped[str] = mapped_column(sa.Text, default="")  #: plain text, never HTML
     button_text: Mapped[str] = mapped_column(sa.String(60), default="Give now")
     preset_amounts: Mapped[list[int] | None] = mapped_column(sa.JSON)  #: None: the campaign's
+    #: the amount chosen for the reader at first, per frequency: {"once": 2500, "month": 1000}
+    default_amounts: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict, server_default="{}")
+    #: call the chosen amount "Most popular" on the donate page
+    popular_label: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     theme: Mapped[str] = mapped_column(sa.String(20), default="light")
     weight: Mapped[int] = mapped_column(default=1)
     #: who sees it: "all" readers or "former" donors (a welcome-back message)

@@ -122,6 +122,11 @@ def default_campaign() -> Campaign | None:
     return next((campaign for campaign in live if campaign.is_live(now)), None)
 
 
+def default_amounts(variant: Variant | None) -> dict[str, int]:
+    """Return the amount chosen for the reader at first, per frequency (none: no choice)."""
+    return dict(variant.default_amounts or {}) if variant is not None else {}
+
+
 def preset_amounts(campaign: Campaign | None, variant: Variant | None) -> list[int]:
     """Return the suggested amounts: the variant's, else the campaign's, else a default."""
     if variant is not None and variant.preset_amounts:

@@ -80,6 +80,8 @@ class VariantFields:
     body: str
     button_text: str
     preset_amounts: list[int] | None  #: None: the campaign's
+    default_amounts: dict[str, int]  #: the amount chosen at first, per frequency
+    popular_label: bool
     theme: str
     weight: int
     audience: str

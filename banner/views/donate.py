@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 from banner import payments
 from banner.extensions import limiter
 from banner.forms import ConfirmForm, DonateForm, FeeForm
-from banner.money import format_amount
+from banner.money import format_amount, major_units
 from banner.services import brakes, campaigns, checkout, links
 from banner.views import json_error, private
 
@@ -155,12 +155,21 @@ def _render(form: DonateForm):
     if campaign is not None:
         form.currency.data = campaign.currency
         form.campaign.data = campaign.slug
+    currency = form.currency.data or current_app.config["DEFAULT_CURRENCY"]
+    defaults = {
+        frequency: major_units(amount, currency)
+        for frequency, amount in campaigns.default_amounts(variant).items()
+    }
+    if not form.amount.data:
+        form.amount.data = defaults.get(form.frequency.data or "once", "")
     return render_template(
         "donate/form.html",
         form=form,
         campaign=campaign,
         progress=campaigns.goal_progress(campaign) if campaign else None,
         presets=campaigns.preset_amounts(campaign, variant),
+        defaults=defaults,
+        popular=bool(variant and variant.popular_label),
         challenge=bool(current_app.config["CHALLENGE_SITE_KEY"]) and brakes.challenge_needed(),
     )
 

@@ -520,6 +520,8 @@ def _variant_fields(form: VariantForm) -> staff.VariantFields:
         body=_given(form.body.data),
         button_text=_given(form.button_text.data),
         preset_amounts=form.presets_minor,
+        default_amounts=form.defaults_minor,
+        popular_label=bool(form.popular_label.data),
         theme=form.theme.data,
         weight=_given(form.weight.data),
         audience=form.audience.data,

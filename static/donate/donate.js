@@ -110,10 +110,26 @@
     }, 150);
   }
 
+  // The amount chosen at first for each frequency (the variant's), and whether to call it popular.
+  var defaults = JSON.parse(form.dataset.defaults || "{}");
+  var shownDefault = defaults[frequency()];
+
   function highlightPreset() {
     form.querySelectorAll(".preset").forEach(function (b) {
       b.setAttribute("aria-pressed", String(b.dataset.amount === amount.value.trim()));
+      b.querySelector(".popular").hidden = !(form.dataset.popular && b.dataset.amount === defaults[frequency()]);
     });
+  }
+
+  // A reader who has not chosen an amount yet gets the one chosen for the new frequency.
+  function followDefault() {
+    var value = amount.value.trim();
+    if ((value === "" || value === shownDefault) && defaults[frequency()]) {
+      amount.value = defaults[frequency()];
+      requote();
+    }
+    shownDefault = defaults[frequency()];
+    highlightPreset();
   }
 
   form.querySelectorAll(".preset").forEach(function (button) {
@@ -125,7 +141,7 @@
   amount.addEventListener("input", function () { highlightPreset(); requote(); newAttempt(); });
   coverFees.addEventListener("change", function () { requote(); newAttempt(); });
   form.querySelectorAll('input[name="frequency"]').forEach(function (radio) {
-    radio.addEventListener("change", function () { label(); newAttempt(); });
+    radio.addEventListener("change", function () { followDefault(); label(); newAttempt(); });
   });
   highlightPreset(); requote();
 

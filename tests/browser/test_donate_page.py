@@ -174,7 +174,7 @@ def test_every_control_is_reachable_by_keyboard(donate):
         seen.append(
             page.evaluate(
                 "document.activeElement.id || document.activeElement.placeholder "
-                "|| document.activeElement.textContent.trim()"
+                "|| document.activeElement.innerText.trim()"
             )
         )
     for control in [
@@ -195,3 +195,61 @@ def test_every_control_is_reachable_by_keyboard(donate):
     page.get_by_role("button", name="$10", exact=True).focus()
     page.keyboard.press("Enter")
     expect(page.get_by_label("Amount", exact=True)).to_have_value("10")
+
+
+def test_a_variants_chosen_amount_follows_the_frequency_and_is_called_most_popular(live, page):
+    db.session.add(
+        Campaign(
+            slug="spring",
+            title="Spring drive",
+            goal_amount=100_000,
+            currency="usd",
+            status=CampaignStatus.LIVE,
+            starts_at=utcnow(),
+            preset_amounts=[500, 1000, 2500],
+            variants=[
+                Variant(
+                    key="a",
+                    heading="Support us",
+                    default_amounts={"once": 2500, "month": 1000},
+                    popular_label=True,
+                )
+            ],
+        )
+    )
+    db.session.commit()
+    page.goto(f"{live}/donate?campaign=spring&variant=a")
+
+    expect(page.get_by_label("Amount", exact=True)).to_have_value("25")
+    expect(page.get_by_role("button", name="$25 · Most popular")).to_have_attribute("aria-pressed", "true")
+    page.get_by_label("Monthly").check()
+    expect(page.get_by_label("Amount", exact=True)).to_have_value("10")
+    expect(page.get_by_role("button", name="$10 · Most popular")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#submit")).to_have_text("Give $10 monthly")
+    page.get_by_label("Amount", exact=True).fill("12")
+    page.get_by_label("Once").check()
+    expect(page.get_by_label("Amount", exact=True)).to_have_value("12")  # the reader's own choice stays
+
+
+def test_a_prefilled_amount_highlights_its_preset_and_the_button_shows_the_total_with_fees(donate, live):
+    page = donate
+    page.goto(f"{live}/donate?campaign=spring&variant=a&amount=25")
+    expect(page.get_by_role("button", name="$25", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#submit")).to_have_text("Give $25")
+    page.get_by_label(re.compile("cover the card fees")).check()
+    expect(page.locator("#submit")).to_have_text("Give $26.06")
+    expect(page.locator("#total")).to_have_text("You give $25 + $1.06 for card fees = $26.06.")
+
+
+def test_after_a_one_time_gift_the_thank_you_page_offers_the_same_monthly(donate):
+    page = donate
+    page.get_by_role("button", name="$25").click()
+    fill_donor(page)
+    page.get_by_role("button", name="Give $25").click()
+    page.wait_for_url(re.compile(r"/donate/thanks/"))
+
+    page.get_by_role("link", name="Give $25 every month").click()
+
+    expect(page.get_by_label("Monthly")).to_be_checked()
+    expect(page.get_by_label("Amount", exact=True)).to_have_value("25")
+    expect(page.locator("#submit")).to_have_text("Give $25 monthly")
