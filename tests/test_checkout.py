@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 import stripe
 
+from banner import payments
 from banner.extensions import db
 from banner.models import Donor, Frequency, Gift, GiftEvent, GiftStatus, Payment, utcnow
 from banner.services import checkout
@@ -287,3 +288,36 @@ def test_a_gift_paid_while_the_page_was_closed_is_completed_by_a_later_confirmat
     assert checkout.complete_gift(started.reference).status == "succeeded"
     assert the_gift().donor.email == "ada@example.org"
     assert len(outbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("frequency", "expected"),
+    [
+        (Frequency.ONCE, ["POST /v1/payment_intents", "GET /v1/payment_intents/*"]),
+        (
+            Frequency.MONTH,
+            [
+                "POST /v1/customers",
+                "GET /v1/products/*",
+                "POST /v1/subscriptions",
+                "GET /v1/subscriptions/*",
+                "GET /v1/payment_intents/*",
+            ],
+        ),
+    ],
+)
+def test_the_server_asks_stripe_only_what_one_gift_needs(give, stripe_base, frequency, expected):
+    import json
+    import re
+    import urllib.request
+
+    payments.ensure_product()  # made once, by the first monthly gift ever
+    urllib.request.urlopen(urllib.request.Request(f"{stripe_base}/_shim/requests", method="DELETE"))
+    give(2500, frequency)
+
+    with urllib.request.urlopen(f"{stripe_base}/_shim/requests") as answer:
+        recorded = json.load(answer)
+    objects = re.compile(r"/v1/(\w+)/[\w-]+")
+    sent = [request["method"] + " " + objects.sub(r"/v1/\1/*", request["path"]) for request in recorded]
+    print(f"\n{frequency.value}: {len(sent)} requests to Stripe from the server: {sent}")
+    assert sent == expected
