@@ -61,6 +61,10 @@ DEFAULTS = {
     "CHALLENGE_ALWAYS": False,
     "CHALLENGE_VERIFY_URL": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
     "CHALLENGE_SCRIPT_URL": "https://challenges.cloudflare.com/turnstile/v0/api.js",
+    # banner events one client may send: readers behind one address (an office, a mobile network)
+    # share the first limit; the second applies to one browser, when its beacons carry a reader id
+    "EVENTS_PER_IP": "120 per minute;2000 per day",
+    "EVENTS_PER_READER": "30 per minute;300 per day",
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")

@@ -1,8 +1,10 @@
 """Every input the service accepts, validated by a form."""
 
+import json
 import re
 import uuid
 from datetime import UTC
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -162,6 +164,52 @@ class BannerEventsForm(FlaskForm):
 
     MAX_EVENTS = 50
     events = FieldList(FormField(BannerEventForm), min_entries=1, max_entries=MAX_EVENTS)
+    #: the banner's anonymous id for this browser (random, kept in localStorage), when it sends one
+    reader = StringField(validators=[Optional(), Regexp(r"^[A-Za-z0-9_-]{8,64}$")])
+
+
+class BeaconBatch(NamedTuple):
+    events: list[tuple[str, str, str]]  #: (kind, campaign slug, variant key)
+    reader: str | None
+
+
+class BeaconError(ValueError):
+    """A beacon body that is not a batch of events; the message says what is wrong."""
+
+
+def is_text(value) -> bool:
+    """Return whether `value` is a string the database can store: no NUL, no lone surrogate."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def read_beacons(body: bytes) -> BeaconBatch:
+    """Decode a beacon body, {"events": [{"type", "campaign", "variant"}, ...], "reader"?}, or
+    raise BeaconError."""
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep or a too long number
+        raise BeaconError("The body is not JSON.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise BeaconError('Send {"events": [...]}.')
+    events = data["events"]
+    if len(events) > BannerEventsForm.MAX_EVENTS:
+        raise BeaconError("Too many events in one batch.")
+    fields = ("type", "campaign", "variant")
+    if not all(isinstance(e, dict) and all(is_text(e.get(f)) for f in fields) for e in events):
+        raise BeaconError("Each event is an object of type, campaign and variant, as text.")
+    reader = data.get("reader")
+    if reader is not None and not is_text(reader):
+        raise BeaconError("The reader is a text id.")
+    form = BannerEventsForm(formdata=None, data={"events": events, "reader": reader})
+    if not form.validate():
+        raise BeaconError("Bad events.")
+    return BeaconBatch([(e["type"], e["campaign"], e["variant"]) for e in form.events.data], reader)
 
 
 class BannerQueryForm(FlaskForm):
