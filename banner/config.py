@@ -20,6 +20,9 @@ DEFAULTS = {
     "SECRET_KEY": None,
     "DATABASE_URL": None,  # sqlite:///<instance>/banner.sqlite3 when unset
     "PUBLIC_URL": "http://127.0.0.1:5000",
+    #: the news site's origins, comma-separated, like "https://news.example.org": the donate page
+    #: links "Back to the article" only to these and to PUBLIC_URL's
+    "SITE_ORIGINS": "",
     "STRIPE_SECRET_KEY": None,
     "STRIPE_PUBLISHABLE_KEY": None,
     "STRIPE_WEBHOOK_SECRET": None,
@@ -101,6 +104,8 @@ def load(app, overrides=None):
     config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
     config["RATELIMIT_HEADERS_ENABLED"] = True
+    config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # Stripe's events are far smaller; 413 beyond
+    config["FORM_MAX_CONTENT_LENGTH"] = 64 * 1024  # every other body: forms of a few fields
     check(config)
 
 
@@ -120,6 +125,12 @@ def check(config):
         methods != "automatic" and "card" not in methods.split(",")
     ):
         raise ConfigError('BANNER_PAYMENT_METHODS is "automatic" or a list with card, like "card,link".')
+    origins = [item.strip() for item in str(config["SITE_ORIGINS"] or "").split(",") if item.strip()]
+    for origin in origins:
+        if not re.fullmatch(r"https?://[^/?#@\s]+", origin):
+            raise ConfigError(
+                f"BANNER_SITE_ORIGINS lists origins like https://news.example.org, not {origin}."
+            )
     key = config["STRIPE_SECRET_KEY"]
     if key.startswith(LIVE_KEY_PREFIXES) and not config["ALLOW_LIVE_KEYS"]:
         raise ConfigError(

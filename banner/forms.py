@@ -5,7 +5,7 @@ import re
 import uuid
 from datetime import UTC
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app
 from flask_wtf import FlaskForm
@@ -61,8 +61,38 @@ def check_amount(text: str, currency: str) -> int:
 
 
 def web_url(text: str | None) -> str | None:
-    """Keep an attribution URL only if it is http(s): it becomes a link on the thank-you page."""
-    return text if text and text.startswith(("https://", "http://")) else None
+    """Keep an attribution URL only if it is a plain http(s) address: no credentials, no fragment."""
+    if not origin(text or "") or "@" in urlsplit(text).netloc:
+        return None
+    return urlunsplit(urlsplit(text)._replace(fragment=""))
+
+
+def origin(url: str) -> str:
+    """Return "scheme://host[:port]" of an http(s) URL, lower-cased, or "" when it has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def site_origins() -> set[str]:
+    """Return the news site's origins, where "Back to the article" may lead: BANNER_PUBLIC_URL's
+    and those in BANNER_SITE_ORIGINS."""
+    config = current_app.config
+    listed = (item.strip() for item in str(config["SITE_ORIGINS"] or "").split(","))
+    return {origin(config["PUBLIC_URL"])} | {origin(item) for item in listed if item} - {""}
+
+
+def article_url(text: str | None) -> str | None:
+    """Keep an article URL only if it is on the news site: it becomes a link on the thank-you page."""
+    url = web_url(text)
+    return url if url and origin(url) in site_origins() else None
 
 
 class DonateForm(FlaskForm):
@@ -111,7 +141,7 @@ class DonateForm(FlaskForm):
             raise ValidationError("We cannot take gifts in this currency.")
 
     def validate_article_url(self, field):
-        field.data = web_url(field.data)
+        field.data = article_url(field.data)
 
     def validate_referrer(self, field):
         field.data = web_url(field.data)
@@ -186,6 +216,28 @@ def is_text(value) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def unreadable(request) -> str | None:
+    """Say what in a request's URL, query or form no field can hold (a NUL byte, a lone surrogate,
+    a JSON value that is not text), or return None. JSON bodies are read as forms by Flask-WTF."""
+    values = [value for value in (request.view_args or {}).values() if isinstance(value, str)]
+    for multidict in (request.args, request.form):
+        for key, items in multidict.lists():
+            values += [key, *items]
+    if not all(is_text(value) for value in values):
+        return "The request holds characters we cannot read."
+    if request.is_json:
+        try:
+            data = json.loads(request.get_data(cache=True) or b"null")
+        except (ValueError, RecursionError):
+            return "The body is not JSON."
+        if not isinstance(data, dict) or not all(
+            is_text(key) and (is_text(value) or (isinstance(value, list) and all(map(is_text, value))))
+            for key, value in data.items()
+        ):
+            return "Send an object whose fields are text."
+    return None
 
 
 def read_beacons(body: bytes) -> BeaconBatch:
@@ -297,7 +349,11 @@ class LoginForm(FlaskForm):
 
     def validate_next(self, field):
         text = field.data or ""
-        target = urlsplit(text)
+        try:
+            target = urlsplit(text)
+        except ValueError:  # "http://[::1"
+            field.data = None
+            return
         if target.scheme or target.netloc or "\\" in text or not target.path.startswith("/staff/"):
             field.data = None
 

@@ -50,7 +50,10 @@ class Snapshot:
         if self.path_exclude and path.startswith(self.path_exclude):
             return False
         if self.referrer_domains:
-            host = (urlsplit(referrer or "").hostname or "").lower()
+            try:
+                host = (urlsplit(referrer or "").hostname or "").lower()
+            except ValueError:  # "http://[::1": no host to match
+                return False
             return any(host == d or host.endswith("." + d) for d in self.referrer_domains)
         return True
 

@@ -52,7 +52,7 @@ def site_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def site(site_dir, live_server):
+def site(site_dir, live_server, session_app):
     """The demo article site, served from another origin, its banner tag pointing at the app."""
     shutil.copytree(ROOT / "demo" / "site", site_dir, dirs_exist_ok=True)
     article = (site_dir / "index.html").read_text().replace("http://127.0.0.1:5000", live_server)
@@ -75,6 +75,7 @@ def site(site_dir, live_server):
         ("127.0.0.1", port), partial(QuietHandler, directory=str(site_dir))
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    session_app.config["SITE_ORIGINS"] = f"http://127.0.0.1:{port}"  # "Back to the article" leads here
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
     server.server_close()
