@@ -71,6 +71,8 @@ DEFAULTS = {
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+STRIPE_API = "https://api.stripe.com"
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -111,8 +113,8 @@ def load(app, overrides=None):
 
 def check(config):
     """Raise ConfigError when the settings are unsafe or incomplete."""
-    if config["ENV"] == "production" and config["SECRET_KEY"] in (None, "", DEV_SECRET_KEY):
-        raise ConfigError("BANNER_SECRET_KEY is not set: production needs a long random secret.")
+    if config["ENV"] == "production":
+        check_production(config)
     missing = [
         "BANNER_" + name
         for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
@@ -136,3 +138,21 @@ def check(config):
         raise ConfigError(
             "BANNER_STRIPE_SECRET_KEY is a live key; set BANNER_ALLOW_LIVE_KEYS=1 to accept real money."
         )
+
+
+def check_production(config):
+    """Raise ConfigError for settings only development and tests may use."""
+    secret = config["SECRET_KEY"]
+    if secret in (None, "", DEV_SECRET_KEY):
+        raise ConfigError("BANNER_SECRET_KEY is not set: production needs a long random secret.")
+    if len(str(secret).encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"BANNER_SECRET_KEY is too short: production needs at least {MIN_SECRET_KEY_BYTES} random bytes."
+        )
+    if not config.get("WTF_CSRF_ENABLED", True):
+        raise ConfigError("BANNER_WTF_CSRF_ENABLED is off: production forms need their CSRF check.")
+    if config.get("DEBUG"):
+        raise ConfigError("BANNER_DEBUG is on: the debugger runs code for anyone; unset it in production.")
+    base = config["STRIPE_API_BASE"]
+    if base and str(base).rstrip("/") != STRIPE_API:
+        raise ConfigError(f"BANNER_STRIPE_API_BASE is {base}: production talks only to {STRIPE_API}.")

@@ -59,7 +59,7 @@ def main() -> int:
         ),
     ]
     try:
-        wait_for(f"{APP}/healthz", processes)
+        wait_for(f"{APP}/readyz", processes)
         print(
             f"\nReady.\n  Article page (another origin): {ARTICLE}\n"
             f"  Donate page:                   {APP}/donate\n"
