@@ -81,12 +81,15 @@ def origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
 
 
+def news_site_origins() -> list[str]:
+    """Return the news site's origins listed in BANNER_SITE_ORIGINS."""
+    listed = (item.strip() for item in str(current_app.config["SITE_ORIGINS"] or "").split(","))
+    return sorted({origin(item) for item in listed if item} - {""})
+
+
 def site_origins() -> set[str]:
-    """Return the news site's origins, where "Back to the article" may lead: BANNER_PUBLIC_URL's
-    and those in BANNER_SITE_ORIGINS."""
-    config = current_app.config
-    listed = (item.strip() for item in str(config["SITE_ORIGINS"] or "").split(","))
-    return {origin(config["PUBLIC_URL"])} | {origin(item) for item in listed if item} - {""}
+    """Return the origins "Back to the article" may lead to: the news site's and BANNER_PUBLIC_URL's."""
+    return {origin(current_app.config["PUBLIC_URL"]), *news_site_origins()} - {""}
 
 
 def article_url(text: str | None) -> str | None:
@@ -273,7 +276,8 @@ class BannerQueryForm(FlaskForm):
     campaign = StringField(validators=[Optional(), Length(max=60)])
     path = StringField(validators=[Optional(), Length(max=2000)])
     ref = StringField(validators=[Optional(), Length(max=2000)])
-    preview = StringField(validators=[Optional(), Regexp(r"^[\w-]{1,60}:[\w-]{1,40}$")])
+    #: a signed token from the staff area (banners.preview_token)
+    preview = StringField(validators=[Optional(), Length(max=300), Regexp(r"^\.?[\w-]+\.[\w-]+\.[\w-]+$")])
 
 
 # The staff area: logging in, and editing campaigns and their banner variants.
