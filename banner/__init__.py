@@ -35,6 +35,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     configure_logging(app)
     configure_extensions(app)
     configure_security_headers(app)
+    configure_private_pages(app)
     configure_blueprints(app)
     configure_input(app)
     configure_errors(app)
@@ -111,6 +112,19 @@ def configure_security_headers(app: Flask) -> None:
             "object-src": "'none'",
         },
     )
+
+
+#: pages with a donor's data or a staff member's view: never kept by a browser's or a proxy's cache
+PRIVATE_BLUEPRINTS = frozenset({"manage", "staff", "reports"})
+PRIVATE_ENDPOINTS = frozenset({"donate.thanks", "donate.receipt"})
+
+
+def configure_private_pages(app: Flask) -> None:
+    @app.after_request
+    def never_cache_private_pages(response):
+        if request.blueprint in PRIVATE_BLUEPRINTS or request.endpoint in PRIVATE_ENDPOINTS:
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 def configure_blueprints(app: Flask) -> None:
