@@ -62,7 +62,7 @@ def check_amount(text: str, currency: str) -> int:
 
 def web_url(text: str | None) -> str | None:
     """Keep an attribution URL only if it is a plain http(s) address: no credentials, no fragment."""
-    if not origin(text or "") or "@" in urlsplit(text).netloc:
+    if not text or not origin(text) or "@" in urlsplit(text).netloc:
         return None
     return urlunsplit(urlsplit(text)._replace(fragment=""))
 
