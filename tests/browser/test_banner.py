@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from banner.assets import Script
 from banner.extensions import db
 from banner.models import BannerStat, Campaign, CampaignStatus, Gift, Placement, Variant, utcnow
+from banner.services import banners
 from tests.browser.conftest import close, type_card
 from tests.conftest import ROOT, free_port
 from tests.stripe_helpers import VISA
@@ -233,7 +234,7 @@ def test_preview_forces_a_variant_and_counts_nothing(site, campaign, reader):
         status=CampaignStatus.DRAFT,
         variants=[Variant(key="a", heading="Heading A"), Variant(key="b", heading="Heading B")],
     )
-    reader.goto(site + "/?banner_preview=preview-only:b")
+    reader.goto(site + "/?banner_preview=" + banners.preview_token("preview-only", "b"))
     expect(banner(reader)).to_contain_text("Heading B")
     reader.wait_for_timeout(2500)  # an impression would be sent after 2 s
     reader.goto("about:blank")  # and anything queued, when the page is hidden
