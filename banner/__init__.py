@@ -9,13 +9,13 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from banner import config
+from banner import config, forms
 from banner.cli import group as cli_group
 from banner.config import ConfigError
 from banner.extensions import SessionInterface, csrf, db, limiter, login, migrate, talisman
 from banner.models import StaffUser
 from banner.money import format_amount, major_units
-from banner.views import donate, embed, health, manage, reports, staff, webhooks
+from banner.views import donate, embed, health, json_error, manage, reports, staff, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +35,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     configure_logging(app)
     configure_extensions(app)
     configure_security_headers(app)
+    configure_private_pages(app)
     configure_blueprints(app)
+    configure_input(app)
     configure_errors(app)
     configure_templates(app)
     configure_cli(app)
@@ -112,14 +114,56 @@ def configure_security_headers(app: Flask) -> None:
     )
 
 
+#: pages with a donor's data or a staff member's view: never kept by a browser's or a proxy's cache
+PRIVATE_BLUEPRINTS = frozenset({"manage", "staff", "reports"})
+PRIVATE_ENDPOINTS = frozenset({"donate.thanks", "donate.receipt"})
+
+
+def configure_private_pages(app: Flask) -> None:
+    @app.after_request
+    def never_cache_private_pages(response):
+        if request.blueprint in PRIVATE_BLUEPRINTS or request.endpoint in PRIVATE_ENDPOINTS:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
 def configure_blueprints(app: Flask) -> None:
     for module in (donate, embed, health, manage, reports, staff, webhooks):
         app.register_blueprint(module.bp)
 
 
+#: endpoints that read their body themselves: Stripe's signed events, the banner's beacons
+RAW_BODY_ENDPOINTS = frozenset({"webhooks.stripe_webhook", "embed.banner_events"})
+
+
+def configure_input(app: Flask) -> None:
+    """Refuse, with a 400 or 413, what no form can read, before any view or database sees it."""
+
+    @app.before_request
+    def refuse_unreadable_input():
+        if request.endpoint in RAW_BODY_ENDPOINTS:
+            return None  # MAX_CONTENT_LENGTH, fit for Stripe's events, bounds them
+        request.max_content_length = app.config["FORM_MAX_CONTENT_LENGTH"]
+        problem = forms.unreadable(request)
+        if problem is None:
+            return None
+        if _wants_json():
+            return json_error("invalid", problem, 400)
+        return render_template("error.html", title="Bad request", message=problem), 400
+
+
+def _wants_json() -> bool:
+    return (
+        request.accept_mimetypes.best == "application/json"
+        or request.is_json
+        or request.path.startswith(("/api/", "/stripe/"))
+    )
+
+
 #: status -> (code, title, message) of the error pages
 ERRORS = {
     400: ("csrf", "Page expired", "This page has expired. Reload it and try again."),
+    413: ("too_large", "Too large", "What was sent is larger than this address accepts."),
     403: ("forbidden", "Not allowed", "Your account may not do this. Ask an admin if you need to."),
     404: ("not_found", "Not found", "There is nothing at this address."),
     429: ("too_many", "Please wait", "Too many tries. Please wait an hour and try again."),
@@ -136,12 +180,12 @@ def configure_errors(app: Flask) -> None:
         code, title, message = ERRORS[status]
         if status == 500:
             db.session.rollback()
-        if request.accept_mimetypes.best == "application/json" or request.is_json:
+        if _wants_json():
             return {"error": {"code": code, "message": message}}, status
         return render_template("error.html", title=title, message=message), status
 
     app.register_error_handler(CSRFError, lambda error: error_page(400))
-    for status in (403, 404, 429, 500):
+    for status in (403, 404, 413, 429, 500):
         app.register_error_handler(status, lambda error, status=status: error_page(status))
 
 

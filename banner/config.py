@@ -20,6 +20,9 @@ DEFAULTS = {
     "SECRET_KEY": None,
     "DATABASE_URL": None,  # sqlite:///<instance>/banner.sqlite3 when unset
     "PUBLIC_URL": "http://127.0.0.1:5000",
+    #: the news site's origins, comma-separated, like "https://news.example.org": the donate page
+    #: links "Back to the article" only to these and to PUBLIC_URL's
+    "SITE_ORIGINS": "",
     "STRIPE_SECRET_KEY": None,
     "STRIPE_PUBLISHABLE_KEY": None,
     "STRIPE_WEBHOOK_SECRET": None,
@@ -61,9 +64,15 @@ DEFAULTS = {
     "CHALLENGE_ALWAYS": False,
     "CHALLENGE_VERIFY_URL": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
     "CHALLENGE_SCRIPT_URL": "https://challenges.cloudflare.com/turnstile/v0/api.js",
+    # banner events one client may send: readers behind one address (an office, a mobile network)
+    # share the first limit; the second applies to one browser, when its beacons carry a reader id
+    "EVENTS_PER_IP": "120 per minute;2000 per day",
+    "EVENTS_PER_READER": "30 per minute;300 per day",
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+STRIPE_API = "https://api.stripe.com"
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -97,13 +106,15 @@ def load(app, overrides=None):
     config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
     config["RATELIMIT_HEADERS_ENABLED"] = True
+    config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # Stripe's events are far smaller; 413 beyond
+    config["FORM_MAX_CONTENT_LENGTH"] = 64 * 1024  # every other body: forms of a few fields
     check(config)
 
 
 def check(config):
     """Raise ConfigError when the settings are unsafe or incomplete."""
-    if config["ENV"] == "production" and config["SECRET_KEY"] in (None, "", DEV_SECRET_KEY):
-        raise ConfigError("BANNER_SECRET_KEY is not set: production needs a long random secret.")
+    if config["ENV"] == "production":
+        check_production(config)
     missing = [
         "BANNER_" + name
         for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
@@ -116,8 +127,32 @@ def check(config):
         methods != "automatic" and "card" not in methods.split(",")
     ):
         raise ConfigError('BANNER_PAYMENT_METHODS is "automatic" or a list with card, like "card,link".')
+    origins = [item.strip() for item in str(config["SITE_ORIGINS"] or "").split(",") if item.strip()]
+    for origin in origins:
+        if not re.fullmatch(r"https?://[^/?#@\s]+", origin):
+            raise ConfigError(
+                f"BANNER_SITE_ORIGINS lists origins like https://news.example.org, not {origin}."
+            )
     key = config["STRIPE_SECRET_KEY"]
     if key.startswith(LIVE_KEY_PREFIXES) and not config["ALLOW_LIVE_KEYS"]:
         raise ConfigError(
             "BANNER_STRIPE_SECRET_KEY is a live key; set BANNER_ALLOW_LIVE_KEYS=1 to accept real money."
         )
+
+
+def check_production(config):
+    """Raise ConfigError for settings only development and tests may use."""
+    secret = config["SECRET_KEY"]
+    if secret in (None, "", DEV_SECRET_KEY):
+        raise ConfigError("BANNER_SECRET_KEY is not set: production needs a long random secret.")
+    if len(str(secret).encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"BANNER_SECRET_KEY is too short: production needs at least {MIN_SECRET_KEY_BYTES} random bytes."
+        )
+    if not config.get("WTF_CSRF_ENABLED", True):
+        raise ConfigError("BANNER_WTF_CSRF_ENABLED is off: production forms need their CSRF check.")
+    if config.get("DEBUG"):
+        raise ConfigError("BANNER_DEBUG is on: the debugger runs code for anyone; unset it in production.")
+    base = config["STRIPE_API_BASE"]
+    if base and str(base).rstrip("/") != STRIPE_API:
+        raise ConfigError(f"BANNER_STRIPE_API_BASE is {base}: production talks only to {STRIPE_API}.")

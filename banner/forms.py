@@ -1,9 +1,11 @@
 """Every input the service accepts, validated by a form."""
 
+import json
 import re
 import uuid
 from datetime import UTC
-from urllib.parse import urlsplit
+from typing import NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app
 from flask_wtf import FlaskForm
@@ -59,8 +61,41 @@ def check_amount(text: str, currency: str) -> int:
 
 
 def web_url(text: str | None) -> str | None:
-    """Keep an attribution URL only if it is http(s): it becomes a link on the thank-you page."""
-    return text if text and text.startswith(("https://", "http://")) else None
+    """Keep an attribution URL only if it is a plain http(s) address: no credentials, no fragment."""
+    if not text or not origin(text) or "@" in urlsplit(text).netloc:
+        return None
+    return urlunsplit(urlsplit(text)._replace(fragment=""))
+
+
+def origin(url: str) -> str:
+    """Return "scheme://host[:port]" of an http(s) URL, lower-cased, or "" when it has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def news_site_origins() -> list[str]:
+    """Return the news site's origins listed in BANNER_SITE_ORIGINS."""
+    listed = (item.strip() for item in str(current_app.config["SITE_ORIGINS"] or "").split(","))
+    return sorted({origin(item) for item in listed if item} - {""})
+
+
+def site_origins() -> set[str]:
+    """Return the origins "Back to the article" may lead to: the news site's and BANNER_PUBLIC_URL's."""
+    return {origin(current_app.config["PUBLIC_URL"]), *news_site_origins()} - {""}
+
+
+def article_url(text: str | None) -> str | None:
+    """Keep an article URL only if it is on the news site: it becomes a link on the thank-you page."""
+    url = web_url(text)
+    return url if url and origin(url) in site_origins() else None
 
 
 class DonateForm(FlaskForm):
@@ -109,7 +144,7 @@ class DonateForm(FlaskForm):
             raise ValidationError("We cannot take gifts in this currency.")
 
     def validate_article_url(self, field):
-        field.data = web_url(field.data)
+        field.data = article_url(field.data)
 
     def validate_referrer(self, field):
         field.data = web_url(field.data)
@@ -162,6 +197,74 @@ class BannerEventsForm(FlaskForm):
 
     MAX_EVENTS = 50
     events = FieldList(FormField(BannerEventForm), min_entries=1, max_entries=MAX_EVENTS)
+    #: the banner's anonymous id for this browser (random, kept in localStorage), when it sends one
+    reader = StringField(validators=[Optional(), Regexp(r"^[A-Za-z0-9_-]{8,64}$")])
+
+
+class BeaconBatch(NamedTuple):
+    events: list[tuple[str, str, str]]  #: (kind, campaign slug, variant key)
+    reader: str | None
+
+
+class BeaconError(ValueError):
+    """A beacon body that is not a batch of events; the message says what is wrong."""
+
+
+def is_text(value) -> bool:
+    """Return whether `value` is a string the database can store: no NUL, no lone surrogate."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unreadable(request) -> str | None:
+    """Say what in a request's URL, query or form no field can hold (a NUL byte, a lone surrogate,
+    a JSON value that is not text), or return None. JSON bodies are read as forms by Flask-WTF."""
+    values = [value for value in (request.view_args or {}).values() if isinstance(value, str)]
+    for multidict in (request.args, request.form):
+        for key, items in multidict.lists():
+            values += [key, *items]
+    if not all(is_text(value) for value in values):
+        return "The request holds characters we cannot read."
+    if request.is_json:
+        try:
+            data = json.loads(request.get_data(cache=True) or b"null")
+        except (ValueError, RecursionError):
+            return "The body is not JSON."
+        if not isinstance(data, dict) or not all(
+            is_text(key) and (is_text(value) or (isinstance(value, list) and all(map(is_text, value))))
+            for key, value in data.items()
+        ):
+            return "Send an object whose fields are text."
+    return None
+
+
+def read_beacons(body: bytes) -> BeaconBatch:
+    """Decode a beacon body, {"events": [{"type", "campaign", "variant"}, ...], "reader"?}, or
+    raise BeaconError."""
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep or a too long number
+        raise BeaconError("The body is not JSON.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise BeaconError('Send {"events": [...]}.')
+    events = data["events"]
+    if len(events) > BannerEventsForm.MAX_EVENTS:
+        raise BeaconError("Too many events in one batch.")
+    fields = ("type", "campaign", "variant")
+    if not all(isinstance(e, dict) and all(is_text(e.get(f)) for f in fields) for e in events):
+        raise BeaconError("Each event is an object of type, campaign and variant, as text.")
+    reader = data.get("reader")
+    if reader is not None and not is_text(reader):
+        raise BeaconError("The reader is a text id.")
+    form = BannerEventsForm(formdata=None, data={"events": events, "reader": reader})
+    if not form.validate():
+        raise BeaconError("Bad events.")
+    return BeaconBatch([(e["type"], e["campaign"], e["variant"]) for e in form.events.data], reader)
 
 
 class BannerQueryForm(FlaskForm):
@@ -173,7 +276,8 @@ class BannerQueryForm(FlaskForm):
     campaign = StringField(validators=[Optional(), Length(max=60)])
     path = StringField(validators=[Optional(), Length(max=2000)])
     ref = StringField(validators=[Optional(), Length(max=2000)])
-    preview = StringField(validators=[Optional(), Regexp(r"^[\w-]{1,60}:[\w-]{1,40}$")])
+    #: a signed token from the staff area (banners.preview_token)
+    preview = StringField(validators=[Optional(), Length(max=300), Regexp(r"^\.?[\w-]+\.[\w-]+\.[\w-]+$")])
 
 
 # The staff area: logging in, and editing campaigns and their banner variants.
@@ -249,7 +353,11 @@ class LoginForm(FlaskForm):
 
     def validate_next(self, field):
         text = field.data or ""
-        target = urlsplit(text)
+        try:
+            target = urlsplit(text)
+        except ValueError:  # "http://[::1"
+            field.data = None
+            return
         if target.scheme or target.netloc or "\\" in text or not target.path.startswith("/staff/"):
             field.data = None
 

@@ -4,11 +4,16 @@ import math
 import random
 
 
+def rate(successes: int, trials: int) -> float:
+    """Return successes per trial, 0 when there are no trials, never above 1."""
+    return _consistent(successes, trials) / trials if trials > 0 else 0.0
+
+
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     """Return the 95% Wilson score interval of a rate; (0, 1) when there are no trials."""
-    if trials == 0:
+    if trials <= 0:
         return 0.0, 1.0
-    rate = successes / trials
+    rate = _consistent(successes, trials) / trials
     denominator = 1 + z * z / trials
     centre = (rate + z * z / (2 * trials)) / denominator
     margin = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / denominator
@@ -23,6 +28,12 @@ def probability_best(arms: list[tuple[int, int]], draws: int = 20_000, seed: int
     rng = random.Random(seed)
     wins = [0] * len(arms)
     for _ in range(draws):
-        samples = [rng.betavariate(1 + s, 1 + max(0, n - s)) for s, n in arms]
+        samples = [rng.betavariate(1 + max(0, s), 1 + max(0, n - s)) for s, n in arms]
         wins[samples.index(max(samples))] += 1
     return [count / draws for count in wins]
+
+
+def _consistent(successes: int, trials: int) -> int:
+    """Read counts that disagree (more clicks than impressions: lost or forged beacons) as all
+    trials succeeding, so that a rate stays a rate."""
+    return min(max(successes, 0), trials)

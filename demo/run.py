@@ -36,6 +36,7 @@ def wait_for(url: str, processes: list[subprocess.Popen], timeout: float = 60) -
 def main() -> int:
     os.environ.setdefault("BANNER_ENV", "development")
     os.environ.setdefault("BANNER_PUBLIC_URL", APP)
+    os.environ.setdefault("BANNER_SITE_ORIGINS", ARTICLE.rstrip("/"))
     os.chdir(ROOT)
     subprocess.run(flask("db", "upgrade"), check=True, capture_output=True)
     subprocess.run(flask("banner", "seed-demo", "--donors", "300", "--months", "12"), check=True)
@@ -58,7 +59,7 @@ def main() -> int:
         ),
     ]
     try:
-        wait_for(f"{APP}/healthz", processes)
+        wait_for(f"{APP}/readyz", processes)
         print(
             f"\nReady.\n  Article page (another origin): {ARTICLE}\n"
             f"  Donate page:                   {APP}/donate\n"

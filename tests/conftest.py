@@ -165,6 +165,7 @@ def app_settings(database_url, stripe_base, smtp_server):
         "STRIPE_API_BASE": stripe_base,
         "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[1]}",
         "PUBLIC_URL": "http://testserver",
+        "SITE_ORIGINS": "https://news.example,https://n.example",
         "CACHE_SECONDS": 30,
     }
 

@@ -1,5 +1,7 @@
 """Which campaign a page gets, and how its goal progress is counted."""
 
+import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -95,9 +97,25 @@ def test_preview_shows_a_draft_campaign_with_the_chosen_variant(make_campaign):
         status=CampaignStatus.DRAFT, variants=[Variant(key="a", heading="A"), Variant(key="b", heading="B")]
     )
     banners.clear_cache()
-    data = banners.choose(None, "/", None, "spring:b")
+    data = banners.choose(None, "/", None, banners.preview_token("spring", "b"))
     assert data["preview"] is True
     assert [v["heading"] for v in data["variants"]] == ["B"]
+
+
+def test_a_draft_is_not_previewed_without_a_signed_token(make_campaign):
+    make_campaign(status=CampaignStatus.DRAFT)
+    banners.clear_cache()
+    assert banners.choose(None, "/", None, "spring:a") is None
+    forged = banners.preview_token("spring", "a")[:-2] + "xx"
+    assert banners.choose(None, "/", None, forged) is None
+
+
+def test_a_preview_token_expires(make_campaign, monkeypatch):
+    make_campaign(status=CampaignStatus.DRAFT)
+    token = banners.preview_token("spring", "a")
+    later = time.time() + banners.PREVIEW_HOURS * 3600 + 60
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: later)
+    assert banners.choose(None, "/", None, token) is None
 
 
 def test_variants_without_weight_are_not_offered(make_campaign):
@@ -160,3 +178,23 @@ def test_progress_is_capped_at_100_percent(make_campaign):
     campaign = make_campaign(goal_amount=1000)
     add_gift(campaign, Frequency.ONCE, GiftStatus.SUCCEEDED, 5000, paid=[5000])
     assert campaigns.goal_progress(campaign).percent == 100
+
+
+def test_a_draft_s_copy_is_not_public_through_the_preview_parameter(client, make_campaign):
+    make_campaign(status=CampaignStatus.DRAFT, variants=[Variant(key="a", heading="Secret plan")])
+    for preview in ("spring:a", "spring.a.b"):
+        response = client.get("/api/banner", query_string={"preview": preview})
+        assert response.status_code in (204, 400) and b"Secret plan" not in response.data
+
+
+def test_the_staff_variant_page_makes_a_signed_preview_link_that_works(client, make_campaign, log_in_as):
+    make_campaign(status=CampaignStatus.DRAFT, variants=[Variant(key="a", heading="Secret plan")])
+    log_in_as("viewer")
+    page = client.get("/staff/campaigns/spring/variants/a").text
+    token = re.search(r"https://news\.example/\?banner_preview=([\w.-]+)", page).group(1)
+
+    response = client.get("/api/banner", query_string={"preview": token})
+
+    assert response.json["preview"] is True
+    assert [v["heading"] for v in response.json["variants"]] == ["Secret plan"]
+    assert response.headers["Cache-Control"] == "no-store"

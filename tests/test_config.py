@@ -30,6 +30,43 @@ def test_production_needs_a_real_secret_key(secret):
         create_app({"ENV": "production", "SECRET_KEY": secret, **TEST_KEYS})
 
 
+PRODUCTION = {"ENV": "production", "SECRET_KEY": "k" * 32, **TEST_KEYS}
+
+
+@pytest.mark.parametrize(
+    ("unsafe", "named"),
+    [
+        ({"SECRET_KEY": "x"}, "BANNER_SECRET_KEY is too short"),
+        ({"SECRET_KEY": "k" * 31}, "BANNER_SECRET_KEY is too short"),
+        ({"WTF_CSRF_ENABLED": False}, "BANNER_WTF_CSRF_ENABLED"),
+        ({"WTF_CSRF_ENABLED": 0}, "BANNER_WTF_CSRF_ENABLED"),
+        ({"DEBUG": True}, "BANNER_DEBUG"),
+        ({"STRIPE_API_BASE": "http://127.0.0.1:8420"}, "BANNER_STRIPE_API_BASE"),
+        ({"STRIPE_API_BASE": "https://api.stripe.com.evil.example"}, "BANNER_STRIPE_API_BASE"),
+    ],
+)
+def test_production_refuses_unsafe_settings(unsafe, named):
+    with pytest.raises(ConfigError, match=named):
+        create_app({**PRODUCTION, **unsafe})
+
+
+@pytest.mark.parametrize("base", [None, "https://api.stripe.com", "https://api.stripe.com/"])
+def test_production_accepts_a_long_secret_and_stripe_s_own_api(base):
+    assert create_app({**PRODUCTION, "STRIPE_API_BASE": base}).config["ENV"] == "production"
+
+
+@pytest.mark.parametrize("env", ["development", "testing"])
+def test_development_and_tests_may_use_short_keys_debug_and_the_emulator(env):
+    settings = {"ENV": env, "SECRET_KEY": "x", "DEBUG": True, "WTF_CSRF_ENABLED": False}
+    assert create_app({**settings, "STRIPE_API_BASE": "http://127.0.0.1:8420"}).debug
+
+
+@pytest.mark.parametrize("origins", ["news.example.org", "https://news.example.org/articles", "ftp://x.org"])
+def test_site_origins_must_be_origins(origins):
+    with pytest.raises(ConfigError, match="BANNER_SITE_ORIGINS"):
+        create_app({"ENV": "testing", "SITE_ORIGINS": origins})
+
+
 def test_production_without_stripe_keys_names_the_missing_settings():
     with pytest.raises(ConfigError, match="BANNER_STRIPE_SECRET_KEY, BANNER_STRIPE_PUBLISHABLE_KEY"):
         create_app({"ENV": "production", "SECRET_KEY": "s" * 40})
@@ -58,6 +95,24 @@ def test_settings_come_from_banner_environment_variables(monkeypatch):
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:////tmp/elsewhere.sqlite3"
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_csrf_turned_off_in_production_is_one_clear_line():
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BANNER_")}
+    env.update({"BANNER_ENV": "production", "BANNER_SECRET_KEY": "k" * 40, "BANNER_WTF_CSRF_ENABLED": "0"})
+    env.update({"BANNER_" + name: value for name, value in TEST_KEYS.items()})
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "routes"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "banner: configuration error: BANNER_WTF_CSRF_ENABLED is off: production forms need their CSRF check."
+    )
 
 
 def test_a_bad_configuration_is_one_clear_line_not_a_stack_trace():

@@ -1,8 +1,24 @@
-"""GET /healthz reports the database and Stripe."""
+"""GET /healthz says the process answers; GET /readyz checks the database, Redis and Stripe."""
+
+from unittest import mock
+
+from banner import payments
+from banner.extensions import db, limiter
 
 
-def test_healthz_is_ok_when_database_and_stripe_answer(client):
-    response = client.get("/healthz")
+def test_healthz_calls_neither_stripe_nor_the_database(client):
+    with (
+        mock.patch.object(payments, "ping", side_effect=AssertionError("Stripe called")),
+        mock.patch.object(db.session, "execute", side_effect=AssertionError("database called")),
+    ):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_readyz_is_ok_when_database_and_stripe_answer(client, app):
+    app.extensions.pop("stripe_ready", None)
+    response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json == {
         "status": "ok",
@@ -12,15 +28,25 @@ def test_healthz_is_ok_when_database_and_stripe_answer(client):
     }
 
 
-def test_healthz_is_503_when_stripe_is_unreachable(client, app):
+def test_readyz_asks_stripe_at_most_once_a_minute(client, app):
+    app.extensions.pop("stripe_ready", None)
+    with mock.patch.object(payments, "ping", return_value=True) as ping:
+        for _ in range(5):
+            assert client.get("/readyz").status_code == 200
+    assert ping.call_count == 1
+
+
+def test_readyz_is_503_when_stripe_is_unreachable(client, app):
     app.extensions.pop("stripe_client", None)
+    app.extensions.pop("stripe_ready", None)
     base = app.config["STRIPE_API_BASE"]
     app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"
     try:
-        response = client.get("/healthz")
+        response = client.get("/readyz")
     finally:
         app.config["STRIPE_API_BASE"] = base
         app.extensions.pop("stripe_client", None)
+        app.extensions.pop("stripe_ready", None)
     assert response.status_code == 503
     assert response.json == {
         "status": "degraded",
@@ -28,3 +54,12 @@ def test_healthz_is_503_when_stripe_is_unreachable(client, app):
         "stripe": False,
         "stripe_events_of_other_versions": 0,
     }
+
+
+def test_readyz_checks_redis_when_it_is_configured(client, app, monkeypatch):
+    app.extensions.pop("stripe_ready", None)
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:6379/5")
+    with mock.patch.object(limiter.storage, "check", return_value=False):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["redis"] is False

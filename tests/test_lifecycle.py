@@ -506,7 +506,7 @@ def test_an_event_of_another_api_version_is_kept_flagged_and_not_applied(client,
     assert stored.error == f"api_version 2024-06-20 is not {API_VERSION}; not applied"
     assert stored.processed_at is None
     assert "api_version 2024-06-20" in caplog.text
-    assert client.get("/healthz").json["stripe_events_of_other_versions"] == 1
+    assert client.get("/readyz").json["stripe_events_of_other_versions"] == 1
 
 
 def test_a_renewal_needing_3d_secure_waits_for_the_donor_until_it_is_paid(client, make_gift, outbox):

@@ -13,9 +13,16 @@ from banner.money import AmountError, cover_fee, format_amount, parse_amount
         ("$1,000.05", "usd", 100005),
         (" 7 ", "eur", 700),
         ("1000", "jpy", 1000),
+        ("1,000", "jpy", 1000),
+        ("10,50", "eur", 1050),
+        ("10.50", "eur", 1050),
+        ("€10,50", "eur", 1050),
+        ("1 000,50 EUR", "eur", 100050),
+        ("CA$25", "cad", 2500),
+        ("1'000.50", "chf", 100050),
     ],
 )
-def test_parse_amount_gives_minor_units(text, currency, minor):
+def test_parse_amount_reads_the_currency_s_way_of_writing_numbers(text, currency, minor):
     assert parse_amount(text, currency) == minor
 
 
@@ -31,10 +38,40 @@ def test_parse_amount_gives_minor_units(text, currency, minor):
         ("Infinity", "usd"),
         ("1e3x", "usd"),
         ("10.5", "jpy"),
+        ("10,50", "usd"),  # a decimal comma in dollars is refused, never read as 1050
+        ("1.000", "eur"),  # a thousand in German writing, one in English: refused, never guessed
+        ("1,000", "eur"),
+        ("1e3", "usd"),
+        ("1e150000", "usd"),
+        ("1e999990", "usd"),
+        ("1e10000000", "usd"),
+        ("9" * 40, "usd"),
+        ("٣٣", "usd"),  # digits of another script
     ],
 )
 def test_parse_amount_refuses_what_is_not_money(text, currency):
     with pytest.raises(AmountError):
+        parse_amount(text, currency)
+
+
+#: the worst 40-byte inputs: long exponents, long digit runs, separators and spaces
+WORST_INPUTS = [
+    "1e" + "9" * 38,
+    "9" * 40,
+    "1" + "0" * 39,
+    "0." + "0" * 37 + "1",
+    "1," * 20,
+    "1 " * 20,
+    ",." * 20,
+    "$" * 40,
+    "9" * 31 + "e" + "9" * 8,
+]
+
+
+@pytest.mark.parametrize("text", WORST_INPUTS)
+@pytest.mark.parametrize("currency", ["usd", "eur", "chf", "jpy"])
+def test_parse_amount_refuses_long_inputs_with_a_message(text, currency):
+    with pytest.raises(AmountError, match="Enter an amount"):
         parse_amount(text, currency)
 
 

@@ -554,6 +554,29 @@ def test_campaign_page_shows_each_variants_results_with_denominators(client, mak
     assert "0 / 0</td>" in page  # variant b: nothing shown yet, so no rate
 
 
+def test_more_clicks_than_impressions_still_shows_the_campaign_page_and_banners_report(
+    client, make_campaign, log_in_as
+):
+    campaign = make_campaign()
+    db.session.add(
+        BannerStat(
+            campaign_id=campaign.id,
+            variant_id=campaign.variants[0].id,
+            day=date.today(),
+            impressions=3,
+            clicks=50,
+        )
+    )
+    db.session.commit()
+    log_in_as("viewer")
+
+    page = client.get("/staff/campaigns/spring")
+    report = client.get("/staff/reports/banners")
+
+    assert page.status_code == 200 and "50 / 3 (100.0%" in page.text
+    assert report.status_code == 200 and "50 / 3 (100.0%" in report.text
+
+
 def test_staff_copy_is_escaped_everywhere(client, make_campaign, log_in_as):
     make_campaign(variants=[Variant(key="a", heading="It's <script>alert(1)</script>")])
     log_in_as("fundraiser")

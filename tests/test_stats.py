@@ -2,7 +2,7 @@
 
 import pytest
 
-from banner.stats import probability_best, wilson_interval
+from banner.stats import probability_best, rate, wilson_interval
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,11 @@ def test_equal_arms_split_the_chance():
 
 def test_probability_best_is_repeatable():
     assert probability_best([(3, 40), (5, 41)]) == probability_best([(3, 40), (5, 41)])
+
+
+@pytest.mark.parametrize(("successes", "trials"), [(5, 3), (1, 0), (-1, 10), (10, -1)])
+def test_inconsistent_counts_give_a_rate_between_0_and_1(successes, trials):
+    low, high = wilson_interval(successes, trials)
+    assert 0 <= low <= high <= 1
+    assert 0 <= rate(successes, trials) <= 1
+    assert sum(probability_best([(successes, trials), (1, 10)], draws=100)) == pytest.approx(1)

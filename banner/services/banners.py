@@ -13,12 +13,16 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import selectinload
 
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Frequency, Variant, utcnow
 from banner.money import format_amount, major_units
 from banner.services import campaigns
+
+PREVIEW_SALT = "banner-preview"
+PREVIEW_HOURS = 24  #: how long a preview link staff make works
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,10 @@ class Snapshot:
         if self.path_exclude and path.startswith(self.path_exclude):
             return False
         if self.referrer_domains:
-            host = (urlsplit(referrer or "").hostname or "").lower()
+            try:
+                host = (urlsplit(referrer or "").hostname or "").lower()
+            except ValueError:  # "http://[::1": no host to match
+                return False
             return any(host == d or host.endswith("." + d) for d in self.referrer_domains)
         return True
 
@@ -59,7 +66,8 @@ def choose(slug: str | None, path: str, referrer: str | None, preview: str | Non
     """Return the banner for a page: the named campaign if live, else the live campaign of
     highest priority that targets the page; None when nothing should show.
 
-    `preview` ("campaign:variant") shows that campaign and variant whatever their schedule.
+    `preview`, a token from preview_token(), shows that campaign and variant whatever their
+    status and schedule, for PREVIEW_HOURS after staff made it; any other value shows nothing.
     """
     if preview:
         return _preview(preview)
@@ -114,8 +122,20 @@ def _snapshot(campaign: Campaign) -> Snapshot:
     )
 
 
-def _preview(preview: str) -> dict | None:
-    slug, _, key = preview.partition(":")
+def preview_token(slug: str, key: str) -> str:
+    """Return a signed token that previews a campaign's variant on any article, for PREVIEW_HOURS."""
+    return _preview_serializer().dumps([slug, key])
+
+
+def _preview_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=PREVIEW_SALT)
+
+
+def _preview(token: str) -> dict | None:
+    try:
+        slug, key = _preview_serializer().loads(token, max_age=PREVIEW_HOURS * 3600)
+    except (BadSignature, ValueError, TypeError):  # forged, expired or not a pair
+        return None
     campaign = campaigns.find(slug)
     if campaign is None:
         return None

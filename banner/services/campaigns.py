@@ -214,9 +214,9 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
             gifts=given,
             money_once=int(gift.money_once) if gift else 0,
             new_monthly=int(gift.new_monthly) if gift else 0,
-            click_rate=clicks / impressions if impressions else 0.0,
+            click_rate=stats.rate(clicks, impressions),
             click_interval=stats.wilson_interval(clicks, impressions),
-            gift_rate=given / impressions if impressions else 0.0,
+            gift_rate=stats.rate(given, impressions),
             gift_interval=stats.wilson_interval(given, impressions),
             probability_best=chance,
         )

@@ -1,13 +1,13 @@
 """The banner's public endpoints: the script, the banner to show, and the readers' events."""
 
-import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, request
+from flask_limiter.util import get_remote_address
 
 from banner.assets import embed_script
-from banner.extensions import csrf
-from banner.forms import BannerEventsForm, BannerQueryForm
+from banner.extensions import csrf, limiter
+from banner.forms import BannerQueryForm, BeaconBatch, BeaconError, read_beacons
 from banner.services import banners, beacons
 from banner.views import json_error
 
@@ -60,26 +60,44 @@ def _public(response, status: int, preview: bool = False) -> Response:
     return response
 
 
+def _beacons() -> BeaconBatch | BeaconError:
+    """The request's batch of events, read once: the rate limits count them before the view runs."""
+    environ = request.environ  # one per request (`g` is shared by a test's requests)
+    if "banner.beacons" not in environ:
+        if (request.content_length or 0) > MAX_EVENTS_BODY:
+            environ["banner.beacons"] = BeaconError("The batch is too large.")
+        else:
+            try:
+                environ["banner.beacons"] = read_beacons(request.get_data(cache=False)[: MAX_EVENTS_BODY + 1])
+            except BeaconError as error:
+                environ["banner.beacons"] = error
+    return environ["banner.beacons"]
+
+
+def _event_count() -> int:
+    batch = _beacons()
+    return len(batch.events) if isinstance(batch, BeaconBatch) else 1
+
+
+def _reader() -> str | None:
+    batch = _beacons()
+    return batch.reader if isinstance(batch, BeaconBatch) else None
+
+
 @bp.post("/api/events")
 @csrf.exempt  # cookieless beacons from other sites' pages; they act for no one
+@limiter.limit(lambda: current_app.config["EVENTS_PER_IP"], cost=_event_count)
+@limiter.limit(
+    lambda: current_app.config["EVENTS_PER_READER"],
+    key_func=lambda: f"reader:{_reader()}",
+    exempt_when=lambda: _reader() is None,
+    cost=_event_count,
+)
 def banner_events():
-    if (request.content_length or 0) > MAX_EVENTS_BODY:
-        return _events_error("The batch is too large.")
-    try:
-        data = json.loads(request.get_data(cache=False)[: MAX_EVENTS_BODY + 1] or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return _events_error("The body is not JSON.")
-    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
-        return _events_error('Send {"events": [...]}.')
-    if not all(isinstance(event, dict) for event in data["events"]):
-        return _events_error("Each event is an object.")
-    if len(data["events"]) > BannerEventsForm.MAX_EVENTS:
-        return _events_error("Too many events in one batch.")
-    form = BannerEventsForm(formdata=None, data=data)
-    if not form.validate():
-        return _events_error("Bad events.")
-    events = [(e["type"], e["campaign"], e["variant"]) for e in form.events.data]
-    beacons.record(events, datetime.now(UTC).date())
+    batch = _beacons()
+    if isinstance(batch, BeaconError):
+        return _events_error(str(batch))
+    beacons.record(batch.events, datetime.now(UTC).date(), batch.reader or get_remote_address())
     response = Response(status=204)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response

@@ -1,30 +1,25 @@
-"""GET /healthz: is the database reachable, does Stripe answer, and were Stripe events left unapplied?"""
+"""GET /healthz: the process answers (liveness). GET /readyz: its dependencies answer (readiness)."""
 
 from flask import Blueprint
-from sqlalchemy.exc import SQLAlchemyError
 
-from banner import payments
-from banner.extensions import db
-from banner.services import lifecycle
+from banner.services import readiness
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    try:
-        # events of another API version: set the webhook endpoint's version (see README)
-        other_versions = lifecycle.events_of_other_versions()
-        database = True
-    except SQLAlchemyError:
-        db.session.rollback()
-        database, other_versions = False, None
-    stripe_ok = payments.ping()
-    healthy = database and stripe_ok
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    checks, other_versions = readiness.check()
+    ready = all(checks.values())
     body = {
-        "status": "ok" if healthy else "degraded",
-        "database": database,
-        "stripe": stripe_ok,
+        "status": "ok" if ready else "degraded",
+        **checks,
+        # events of another API version: set the webhook endpoint's version (see README)
         "stripe_events_of_other_versions": other_versions,
     }
-    return body, 200 if healthy else 503
+    return body, 200 if ready else 503

@@ -38,6 +38,7 @@ from banner.forms import (
     StaffForm,
     VariantForm,
     lines,
+    news_site_origins,
 )
 from banner.models import (
     CURRENCIES,
@@ -477,6 +478,8 @@ def _variant_page(form, campaign, variant):
         campaign=campaign,
         variant=variant,
         payload=banners.payload(campaign),
+        preview_token=banners.preview_token(campaign.slug, variant.key) if variant else None,
+        news_sites=news_site_origins(),
         presets=campaigns.preset_amounts(campaign, None),
         symbol=SYMBOLS.get(campaign.currency, ""),
         digits=CURRENCIES[campaign.currency],

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from banner.assets import Script
 from banner.extensions import db
 from banner.models import BannerStat, Campaign, CampaignStatus, Gift, Placement, Variant, utcnow
+from banner.services import banners
 from tests.browser.conftest import close, type_card
 from tests.conftest import ROOT, free_port
 from tests.stripe_helpers import VISA
@@ -52,7 +53,7 @@ def site_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def site(site_dir, live_server):
+def site(site_dir, live_server, session_app):
     """The demo article site, served from another origin, its banner tag pointing at the app."""
     shutil.copytree(ROOT / "demo" / "site", site_dir, dirs_exist_ok=True)
     article = (site_dir / "index.html").read_text().replace("http://127.0.0.1:5000", live_server)
@@ -75,6 +76,7 @@ def site(site_dir, live_server):
         ("127.0.0.1", port), partial(QuietHandler, directory=str(site_dir))
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    session_app.config["SITE_ORIGINS"] = f"http://127.0.0.1:{port}"  # "Back to the article" leads here
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
     server.server_close()
@@ -232,7 +234,7 @@ def test_preview_forces_a_variant_and_counts_nothing(site, campaign, reader):
         status=CampaignStatus.DRAFT,
         variants=[Variant(key="a", heading="Heading A"), Variant(key="b", heading="Heading B")],
     )
-    reader.goto(site + "/?banner_preview=preview-only:b")
+    reader.goto(site + "/?banner_preview=" + banners.preview_token("preview-only", "b"))
     expect(banner(reader)).to_contain_text("Heading B")
     reader.wait_for_timeout(2500)  # an impression would be sent after 2 s
     reader.goto("about:blank")  # and anything queued, when the page is hidden
