@@ -48,8 +48,16 @@ def confirm_payment(
     """Confirm a PaymentIntent (a one-time gift's, or a subscription's first invoice's) with a
     test card, as stripe.confirmPayment does; answer 3-D Secure when the bank asks. Returns the
     PaymentIntent, or Stripe's error body."""
-    intent = client_secret.split("_secret_")[0]
-    path = f"/v1/payment_intents/{intent}"
+    return _confirm(stripe_base, "payment_intents", client_secret, number, authenticate)
+
+
+def confirm_setup(stripe_base: str, client_secret: str, number: str = VISA) -> dict:
+    """Confirm a SetupIntent with a test card, as stripe.confirmSetup does; answers 3-D Secure."""
+    return _confirm(stripe_base, "setup_intents", client_secret, number, authenticate=True)
+
+
+def _confirm(stripe_base: str, kind: str, client_secret: str, number: str, authenticate: bool) -> dict:
+    path = f"/v1/{kind}/{client_secret.split('_secret_')[0]}"
     result = _api(
         stripe_base,
         "POST",
@@ -59,22 +67,6 @@ def confirm_payment(
     if result.get("status") == "requires_action":
         success = "true" if authenticate else "false"
         _api(stripe_base, "POST", f"{path}/_authenticate?success={success}", {"client_secret": client_secret})
-        result = _api(stripe_base, "GET", path, {"client_secret": client_secret})
-    return result
-
-
-def confirm_setup(stripe_base: str, client_secret: str, number: str = VISA) -> dict:
-    """Confirm a SetupIntent with a test card, as stripe.confirmSetup does; answers 3-D Secure."""
-    intent = client_secret.split("_secret_")[0]
-    path = f"/v1/setup_intents/{intent}"
-    result = _api(
-        stripe_base,
-        "POST",
-        f"{path}/confirm",
-        {"client_secret": client_secret, "payment_method": card_method(stripe_base, number)},
-    )
-    if result.get("status") == "requires_action":
-        _api(stripe_base, "POST", f"{path}/_authenticate?success=true", {"client_secret": client_secret})
         result = _api(stripe_base, "GET", path, {"client_secret": client_secret})
     return result
 

@@ -242,14 +242,20 @@
     var value = elements.element.value();
     var expiry = /^(\d{1,2})\/?(\d{2})$/.exec(value.expiry);
     var details = ((options.confirmParams || {}).payment_method_data || {}).billing_details || {};
-    return api("POST", "/v1/payment_methods", key, {
+    var confirmed = api("POST", "/v1/payment_methods", key, {
       type: "card",
       card: { number: value.number, exp_month: +expiry[1], exp_year: 2000 + +expiry[2], cvc: value.cvc },
       billing_details: details,
-    })
-      .then(function (method) {
-        return api("POST", path + "/confirm", key, { client_secret: secret, payment_method: method.id });
-      })
+    }).then(function (method) {
+      return api("POST", path + "/confirm", key, { client_secret: secret, payment_method: method.id });
+    });
+    return settle(key, path, secret, result, confirmed);
+  };
+
+  // Answer the bank's 3-D Secure question if it asks (once), then say how the intent ended, as
+  // Stripe.js does: {paymentIntent} / {setupIntent}, or {error}.
+  function settle(key, path, secret, result, pending) {
+    return pending
       .then(function (intent) {
         if (intent.status !== "requires_action") return intent;
         return authenticate().then(function (success) {
@@ -271,31 +277,12 @@
         if (failure && failure.stripeError) return { error: failure.stripeError };
         return { error: { type: "api_connection_error", message: "Could not reach the payment service." } };
       });
-  };
+  }
 
-  // What the bank asks of an intent confirmed elsewhere (a renewal that needs 3-D Secure).
   Client.prototype.handleNextAction = function (options) {
-    var key = this.key;
     var secret = options.clientSecret || "";
     var path = "/v1/payment_intents/" + secret.split("_secret_")[0];
-    return api("GET", path, key, { client_secret: secret })
-      .then(function (intent) {
-        if (intent.status !== "requires_action") return intent;
-        return authenticate().then(function (success) {
-          return api("POST", path + "/_authenticate?success=" + success, key, { client_secret: secret })
-            .then(function () { return api("GET", path, key, { client_secret: secret }); });
-        });
-      })
-      .then(function (intent) {
-        if (intent.status === "requires_payment_method" || intent.status === "canceled") {
-          return { error: Object.assign(intentError(intent, "payment_intent_authentication_failure"), { payment_intent: intent }) };
-        }
-        return { paymentIntent: intent };
-      })
-      .catch(function (failure) {
-        if (failure && failure.stripeError) return { error: failure.stripeError };
-        return { error: { type: "api_connection_error", message: "Could not reach the payment service." } };
-      });
+    return settle(this.key, path, secret, "paymentIntent", api("GET", path, this.key, { client_secret: secret }));
   };
 
   Client.prototype.confirmPayment = function (options) {

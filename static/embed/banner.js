@@ -55,7 +55,10 @@
     "@media (prefers-reduced-motion:no-preference){.bar{animation:fade .3s}}@keyframes fade{from{opacity:0}}";
 
   function send() {
-    if (queue.length && navigator.sendBeacon) navigator.sendBeacon(service + "/api/events", JSON.stringify({ events: queue }));
+    // The reader's anonymous id lets the service cap each reader's events (it names no one).
+    if (queue.length && navigator.sendBeacon) {
+      navigator.sendBeacon(service + "/api/events", JSON.stringify({ events: queue, reader: recall("id") }));
+    }
     queue = [];
   }
   function track(data, variant, type) {

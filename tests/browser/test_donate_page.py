@@ -24,19 +24,20 @@ def donate(live, page, make_live_campaign):
 
 @pytest.fixture
 def make_live_campaign(live):
-    def make():
-        db.session.add(
-            Campaign(
-                slug="spring",
-                title="Spring drive",
-                goal_amount=100_000,
-                currency="usd",
-                status=CampaignStatus.LIVE,
-                starts_at=utcnow(),
-                preset_amounts=[500, 1000, 2500],
-                variants=[Variant(key="a", heading="Support us")],
-            )
+    """Factory: the live campaign "spring" with variant "a"; keyword arguments override fields."""
+
+    def make(**overrides):
+        fields = dict(
+            slug="spring",
+            title="Spring drive",
+            goal_amount=100_000,
+            currency="usd",
+            status=CampaignStatus.LIVE,
+            starts_at=utcnow(),
+            preset_amounts=[500, 1000, 2500],
+            variants=[Variant(key="a", heading="Support us")],
         )
+        db.session.add(Campaign(**(fields | overrides)))
         db.session.commit()
 
     return make
@@ -197,27 +198,19 @@ def test_every_control_is_reachable_by_keyboard(donate):
     expect(page.get_by_label("Amount", exact=True)).to_have_value("10")
 
 
-def test_a_variants_chosen_amount_follows_the_frequency_and_is_called_most_popular(live, page):
-    db.session.add(
-        Campaign(
-            slug="spring",
-            title="Spring drive",
-            goal_amount=100_000,
-            currency="usd",
-            status=CampaignStatus.LIVE,
-            starts_at=utcnow(),
-            preset_amounts=[500, 1000, 2500],
-            variants=[
-                Variant(
-                    key="a",
-                    heading="Support us",
-                    default_amounts={"once": 2500, "month": 1000},
-                    popular_label=True,
-                )
-            ],
-        )
+def test_a_variants_chosen_amount_follows_the_frequency_and_is_called_most_popular(
+    live, page, make_live_campaign
+):
+    make_live_campaign(
+        variants=[
+            Variant(
+                key="a",
+                heading="Support us",
+                default_amounts={"once": 2500, "month": 1000},
+                popular_label=True,
+            )
+        ]
     )
-    db.session.commit()
     page.goto(f"{live}/donate?campaign=spring&variant=a")
 
     expect(page.get_by_label("Amount", exact=True)).to_have_value("25")
@@ -253,3 +246,16 @@ def test_after_a_one_time_gift_the_thank_you_page_offers_the_same_monthly(donate
     expect(page.get_by_label("Monthly")).to_be_checked()
     expect(page.get_by_label("Amount", exact=True)).to_have_value("25")
     expect(page.locator("#submit")).to_have_text("Give $25 monthly")
+
+
+def test_a_decimal_comma_in_euros_is_read_as_cents_and_shown_before_paying(live, page, make_live_campaign):
+    make_live_campaign(slug="lente", currency="eur", preset_amounts=[500, 1000])
+    page.goto(f"{live}/donate?campaign=lente")
+
+    page.get_by_label("Amount", exact=True).fill("10,50")
+
+    expect(page.locator("#total")).to_have_text("You give €10.50.")
+    expect(page.locator("#submit")).to_have_text("Give €10.50")
+    page.get_by_label("Amount", exact=True).fill("1.000")
+    expect(page.locator("#amount-error")).not_to_be_empty()
+    expect(page.locator("#submit")).to_have_text("Give")
