@@ -76,8 +76,12 @@ def site(site_dir, live_server, session_app):
         ("127.0.0.1", port), partial(QuietHandler, directory=str(site_dir))
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    session_app.config["SITE_ORIGINS"] = f"http://127.0.0.1:{port}"  # "Back to the article" leads here
+    origins = session_app.config["SITE_ORIGINS"]
+    session_app.config["SITE_ORIGINS"] = (
+        f"{origins},http://127.0.0.1:{port}"  # "Back to the article" leads here
+    )
     yield f"http://127.0.0.1:{port}"
+    session_app.config["SITE_ORIGINS"] = origins
     server.shutdown()
     server.server_close()
 
