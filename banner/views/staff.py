@@ -51,7 +51,7 @@ from banner.models import (
     utcnow,
 )
 from banner.money import SYMBOLS
-from banner.services import banners, campaigns, donors, exports, manage, staff
+from banner.services import banners, campaigns, donors, exports, manage, privacy, staff
 from banner.views import allowed_roles, public, requires
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -313,9 +313,11 @@ def erase_donor(donor_id):
     if not form.validate():
         return render_template("staff/erase.html", donor=donor, form=form), 400
     try:
-        donors.erase(current_user, donor, request.remote_addr)
-    except donors.DonorHasRunningGift as error:
+        privacy.erase(current_user, donor, request.remote_addr)
+    except privacy.DonorHasRunningGift as error:
         return _refused("staff/erase.html", form, str(error), 409, donor=donor)
+    except payments.PaymentError:
+        return _refused("staff/erase.html", form, STRIPE_FAILED, 503, donor=donor)
     return redirect(url_for("staff.show_donor", donor_id=donor.id))
 
 
