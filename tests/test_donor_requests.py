@@ -335,3 +335,52 @@ def test_an_erasure_stripe_cannot_take_changes_nothing(client, log_in_as, app, m
     app.extensions.pop("stripe_client", None)
     assert response.status_code == 503 and "nothing was changed" in response.text
     assert reload(Donor, donor.id).email == "cy@example.org" and audit("donor_erase") == []
+
+
+# Handing a donor their data (a subject-access request)
+
+
+def test_an_admin_downloads_one_donors_data_and_nobody_elses(client, log_in_as, monthly, stripe_base):
+    bob = give(stripe_base, email="bob@example.org", name="Bob Reader", amount=2500)
+    admin = log_in_as("admin")
+    cancel(client, monthly, comment="Moving abroad.")
+    page = client.get(f"/staff/donors/{monthly.donor_id}").text
+    assert f"/staff/donors/{monthly.donor_id}/export.json" in page
+
+    response = client.get(f"/staff/donors/{monthly.donor_id}/export.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="donor-{monthly.donor_id}.json"'
+    assert response.headers["Cache-Control"] == "no-store"
+    data = response.json
+    assert (data["donor"]["email"], data["donor"]["name"]) == ("ada@example.org", "Ada Reader")
+    [gift] = data["gifts"]
+    assert (gift["reference"], gift["amount"], gift["cancellation_comment"]) == (
+        monthly.reference,
+        1000,
+        "Moving abroad.",
+    )
+    assert [p["amount"] for p in data["payments"]] == [1000]
+    assert "cancel_request" in {e["kind"] for e in data["gift_events"]}
+    assert {e["gift_id"] for e in data["gift_events"]} == {monthly.id}
+    assert {(e["action"], e["target"]) for e in data["audit_entries"]} == {
+        ("gift_cancel", f"gift:{monthly.reference}"),
+        ("donor_export", f"donor:{monthly.donor_id}"),
+    }
+    text = response.text.lower()
+    assert "bob" not in text and bob.reference.lower() not in text
+    [entry] = audit("donor_export")
+    assert (entry.staff_user_id, entry.target) == (admin.id, f"donor:{monthly.donor_id}")
+
+
+@pytest.mark.parametrize("role", ["viewer", "fundraiser"])
+def test_only_admins_download_a_donors_data(client, log_in_as, monthly, role):
+    log_in_as(role)
+    assert client.get(f"/staff/donors/{monthly.donor_id}/export.json").status_code == 403
+    assert "export.json" not in client.get(f"/staff/donors/{monthly.donor_id}").text
+    assert audit("donor_export") == []
+
+
+def test_the_data_of_a_donor_who_does_not_exist_is_not_found(client, log_in_as):
+    log_in_as("admin")
+    assert client.get("/staff/donors/999/export.json").status_code == 404
+    assert audit("donor_export") == []

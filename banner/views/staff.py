@@ -5,6 +5,7 @@ data; export donor data; manage staff accounts; read the audit log.
 Each view declares who may use it with @requires or @public (see banner.views).
 """
 
+import json
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -319,6 +320,18 @@ def erase_donor(donor_id):
     except payments.PaymentError:
         return _refused("staff/erase.html", form, STRIPE_FAILED, 503, donor=donor)
     return redirect(url_for("staff.show_donor", donor_id=donor.id))
+
+
+@bp.get("/donors/<int:donor_id>/export.json")
+@requires(Role.ADMIN)
+def export_donor(donor_id):
+    donor = db.get_or_404(Donor, donor_id)
+    data = privacy.export(current_user, donor, request.remote_addr)
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="donor-{donor.id}.json"'},
+    )
 
 
 @bp.get("/export/<any(donors, gifts, payments):kind>.csv")
