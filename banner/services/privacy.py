@@ -73,13 +73,13 @@ def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
 
 def _stripe_ids(gifts: list[Gift]) -> set[str]:
     """The references and Stripe ids by which stored events can name these gifts."""
-    ids = set()
+    ids: set[str | None] = set()
     for gift in gifts:
         ids |= {gift.reference, gift.stripe_subscription_id, gift.stripe_payment_intent_id}
         ids.add(gift.stripe_payment_method_id)
         for payment in gift.payments:
             ids |= {payment.stripe_payment_intent_id, payment.stripe_invoice_id, payment.stripe_charge_id}
-    return ids - {None, ""}
+    return {value for value in ids if value}
 
 
 def export(staff: StaffUser, donor: Donor, ip: str | None) -> dict:
