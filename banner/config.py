@@ -42,6 +42,7 @@ DEFAULTS = {
     "CACHE_SECONDS": 30,  # how old the banner's campaigns and goal progress may be (at most 60)
     "REPORT_MIN_DONORS": 20,  # below this many donors a churn rate is "too few to tell"
     "MANAGE_LINK_DAYS": 30,  # how long a "manage my gift" link works
+    "MANAGE_SESSION_MINUTES": 30,  # the manage pages a link opened close after this long unused
     "CANCEL_AT_PERIOD_END": True,  # a donor's cancellation ends the paid period (else: at once)
     "SAVE_OFFERS": "pause,lower,yearly",  # offered before a cancellation; empty for none
     # the payment methods the donate page offers: "automatic" (what the Stripe account enables:

@@ -1,8 +1,9 @@
 """E-mail to donors over SMTP, or into .eml files in development (BANNER_MAIL_URL=file://DIR)."""
 
 import smtplib
+from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -69,6 +70,28 @@ def public_url(endpoint: str, **values) -> str:
     return current_app.config["PUBLIC_URL"].rstrip("/") + path
 
 
+def _file_outbox() -> Path | None:
+    """Return the folder messages are written to (BANNER_MAIL_URL=file://DIR), or None."""
+    url = urlsplit(current_app.config["MAIL_URL"])
+    return Path(unquote(url.path)) if url.scheme == "file" else None
+
+
+def forget(addresses: set[str]) -> int:
+    """Delete the stored copies of messages sent to any of `addresses` and return how many: the
+    file outbox keeps every message, SMTP delivery keeps none."""
+    outbox = _file_outbox()
+    if outbox is None or not outbox.is_dir():
+        return 0
+    wanted = {address.lower() for address in addresses}
+    removed = 0
+    for path in outbox.glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        if wanted & {address.lower() for _, address in getaddresses(message.get_all("To", []))}:
+            path.unlink()
+            removed += 1
+    return removed
+
+
 def send(to: str, subject: str, body: str) -> None:
     """Send one plain-text message through the configured transport."""
     message = EmailMessage()
@@ -79,8 +102,8 @@ def send(to: str, subject: str, body: str) -> None:
     message["Message-ID"] = make_msgid(domain="banner.local")
     message.set_content(body)
     url = urlsplit(current_app.config["MAIL_URL"])
-    if url.scheme == "file":
-        outbox = Path(unquote(url.path))
+    outbox = _file_outbox()
+    if outbox is not None:
         outbox.mkdir(parents=True, exist_ok=True)
         name = message["Message-ID"].strip("<>").replace("@", "_") + ".eml"
         (outbox / name).write_bytes(message.as_bytes())

@@ -8,6 +8,7 @@ Stripe (test or live keys) and against the local emulator (BANNER_STRIPE_API_BAS
 translates this version into what it understands.
 """
 
+import contextlib
 import json
 import logging
 import time
@@ -209,6 +210,13 @@ def update_customer(customer_id: str, email: str, name: str, key: str) -> None:
         params={"email": email, "name": name},
         options=_key(key),
     )
+
+
+def erase_customer(customer_id: str, key: str) -> None:
+    """Remove the name and e-mail of an erased donor from a Stripe Customer (an empty value
+    unsets a field); a customer Stripe no longer has needs nothing."""
+    with contextlib.suppress(NotFound):
+        _call(client().v1.customers.update, customer_id, params={"email": "", "name": ""}, options=_key(key))
 
 
 def start_payment(amount: int, currency: str, key: str, metadata: dict[str, str]) -> ChargeResult:

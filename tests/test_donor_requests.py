@@ -1,6 +1,7 @@
 """What staff do for a donor who asks: correct their name or e-mail, cancel their gift; against
 the emulator, with the audit log and the gift's timeline checked."""
 
+import json
 import re
 import uuid
 
@@ -9,8 +10,9 @@ import sqlalchemy as sa
 
 from banner import payments
 from banner.extensions import db
-from banner.models import Actor, AuditEntry, Donor, Frequency, Gift, GiftEvent, GiftStatus
-from banner.services import links, reports
+from banner.models import Actor, AuditEntry, Donor, Frequency, Gift, GiftEvent, GiftStatus, StripeEvent
+from banner.services import checkout, links, reports
+from tests import stripe_events as se
 from tests.stripe_helpers import give
 
 
@@ -240,3 +242,145 @@ def test_staff_forms_for_donors_need_csrf(client, log_in_as, monthly, app):
     assert edit(client, monthly.donor_id, name="X", email="x@example.org").status_code == 400
     assert reload(Gift, monthly.id).status is GiftStatus.ACTIVE
     assert reload(Donor, monthly.donor_id).name == "Ada Reader"
+
+
+# Erasing a donor's personal data
+
+
+def scan_for(words: list[str], folder) -> list[str]:
+    """Every place a word is found: each value of each column of each table, and each file."""
+    found = []
+    words = [word.lower() for word in words]
+    for table in db.metadata.sorted_tables:
+        for row in db.session.execute(sa.select(table)).mappings():
+            for column, value in row.items():
+                text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+                found += [f"{table.name}.{column}" for word in words if word in text.lower()]
+    for path in folder.rglob("*"):
+        if path.is_file():
+            found += [str(path) for word in words if word in path.read_text(errors="replace").lower()]
+    return found
+
+
+def test_erasure_leaves_the_name_and_email_nowhere(
+    client, log_in_as, app, stripe_base, tmp_path, monkeypatch
+):
+    outbox = tmp_path / "outbox"
+    monkeypatch.setitem(app.config, "MAIL_URL", f"file://{outbox}")
+    first, second = give(stripe_base), give(stripe_base, amount=2500)
+    once = give(stripe_base, amount=5000, frequency=Frequency.ONCE)
+    attempt = checkout.start_gift(
+        checkout.GiftRequest(
+            amount=700,
+            currency="usd",
+            frequency=Frequency.MONTH,
+            cover_fees=False,
+            name="Ada Reader",
+            email="ada@example.org",
+            checkout_key=uuid.uuid4().hex,
+        )
+    )
+    attempted = db.session.scalar(sa.select(Gift).where(Gift.reference == attempt.reference))
+    assert (attempted.donor_id, attempted.checkout_email) == (None, "ada@example.org")
+    gifts = (first, second, once, attempted)
+    customers = {first.donor.stripe_customer_id, *(gift.stripe_customer_id for gift in gifts)} - {None}
+    assert len(customers) == 3  # each monthly gift has its own, the unpaid attempt too
+    ada = {"email": "ada@example.org", "name": "Ada Reader"}
+    updated = se.event("customer.updated", se.customer(second.stripe_customer_id, **ada))
+    paid = se.invoice("in_renewal", second.stripe_subscription_id, customer=second.stripe_customer_id)
+    paid |= {"customer_email": ada["email"], "customer_name": ada["name"]}
+    charge = se.charge("ch_once", payment_intent=once.stripe_payment_intent_id, amount=5000)
+    charge["billing_details"] = {**ada, "phone": None, "address": {"postal_code": "12345"}}
+    received = [updated, se.event("invoice.paid", paid), se.event("charge.succeeded", charge)]
+    for event in received:
+        se.deliver(client, event)
+    admin = log_in_as("admin")
+    for gift in (first, second):
+        cancel(client, gift, when="now", comment="Ada Reader here: ada@example.org will be back.")
+    assert len(list(outbox.glob("*.eml"))) >= 5 and scan_for(["ada reader"], outbox)
+
+    response = client.post(f"/staff/donors/{first.donor_id}/erase", data={"confirm": "y"})
+    assert response.status_code == 302
+    # What Stripe sends back about our own change still names the old values.
+    after = se.event("customer.updated", se.customer(second.stripe_customer_id, email="", name=""))
+    after["data"]["previous_attributes"] = ada
+    se.deliver(client, after)
+
+    db.session.expire_all()
+    assert scan_for(["ada@example.org", "ada reader"], outbox) == []
+    at_stripe = payments.client().v1.customers
+    assert [(at_stripe.retrieve(c).email or "", at_stripe.retrieve(c).name or "") for c in customers] == [
+        ("", "")
+    ] * 3
+    stored = {e.event_id: e for e in db.session.scalars(sa.select(StripeEvent))}
+    for event in [*received, after]:  # the events stay, with their ids, types and objects' ids
+        assert stored[event["id"]].type == event["type"]
+        assert stored[event["id"]].payload["data"]["object"]["id"] == event["data"]["object"]["id"]
+    assert reload(Gift, second.id).stripe_subscription_id == second.stripe_subscription_id
+    [entry] = audit("donor_erase")
+    assert (entry.staff_user_id, entry.target) == (admin.id, f"donor:{first.donor_id}")
+    assert entry.data["stripe_customers"] == 3 and entry.data["mail_copies_removed"] >= 5
+    assert (
+        db.session.scalar(sa.select(Gift).where(Gift.reference == attempt.reference)).checkout_email is None
+    )
+
+
+def test_an_erasure_stripe_cannot_take_changes_nothing(client, log_in_as, app, monkeypatch):
+    donor = Donor(email="cy@example.org", name="Cy Reader", stripe_customer_id="cus_cy")
+    db.session.add(donor)
+    db.session.commit()
+    log_in_as("admin")
+    cut_off_stripe(app, monkeypatch)
+    response = client.post(f"/staff/donors/{donor.id}/erase", data={"confirm": "y"})
+    app.extensions.pop("stripe_client", None)
+    assert response.status_code == 503 and "nothing was changed" in response.text
+    assert reload(Donor, donor.id).email == "cy@example.org" and audit("donor_erase") == []
+
+
+# Handing a donor their data (a subject-access request)
+
+
+def test_an_admin_downloads_one_donors_data_and_nobody_elses(client, log_in_as, monthly, stripe_base):
+    bob = give(stripe_base, email="bob@example.org", name="Bob Reader", amount=2500)
+    admin = log_in_as("admin")
+    cancel(client, monthly, comment="Moving abroad.")
+    page = client.get(f"/staff/donors/{monthly.donor_id}").text
+    assert f"/staff/donors/{monthly.donor_id}/export.json" in page
+
+    response = client.get(f"/staff/donors/{monthly.donor_id}/export.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="donor-{monthly.donor_id}.json"'
+    assert response.headers["Cache-Control"] == "no-store"
+    data = response.json
+    assert (data["donor"]["email"], data["donor"]["name"]) == ("ada@example.org", "Ada Reader")
+    [gift] = data["gifts"]
+    assert (gift["reference"], gift["amount"], gift["cancellation_comment"]) == (
+        monthly.reference,
+        1000,
+        "Moving abroad.",
+    )
+    assert [p["amount"] for p in data["payments"]] == [1000]
+    assert "cancel_request" in {e["kind"] for e in data["gift_events"]}
+    assert {e["gift_id"] for e in data["gift_events"]} == {monthly.id}
+    assert {(e["action"], e["target"]) for e in data["audit_entries"]} == {
+        ("gift_cancel", f"gift:{monthly.reference}"),
+        ("donor_export", f"donor:{monthly.donor_id}"),
+    }
+    text = response.text.lower()
+    assert "bob" not in text and bob.reference.lower() not in text
+    [entry] = audit("donor_export")
+    assert (entry.staff_user_id, entry.target) == (admin.id, f"donor:{monthly.donor_id}")
+
+
+@pytest.mark.parametrize("role", ["viewer", "fundraiser"])
+def test_only_admins_download_a_donors_data(client, log_in_as, monthly, role):
+    log_in_as(role)
+    assert client.get(f"/staff/donors/{monthly.donor_id}/export.json").status_code == 403
+    assert "export.json" not in client.get(f"/staff/donors/{monthly.donor_id}").text
+    assert audit("donor_export") == []
+
+
+def test_the_data_of_a_donor_who_does_not_exist_is_not_found(client, log_in_as):
+    log_in_as("admin")
+    assert client.get("/staff/donors/999/export.json").status_code == 404
+    assert audit("donor_export") == []

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from flask import request, request_started
 from itsdangerous import URLSafeTimedSerializer
 
 from banner import billing
@@ -38,6 +39,25 @@ def link_in(message) -> str:
     return re.search(r"https?://[^/\s]+(/manage/\S+)", message.get_content()).group(1)
 
 
+def opened(client, message) -> str:
+    """Follow the link in `message` as the donor's browser does; return where the manage area is."""
+    assert client.get(link_in(message)).headers["Location"] == "/manage/gifts"
+    return "/manage"
+
+
+@pytest.fixture
+def paths(app):
+    """The path and query of every request the app answers from here on."""
+    seen: list[str] = []
+
+    def record(sender, **extra):
+        seen.append(request.full_path)
+
+    request_started.connect(record, app)
+    yield seen
+    request_started.disconnect(record, app)
+
+
 def events(gift, kind=None):
     db.session.expire_all()
     query = sa.select(GiftEvent).where(GiftEvent.gift_id == gift.id).order_by(GiftEvent.id)
@@ -51,7 +71,7 @@ def reload(gift):
 
 def test_the_receipt_link_opens_the_donors_gifts(client, gift, outbox):
     monthly = gift()
-    page = client.get(link_in(outbox[0]))
+    page = client.get(link_in(outbox[0]), follow_redirects=True)
     assert page.status_code == 200
     assert "$10 every month" in page.text and "Next charge on" in page.text
     assert "Visa ending in 4242" in page.text
@@ -90,6 +110,84 @@ def test_a_token_for_another_purpose_is_refused(client, gift, app):
     assert client.get(f"/manage/{token}").status_code == 403
 
 
+def test_after_following_a_link_no_address_carries_the_token(client, gift, outbox, paths):
+    monthly = gift()
+    link = link_in(outbox[0])
+    token = link.rsplit("/", 1)[1]
+    page = client.get(link, follow_redirects=True)
+    assert page.status_code == 200 and monthly.reference in page.text
+    pages = [page.text, client.get(f"/manage/gifts/{monthly.reference}/cancel").text]
+    pages.append(client.get(f"/manage/gifts/{monthly.reference}/card").text)
+    paused = client.post(
+        f"/manage/gifts/{monthly.reference}/pause",
+        data={"months": "1", "action_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
+    assert "Paused." in paused.text
+    assert paths[0] == f"/manage/{token}?"
+    assert [path for path in paths[1:] if token in path] == []
+    assert len(paths) == 6 and all(token not in text for text in [*pages, paused.text])
+
+
+def test_every_manage_page_is_kept_out_of_caches_and_referers(client, gift, outbox):
+    monthly = gift()
+    link = link_in(outbox[0])
+    answers = [
+        client.get(link),
+        client.get("/manage/gifts"),
+        client.get(f"/manage/gifts/{monthly.reference}/cancel"),
+        client.get(link[:-3] + "abc"),
+        client.get("/manage"),
+    ]
+    for answer in answers:
+        assert answer.headers["Cache-Control"] == "no-store", answer.request.path
+        assert answer.headers["Referrer-Policy"] == "no-referrer", answer.request.path
+
+
+def test_without_a_session_the_manage_area_offers_a_new_link(client, gift):
+    monthly = gift()
+    page = client.get("/manage/gifts")
+    assert page.status_code == 403 and "E-mail me a new link" in page.text
+    paused = client.post(
+        f"/manage/gifts/{monthly.reference}/pause", data={"months": "1", "action_key": uuid.uuid4().hex}
+    )
+    assert paused.status_code == 403
+    assert reload(monthly).status is GiftStatus.ACTIVE
+
+
+def idle_for(client, minutes: int) -> int:
+    """Make the browser's manage session look unused for `minutes`; return when it was last used."""
+    with client.session_transaction() as session:
+        grant = session["manage"]
+        session["manage"] = {**grant, "seen": grant["seen"] - minutes * 60}
+        return session["manage"]["seen"]
+
+
+def test_the_session_ends_after_half_an_hour_without_use(client, gift, outbox, app):
+    gift()
+    assert app.config["MANAGE_SESSION_MINUTES"] == 30
+    opened(client, outbox[0])
+    before = idle_for(client, 20)
+    assert client.get("/manage/gifts").status_code == 200  # each use starts the half hour again
+    with client.session_transaction() as session:
+        assert session["manage"]["seen"] > before
+    idle_for(client, 31)
+    page = client.get("/manage/gifts")
+    assert page.status_code == 403 and "E-mail me a new link" in page.text
+    with client.session_transaction() as session:
+        assert "manage" not in session
+
+
+def test_a_session_ends_when_the_email_changes(client, gift, outbox):
+    monthly = gift()
+    link = opened(client, outbox[0])
+    assert client.get(f"{link}/gifts").status_code == 200
+    monthly.donor.email = "new@example.org"
+    db.session.commit()
+    assert client.get(f"{link}/gifts").status_code == 403
+    assert client.get(link_in(outbox[0])).status_code == 403
+
+
 def test_asking_for_a_link_answers_the_same_for_known_and_unknown_addresses(client, gift, outbox):
     gift()
     outbox.clear()
@@ -117,7 +215,7 @@ def test_asking_for_links_is_rate_limited_per_ip(client):
 
 def test_changing_the_amount_is_one_change_from_the_next_charge(client, gift, outbox, request):
     monthly = gift()
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     stripe = on_fake_stripe(request, monthly)
     stripe.answer(
         "POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", subscription(monthly, amount=1500)
@@ -189,7 +287,7 @@ def se_client(stripe_base):
 def test_a_bad_new_amount_changes_nothing(client, gift, outbox, amount):
     monthly = gift()
     response = client.post(
-        f"{link_in(outbox[0])}/gifts/{monthly.reference}/amount",
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/amount",
         data={"amount": amount, "frequency": "month", "action_key": uuid.uuid4().hex},
         follow_redirects=True,
     )
@@ -199,7 +297,7 @@ def test_a_bad_new_amount_changes_nothing(client, gift, outbox, amount):
 
 def test_pausing_and_resuming(client, gift, outbox):
     monthly = gift()
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     dates = billing.charge_dates(
         monthly.current_period_end, "month", 3
     )  # the emulator reports no anchor: the day of the next charge
@@ -237,7 +335,7 @@ def test_pausing_and_resuming(client, gift, outbox):
 )
 def test_a_pause_skips_exactly_the_charges_it_names(client, gift, outbox, request, months, skipped, resumes):
     monthly = gift()
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     stripe = on_fake_stripe(request, monthly)
     count = int(months)
     last_skipped = billing.charge_dates(NEXT, "month", count)[-1]
@@ -259,7 +357,7 @@ def test_a_pause_skips_exactly_the_charges_it_names(client, gift, outbox, reques
 
 def test_a_pause_from_a_charge_on_the_31st_follows_the_short_months(client, gift, outbox, request):
     monthly = gift()
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     stripe = on_fake_stripe(request, monthly)
     anchored = subscription(
         monthly,
@@ -278,8 +376,8 @@ def test_a_pause_from_a_charge_on_the_31st_follows_the_short_months(client, gift
 
 def test_a_yearly_gift_may_skip_its_next_charge_and_no_more(client, gift, outbox):
     yearly = gift(amount=12000, frequency=Frequency.YEAR)
-    link = link_in(outbox[0])
-    page = client.get(link).text
+    link = opened(client, outbox[0])
+    page = client.get(f"{link}/gifts").text
     next_year = billing.charge_dates(yearly.current_period_end, "year", 2)[-1]
     assert "Skip the next yearly charge" in page and "2 months" not in page
     assert f"giving resumes on {manage.day_month(next_year)}" in page
@@ -306,7 +404,7 @@ def test_switching_to_yearly_shows_todays_charge_and_changes_only_once_confirmed
     client, gift, outbox, request
 ):
     monthly = gift(amount=1500)
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     stripe = on_fake_stripe(request, monthly)
     next_year = datetime(2027, 12, 1, 14, 0, tzinfo=UTC)
     preview = {
@@ -364,8 +462,8 @@ def test_switching_to_yearly_shows_todays_charge_and_changes_only_once_confirmed
 
 def test_yearly_giving_is_proposed_as_twelve_months_of_the_gift(client, gift, outbox, request):
     monthly = gift(amount=1500)
-    link = link_in(outbox[0])
-    page = client.get(link).text
+    link = opened(client, outbox[0])
+    page = client.get(f"{link}/gifts").text
     assert f'id="interval-amount-{monthly.reference}"' in page
     assert re.search(rf'id="interval-amount-{monthly.reference}"[^>]*value="180"', page)
 
@@ -386,7 +484,7 @@ def test_an_interval_change_with_stale_figures_changes_nothing(client, gift, out
     stripe = on_fake_stripe(request, monthly)
     stale = int(time.time()) - 2 * manage.CONFIRM_SECONDS
     response = client.post(
-        f"{link_in(outbox[0])}/gifts/{monthly.reference}/amount",
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/amount",
         data={"amount": "120", "frequency": "year", "proration_date": stale, "action_key": uuid.uuid4().hex},
         follow_redirects=True,
     )
@@ -401,7 +499,7 @@ def test_a_declined_card_on_an_interval_change_changes_nothing(client, gift, out
     declined = fake.error("card_declined", "Your card was declined.", kind="card_error")
     stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", declined, status=402)
     response = client.post(
-        f"{link_in(outbox[0])}/gifts/{monthly.reference}/amount",
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/amount",
         data={
             "amount": "120",
             "frequency": "year",
@@ -416,7 +514,7 @@ def test_a_declined_card_on_an_interval_change_changes_nothing(client, gift, out
 
 def test_cancelling_records_the_reason_and_the_channel_and_confirms_by_email(client, gift, outbox):
     monthly = gift()
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     outbox.clear()
     form = client.get(f"{link}/gifts/{monthly.reference}/cancel").text
     assert "Pause for 3 months instead" in form and "Cancel my gift" in form
@@ -455,7 +553,7 @@ def test_cancelling_records_the_reason_and_the_channel_and_confirms_by_email(cli
 
 def test_the_end_of_the_period_keeps_the_donors_reason(client, gift, outbox):
     monthly = gift()
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     client.post(
         f"{link}/gifts/{monthly.reference}/cancel",
         data={"reason": "too_expensive", "action_key": uuid.uuid4().hex},
@@ -477,7 +575,7 @@ def test_immediate_cancellation_when_the_newsroom_wants_it(client, gift, outbox,
     try:
         monthly = gift()
         client.post(
-            f"{link_in(outbox[0])}/gifts/{monthly.reference}/cancel",
+            f"{opened(client, outbox[0])}/gifts/{monthly.reference}/cancel",
             data={"reason": "other", "action_key": uuid.uuid4().hex},
         )
     finally:
@@ -488,7 +586,7 @@ def test_immediate_cancellation_when_the_newsroom_wants_it(client, gift, outbox,
 
 def test_taking_a_save_offer_is_recorded(client, gift, outbox):
     monthly = gift()
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     client.post(
         f"{link}/gifts/{monthly.reference}/pause",
         data={"months": "3", "offer": "pause", "action_key": uuid.uuid4().hex},
@@ -501,7 +599,7 @@ def test_taking_a_save_offer_is_recorded(client, gift, outbox):
 def test_a_cancellation_needs_a_reason(client, gift, outbox):
     monthly = gift()
     response = client.post(
-        f"{link_in(outbox[0])}/gifts/{monthly.reference}/cancel", data={"action_key": uuid.uuid4().hex}
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/cancel", data={"action_key": uuid.uuid4().hex}
     )
     assert response.status_code == 400 and "Tell us why" in response.text
     assert reload(monthly).status is GiftStatus.ACTIVE
@@ -509,7 +607,7 @@ def test_a_cancellation_needs_a_reason(client, gift, outbox):
 
 def test_a_stripe_failure_says_try_again_and_changes_nothing(client, gift, outbox, app):
     monthly = gift()
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     base = app.config["STRIPE_API_BASE"]
     app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"
     app.extensions.pop("stripe_client", None)
@@ -533,7 +631,7 @@ def test_a_gift_stripe_no_longer_knows_is_told_as_such(client, gift, outbox, req
     missing = fake.error("resource_missing", f"No such subscription: '{monthly.stripe_subscription_id}'")
     stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", missing, status=404)
     response = client.post(
-        f"{link_in(outbox[0])}/gifts/{monthly.reference}/cancel",
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/cancel",
         data={"reason": "other", "action_key": uuid.uuid4().hex},
         follow_redirects=True,
     )
@@ -549,7 +647,7 @@ def test_a_stripe_outage_says_try_again(client, gift, outbox, request):
     down = fake.error("api_error", "Something went wrong on Stripe's end.", kind="api_error")
     stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", down, status=500)
     response = client.post(
-        f"{link_in(outbox[0])}/gifts/{monthly.reference}/cancel",
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/cancel",
         data={"reason": "other", "action_key": uuid.uuid4().hex},
         follow_redirects=True,
     )
@@ -565,7 +663,7 @@ def test_a_request_stripe_rejects_is_our_fault_and_logged_with_its_request_id(
     rejected = fake.error("parameter_unknown", "Received unknown parameter: pause_collection[when]")
     stripe.answer("POST", f"/v1/subscriptions/{monthly.stripe_subscription_id}", rejected, status=400)
     response = client.post(
-        f"{link_in(outbox[0])}/gifts/{monthly.reference}/cancel",
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/cancel",
         data={"reason": "other", "action_key": uuid.uuid4().hex},
         follow_redirects=True,
     )
@@ -578,7 +676,7 @@ def test_a_request_stripe_rejects_is_our_fault_and_logged_with_its_request_id(
 def test_another_donors_gift_is_out_of_reach(client, gift, outbox):
     gift(email="ada@example.org")
     other = gift(email="bob@example.org")
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     response = client.post(
         f"{link}/gifts/{other.reference}/cancel",
         data={"reason": "other", "action_key": uuid.uuid4().hex},
@@ -591,7 +689,7 @@ def test_another_donors_gift_is_out_of_reach(client, gift, outbox):
 def test_updating_the_card_changes_that_gift_alone(client, gift, outbox, stripe_base):
     monthly = gift()
     other = gift(amount=3000)
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     key = uuid.uuid4().hex
     started = client.post(
         f"{link}/gifts/{monthly.reference}/card/start",
@@ -627,7 +725,7 @@ def test_manage_forms_need_csrf(client, gift, outbox, app):
     monthly = gift()
     app.config["WTF_CSRF_ENABLED"] = True
     response = client.post(
-        f"{link_in(outbox[0])}/gifts/{monthly.reference}/pause",
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/pause",
         data={"months": "1", "action_key": uuid.uuid4().hex},
     )
     assert response.status_code == 400
@@ -638,7 +736,7 @@ def test_a_new_card_brings_a_past_due_gift_up_to_date(client, gift, outbox, stri
     monthly = gift()
     monthly.status, monthly.stripe_status, monthly.failed_attempts = GiftStatus.PAST_DUE, "past_due", 2
     db.session.commit()
-    link = link_in(outbox[0])
+    link = opened(client, outbox[0])
     key = uuid.uuid4().hex
     started = client.post(f"{link}/gifts/{monthly.reference}/card/start", data={"action_key": key}).json
     setup = confirm_setup(stripe_base, started["client_secret"], VISA)

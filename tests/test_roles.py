@@ -124,6 +124,7 @@ def test_the_matrix_tries_every_staff_rule(app):
         ("/staff/campaigns/new", {Role.FUNDRAISER, Role.ADMIN}),
         ("/staff/donors", {Role.VIEWER, Role.FUNDRAISER, Role.ADMIN}),
         ("/staff/export/donors.csv", {Role.ADMIN}),
+        ("/staff/donors/1/export.json", {Role.ADMIN}),
         ("/staff/staff", {Role.ADMIN}),
         ("/staff/audit", {Role.ADMIN}),
         ("/staff/reports/overview", {Role.VIEWER, Role.FUNDRAISER, Role.ADMIN}),

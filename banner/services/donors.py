@@ -1,6 +1,6 @@
 """Donors as staff see them: a list to search, filter and sort, one donor's whole history, and
-what staff do for a donor who asks: correct their name or e-mail, cancel a gift, erase their
-personal data.
+what staff do for a donor who asks: correct their name or e-mail, cancel a gift (erasure and
+export of their personal data: services.privacy).
 
 The list is built by SQL alone (one query for the page, one for the count), so it stays quick
 with a hundred thousand donors and a million payments: what donors gave, and when they last did,
@@ -57,13 +57,8 @@ SORTS = {
 NEVER_STARTED = (GiftStatus.PENDING, GiftStatus.PROCESSING, GiftStatus.REQUIRES_ACTION, GiftStatus.FAILED)
 #: a recurring gift in these still runs (a paused one resumes by itself)
 RUNNING = (*MRR_STATUSES, GiftStatus.PAUSED)
-ERASED_NAME = "Erased donor"
 #: a gift that has been paid at least once
 PAID = Gift.last_paid_at.is_not(None)
-
-
-class DonorHasRunningGift(Exception):
-    """The donor still has a monthly or yearly gift running, which needs their e-mail."""
 
 
 class DonorEditError(Exception):
@@ -225,36 +220,6 @@ def cancel_gift(
     db.session.commit()
     mail.send_cancellation(gift, manage_url(donor))
     return True
-
-
-def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
-    """Replace the donor's e-mail and name with placeholders and clear their words on
-    cancellations; amounts, dates and Stripe ids stay for the accounts."""
-    running = sa.select(Gift.id).where(Gift.donor_id == donor.id, Gift.status.in_(RUNNING)).limit(1)
-    if db.session.scalar(running) is not None:
-        raise DonorHasRunningGift(
-            "This donor still has a monthly or yearly gift running. Cancel it first: "
-            "receipts and renewal notices need their e-mail."
-        )
-    donor.email = f"erased-{donor.id}@invalid"
-    donor.name = ERASED_NAME
-    comments = events = 0
-    for gift in donor.gifts:
-        if gift.cancellation_comment is not None:
-            gift.cancellation_comment = None
-            comments += 1
-        for event in gift.events:
-            if event.kind == "cancel_request" and event.reason is not None:
-                event.reason = None
-                events += 1
-    record_audit(
-        "donor_erase",
-        staff,
-        ip,
-        target=f"donor:{donor.id}",
-        data={"gifts": len(donor.gifts), "comments_cleared": comments + events},
-    )
-    db.session.commit()
 
 
 def _conditions(query: DonorQuery, now: datetime) -> list:

@@ -49,7 +49,7 @@ from banner.models import (
     StripeEvent,
     utcnow,
 )
-from banner.services import ledger, links
+from banner.services import ledger, links, redaction
 from banner.services.checkout import normalise_email, send_receipt
 from banner.services.ledger import record_payment
 
@@ -124,6 +124,8 @@ def receive(event: dict) -> bool:
     delivery = Delivery(event)
     try:
         db.session.flush()  # claims the event id; a concurrent duplicate waits here, then fails
+        if redaction.names_erased_donor(event):
+            stored.payload = redaction.scrub(event, [])
         version = event.get("api_version")
         if version != payments.API_VERSION:
             # Another version's objects have other fields: read as ours, they would mislead.

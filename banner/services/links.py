@@ -2,7 +2,10 @@
 
 The manage token names the donor and a digest of their e-mail, is signed with the app's secret,
 and expires after BANNER_MANAGE_LINK_DAYS; a new e-mail address voids every earlier link. The
-receipt token names one paid gift and shows its receipt only: it acts for no one.
+token is read once: it opens a session (the same donor and digest, in the signed session cookie)
+that ends after BANNER_MANAGE_SESSION_MINUTES without use, so the token is in no other address
+and in no access log line but the first. The receipt token names one paid gift and shows its
+receipt only: it acts for no one.
 """
 
 import hashlib
@@ -35,7 +38,7 @@ def email_tag(email: str) -> str:
 def manage_url(donor: Donor) -> str:
     """Return the donor's signed link to their gifts."""
     token = _serializer().dumps({"donor": donor.id, "email": email_tag(donor.email)})
-    return mail.public_url("manage.gifts", token=token)
+    return mail.public_url("manage.open_link", token=token)
 
 
 def donor_for(token: str) -> Donor:
@@ -47,9 +50,29 @@ def donor_for(token: str) -> Donor:
         raise LinkError("This link has expired.") from None
     except BadSignature:
         raise LinkError("This link is not valid.") from None
+    return _donor(data, "This link is not valid any more.")
+
+
+def session_grant(donor: Donor, now: float) -> dict:
+    """Return what a browser's session keeps once a link was opened: whom it acts for, and when
+    it was last used."""
+    return {"donor": donor.id, "email": email_tag(donor.email), "seen": int(now)}
+
+
+def donor_for_session(grant, now: float) -> Donor:
+    """Return the donor a session's grant names, or raise LinkError (none, unused too long,
+    e-mail changed)."""
+    if not isinstance(grant, dict) or not isinstance(grant.get("seen"), int):
+        raise LinkError("Open the link in your e-mail to see your gifts.")
+    if now - grant["seen"] > current_app.config["MANAGE_SESSION_MINUTES"] * 60:
+        raise LinkError("This page was left unused for a while, so we closed it for your safety.")
+    return _donor(grant, "This page is not valid any more.")
+
+
+def _donor(data, message: str) -> Donor:
     donor = db.session.get(Donor, data.get("donor")) if isinstance(data, dict) else None
     if donor is None or data.get("email") != email_tag(donor.email):
-        raise LinkError("This link is not valid any more.")
+        raise LinkError(message)
     return donor
 
 

@@ -1,9 +1,14 @@
-"""Donor self-service from a signed link: see, change, pause, update the card of, or cancel a gift."""
+"""Donor self-service from a signed link: see, change, pause, update the card of, or cancel a gift.
+
+The link's token is read once, by `open_link`, which keeps whom it acts for in the session and
+sends the browser to /manage/gifts: no other address carries the token (see services.links).
+"""
 
 import functools
+import time
 from email.utils import parseaddr
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
 from banner import payments
 from banner.extensions import limiter
@@ -22,6 +27,9 @@ from banner.services.checkout import normalise_email
 from banner.views import json_error
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+#: the session key of the donor a link was opened for (services.links.session_grant)
+MANAGING = "manage"
 
 TRY_AGAIN = "We could not reach our payment provider, so nothing was changed. Please try again."
 MISSING = (
@@ -42,6 +50,13 @@ def _email_key() -> str:
     return "manage-link:" + normalise_email(request.form.get("email", ""))
 
 
+@bp.after_request
+def never_cache(response):
+    """Keep every manage page, with its donor data, out of caches (the app sends no Referer)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("")
 def request_link():
     return render_template("manage/request.html", form=RequestLinkForm())
@@ -58,41 +73,57 @@ def send_link():
     return render_template("manage/sent.html", email=form.email.data)
 
 
+@bp.get("/<token>")
+def open_link(token):
+    try:
+        donor = links.donor_for(token)
+    except links.LinkError as error:
+        return _new_link_page(str(error))
+    session[MANAGING] = links.session_grant(donor, time.time())
+    return redirect(url_for("manage.gifts"))
+
+
+def _new_link_page(message: str):
+    return render_template("manage/link_invalid.html", form=RequestLinkForm(), message=message), 403
+
+
 def with_gift(view):
-    """Resolve the link's donor and, when the URL names one, their gift; a bad link gets a page
-    offering a new one, and a Stripe failure a "try again"."""
+    """Resolve the session's donor and, when the URL names one, their gift; no session (or an
+    ended one) gets a page offering a new link, and a Stripe failure a "try again"."""
 
     @functools.wraps(view)
-    def wrapped(token, reference=None):
+    def wrapped(reference=None):
         try:
-            donor = links.donor_for(token)
+            now = time.time()
+            donor = links.donor_for_session(session.get(MANAGING), now)
+            session[MANAGING] = links.session_grant(donor, now)
             gift = manage.gift_of(donor, reference) if reference else None
-            return view(token, donor, gift)
+            return view(donor, gift)
         except links.LinkError as error:
-            form = RequestLinkForm()
-            return render_template("manage/link_invalid.html", form=form, message=str(error)), 403
+            session.pop(MANAGING, None)
+            return _new_link_page(str(error))
         except manage.ManageError as error:
-            return _back(token, str(error), "error")
+            return _back(str(error), "error")
         except payments.CardDeclined as error:
-            return _back(token, f"{error} Nothing was changed.", "error")
+            return _back(f"{error} Nothing was changed.", "error")
         except payments.NotFound:
-            return _back(token, MISSING.format(contact=_contact()), "error")
+            return _back(MISSING.format(contact=_contact()), "error")
         except payments.PaymentUnavailable:
-            return _back(token, TRY_AGAIN, "error")
+            return _back(TRY_AGAIN, "error")
         except payments.PaymentError:
-            return _back(token, OUR_FAULT.format(contact=_contact()), "error")
+            return _back(OUR_FAULT.format(contact=_contact()), "error")
 
     return wrapped
 
 
-def _back(token: str, message: str, category: str = "done"):
+def _back(message: str, category: str = "done"):
     flash(message, category)
-    return redirect(url_for("manage.gifts", token=token))
+    return redirect(url_for("manage.gifts"))
 
 
-@bp.get("/<token>")
+@bp.get("/gifts")
 @with_gift
-def gifts(token, donor, gift):
+def gifts(donor, gift):
     overview = manage.overview(donor)
     forms = {
         g.reference: {
@@ -114,31 +145,31 @@ def gifts(token, donor, gift):
         }
         for g in overview.recurring
     }
-    return render_template("manage/gifts.html", token=token, donor=donor, overview=overview, forms=forms)
+    return render_template("manage/gifts.html", donor=donor, overview=overview, forms=forms)
 
 
-@bp.post("/<token>/gifts/<reference>/amount")
+@bp.post("/gifts/<reference>/amount")
 @with_gift
-def change_amount(token, donor, gift):
+def change_amount(donor, gift):
     form = ChangeAmountForm(currency=gift.currency)
     if not form.validate():
-        return _back(token, " ".join(m for messages in form.errors.values() for m in messages), "error")
+        return _back(" ".join(m for messages in form.errors.values() for m in messages), "error")
     frequency = Frequency(form.frequency.data)
     if frequency is not gift.frequency and not form.proration_date.data:
         change = manage.preview_interval_change(gift, form.amount_minor, frequency)
-        return _confirm_interval_page(token, gift, change, form)
+        return _confirm_interval_page(gift, change, form)
     proration_date = int(form.proration_date.data) if form.proration_date.data else None
     changed = manage.change_amount(gift, form.amount_minor, frequency, form.action_key.data, proration_date)
     _note_offer(gift, form.offer.data)
     words = f"{format_amount(gift.amount, gift.currency)} every {gift.frequency.value}"
     if not changed:
-        return _back(token, f"Your gift is already {words}.")
+        return _back(f"Your gift is already {words}.")
     if proration_date is not None:
-        return _back(token, f"Done: you now give {words}, starting today.")
-    return _back(token, f"Done: you now give {words}, from your next charge.")
+        return _back(f"Done: you now give {words}, starting today.")
+    return _back(f"Done: you now give {words}, from your next charge.")
 
 
-def _confirm_interval_page(token, gift, change, form):
+def _confirm_interval_page(gift, change, form):
     """Show what an interval change charges today, before the donor confirms it."""
     confirm = ChangeAmountForm(
         formdata=None,
@@ -159,7 +190,6 @@ def _confirm_interval_page(token, gift, change, form):
     )
     return render_template(
         "manage/change_interval.html",
-        token=token,
         gift=gift,
         change=change,
         form=confirm,
@@ -168,45 +198,45 @@ def _confirm_interval_page(token, gift, change, form):
     )
 
 
-@bp.post("/<token>/gifts/<reference>/pause")
+@bp.post("/gifts/<reference>/pause")
 @with_gift
-def pause(token, donor, gift):
+def pause(donor, gift):
     form = PauseForm()
     if not form.validate():
-        return _back(token, "Choose how long to pause.", "error")
+        return _back("Choose how long to pause.", "error")
     paused = manage.pause(gift, int(form.months.data), form.action_key.data)
     _note_offer(gift, form.offer.data)
-    return _back(token, f"Paused. {paused.describe()}" if paused else "This gift is already paused.")
+    return _back(f"Paused. {paused.describe()}" if paused else "This gift is already paused.")
 
 
-@bp.post("/<token>/gifts/<reference>/resume")
+@bp.post("/gifts/<reference>/resume")
 @with_gift
-def resume(token, donor, gift):
+def resume(donor, gift):
     form = ActionForm()
     if not form.validate():
-        return _back(token, "Reload the page and try again.", "error")
+        return _back("Reload the page and try again.", "error")
     changed = manage.resume(gift, form.action_key.data)
-    return _back(token, "Resumed: thank you!" if changed else "This gift is not paused.")
+    return _back("Resumed: thank you!" if changed else "This gift is not paused.")
 
 
-@bp.get("/<token>/gifts/<reference>/card")
+@bp.get("/gifts/<reference>/card")
 @with_gift
-def card(token, donor, gift):
-    return render_template("manage/card.html", token=token, gift=gift, form=ActionForm(formdata=None))
+def card(donor, gift):
+    return render_template("manage/card.html", gift=gift, form=ActionForm(formdata=None))
 
 
-@bp.post("/<token>/gifts/<reference>/card/start")
+@bp.post("/gifts/<reference>/card/start")
 @with_gift
-def card_start(token, donor, gift):
+def card_start(donor, gift):
     form = ActionForm()
     if not form.validate():
         return json_error("invalid", "Reload the page and try again.", 400)
     return {"client_secret": manage.start_card_update(gift, form.action_key.data)}
 
 
-@bp.post("/<token>/gifts/<reference>/card")
+@bp.post("/gifts/<reference>/card")
 @with_gift
-def card_save(token, donor, gift):
+def card_save(donor, gift):
     form = CardForm()
     if not form.validate():
         return json_error("invalid", "Reload the page and try again.", 400)
@@ -216,52 +246,52 @@ def card_save(token, donor, gift):
         + (" Your gift is up to date again." if status.value == "active" else ""),
         "done",
     )
-    return {"next": url_for("manage.gifts", token=token)}
+    return {"next": url_for("manage.gifts")}
 
 
-@bp.get("/<token>/gifts/<reference>/confirm")
+@bp.get("/gifts/<reference>/confirm")
 @with_gift
-def authenticate(token, donor, gift):
-    return render_template("manage/authenticate.html", token=token, gift=gift, form=ActionForm(formdata=None))
+def authenticate(donor, gift):
+    return render_template("manage/authenticate.html", gift=gift, form=ActionForm(formdata=None))
 
 
-@bp.post("/<token>/gifts/<reference>/confirm/start")
+@bp.post("/gifts/<reference>/confirm/start")
 @with_gift
-def authenticate_start(token, donor, gift):
+def authenticate_start(donor, gift):
     if not ActionForm().validate():
         return json_error("invalid", "Reload the page and try again.", 400)
     return {"client_secret": manage.start_authentication(gift)}
 
 
-@bp.post("/<token>/gifts/<reference>/confirm")
+@bp.post("/gifts/<reference>/confirm")
 @with_gift
-def authenticate_done(token, donor, gift):
+def authenticate_done(donor, gift):
     if not ActionForm().validate():
         return json_error("invalid", "Reload the page and try again.", 400)
     paid = manage.finish_authentication(gift).value == "active"
     flash("Thank you: your payment is confirmed." if paid else "Your payment is not confirmed yet.", "done")
-    return {"next": url_for("manage.gifts", token=token)}
+    return {"next": url_for("manage.gifts")}
 
 
-@bp.get("/<token>/gifts/<reference>/cancel")
+@bp.get("/gifts/<reference>/cancel")
 @with_gift
-def cancel_form(token, donor, gift):
-    return _cancel_page(token, gift, CancelForm(formdata=None, reasons=manage.REASONS))
+def cancel_form(donor, gift):
+    return _cancel_page(gift, CancelForm(formdata=None, reasons=manage.REASONS))
 
 
-@bp.post("/<token>/gifts/<reference>/cancel")
+@bp.post("/gifts/<reference>/cancel")
 @with_gift
-def cancel(token, donor, gift):
+def cancel(donor, gift):
     form = CancelForm(reasons=manage.REASONS)
     if not form.validate():
-        return _cancel_page(token, gift, form), 400
+        return _cancel_page(gift, form), 400
     changed = manage.cancel(gift, form.reason.data, form.comment.data, manage.offers(), form.action_key.data)
     if not changed:
-        return _back(token, "This gift is already cancelled.")
-    return render_template("manage/cancelled.html", token=token, gift=gift)
+        return _back("This gift is already cancelled.")
+    return render_template("manage/cancelled.html", gift=gift)
 
 
-def _cancel_page(token, gift, form):
+def _cancel_page(gift, form):
     offers = manage.offers()
     lower_amount, yearly_amount = manage.offer_amounts(gift)
     lower = ChangeAmountForm(
@@ -280,7 +310,6 @@ def _cancel_page(token, gift, form):
     )
     return render_template(
         "manage/cancel.html",
-        token=token,
         gift=gift,
         form=form,
         offers=offers,

@@ -5,6 +5,7 @@ data; export donor data; manage staff accounts; read the audit log.
 Each view declares who may use it with @requires or @public (see banner.views).
 """
 
+import json
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -52,7 +53,7 @@ from banner.models import (
     utcnow,
 )
 from banner.money import SYMBOLS
-from banner.services import banners, campaigns, donors, exports, manage, staff
+from banner.services import banners, campaigns, donors, exports, manage, privacy, staff
 from banner.views import allowed_roles, public, requires
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -314,10 +315,24 @@ def erase_donor(donor_id):
     if not form.validate():
         return render_template("staff/erase.html", donor=donor, form=form), 400
     try:
-        donors.erase(current_user, donor, request.remote_addr)
-    except donors.DonorHasRunningGift as error:
+        privacy.erase(current_user, donor, request.remote_addr)
+    except privacy.DonorHasRunningGift as error:
         return _refused("staff/erase.html", form, str(error), 409, donor=donor)
+    except payments.PaymentError:
+        return _refused("staff/erase.html", form, STRIPE_FAILED, 503, donor=donor)
     return redirect(url_for("staff.show_donor", donor_id=donor.id))
+
+
+@bp.get("/donors/<int:donor_id>/export.json")
+@requires(Role.ADMIN)
+def export_donor(donor_id):
+    donor = db.get_or_404(Donor, donor_id)
+    data = privacy.export(current_user, donor, request.remote_addr)
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="donor-{donor.id}.json"'},
+    )
 
 
 @bp.get("/export/<any(donors, gifts, payments):kind>.csv")
