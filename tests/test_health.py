@@ -63,3 +63,17 @@ def test_readyz_checks_redis_when_it_is_configured(client, app, monkeypatch):
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json["redis"] is False
+
+
+def test_a_failed_stripe_check_is_tried_again_within_seconds(client, app):
+    """Stripe unreachable at start (the demo starts the emulator alongside): ready soon after it answers."""
+    from banner.services import readiness
+
+    app.extensions.pop("stripe_ready", None)
+    with mock.patch("banner.payments.ping", side_effect=[False, True]) as ping:
+        assert client.get("/readyz").status_code == 503
+        later = readiness.time.monotonic() + readiness.STRIPE_RETRY_SECONDS + 1
+        with mock.patch("banner.services.readiness.time.monotonic", return_value=later):
+            assert client.get("/readyz").status_code == 200
+    assert ping.call_count == 2
+    app.extensions.pop("stripe_ready", None)

@@ -13,7 +13,8 @@ from banner import payments
 from banner.extensions import db, limiter
 from banner.services import lifecycle
 
-STRIPE_CHECK_SECONDS = 60
+STRIPE_CHECK_SECONDS = 60  #: how long a good answer from Stripe is trusted
+STRIPE_RETRY_SECONDS = 5  #: how soon a failed check is tried again (an operator waits on it)
 
 
 def check() -> tuple[dict[str, bool], int | None]:
@@ -43,5 +44,6 @@ def _stripe() -> bool:
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
     answered = payments.ping()
-    current_app.extensions["stripe_ready"] = (time.monotonic() + STRIPE_CHECK_SECONDS, answered)
+    seconds = STRIPE_CHECK_SECONDS if answered else STRIPE_RETRY_SECONDS
+    current_app.extensions["stripe_ready"] = (time.monotonic() + seconds, answered)
     return answered
