@@ -46,6 +46,8 @@ DEFAULTS = {
     "PAYMENT_METHODS": "automatic",
     "THANKS_MINUTES": 60,  # how long the browser that gave sees its thank-you page
     "ATTEMPT_HOURS": 24,  # an unpaid checkout attempt is forgotten after this long
+    "STAFF_IDLE_MINUTES": 30,  # a staff session unused this long ends
+    "REQUIRE_ADMIN_2FA": False,  # admins must turn on two-factor before anything else
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
