@@ -454,3 +454,25 @@ def test_admins_must_set_up_two_factor_first_when_it_is_required(app, client, ma
     assert viewer.get("/staff/campaigns").status_code == 200
     set_up_two_factor(client, clock)
     assert client.get("/staff/audit").status_code == 200
+
+
+def test_an_admin_turns_off_two_factor_for_a_member_who_lost_their_device(app, client, make_staff, clock):
+    member = make_staff("viewer")
+    theirs = app.test_client()
+    assert attempt(theirs, member.email).status_code == 302
+    set_up_two_factor(theirs, clock)
+    admin = app.test_client()
+    assert attempt(admin, make_staff("admin").email).status_code == 302
+    assert "Turn two-factor off" in admin.get("/staff/staff").text
+
+    assert admin.post(f"/staff/staff/{member.id}/two-factor/remove").status_code == 302
+
+    assert not staff_named(member.email).has_two_factor
+    entry = db.session.scalar(sa.select(AuditEntry).order_by(AuditEntry.id.desc()))
+    assert (entry.action, entry.target, entry.actor_email) == (
+        "two_factor_remove",
+        "staff:viewer@example.org",
+        "admin@example.org",
+    )
+    theirs.post("/staff/logout")
+    assert attempt(theirs, member.email).headers["Location"] == "/staff/campaigns"

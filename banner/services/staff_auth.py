@@ -136,6 +136,15 @@ def remove_two_factor(staff: StaffUser, password: str, ip: str | None) -> None:
     audit("two_factor_remove", staff, ip)
 
 
+def reset_two_factor(admin: StaffUser, staff: StaffUser, ip: str | None) -> None:
+    """Turn two-factor off for `staff`, who lost their device; they may set it up again."""
+    if staff.totp_secret is None:
+        return
+    staff.totp_secret = staff.totp_enabled_at = staff.totp_last_step = None
+    record_audit("two_factor_remove", admin, ip, target=f"staff:{staff.email}")
+    db.session.commit()
+
+
 def _go_ahead(account: str, ip: str) -> None:
     """Raise Throttled when the attempt must wait, else count it as a failure until it succeeds."""
     wait = login_throttle.wait_seconds(account, ip)

@@ -498,6 +498,14 @@ def new_password(staff_id):
     return _staff_page(StaffForm(formdata=None), account=member, password=password)
 
 
+@bp.post("/staff/<int:staff_id>/two-factor/remove")
+@requires(*ADMINS)
+def reset_two_factor(staff_id):
+    member = db.get_or_404(StaffUser, staff_id)
+    staff_auth.reset_two_factor(current_user, member, request.remote_addr)
+    return redirect(url_for("staff.staff_list"))
+
+
 @bp.get("/audit")
 @requires(*ADMINS)
 def audit_log():
