@@ -309,6 +309,17 @@ def test_a_bad_password_change_changes_nothing(client, log_in_as, clock, fields,
     assert after.check_password(PASSWORD) and after.session_token == token
 
 
+def test_guessing_the_current_password_is_throttled_like_a_login(client, log_in_as, clock):
+    member = log_in_as("viewer")
+    for _ in range(3):
+        assert change_password(client, current="guess").status_code == 400
+
+    refused = change_password(client)
+
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "8"
+    assert staff_named(member.email).check_password(PASSWORD)
+
+
 def test_the_account_page_offers_to_change_the_password(client, log_in_as):
     log_in_as("viewer")
     page = client.get("/staff/account").text

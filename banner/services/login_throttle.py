@@ -140,13 +140,13 @@ class RedisFailures:
             clients[url] = redis.Redis.from_url(url)
         self.redis = clients[url]
 
-    def _keys(self, account: str | None, ip: str | None) -> str:
+    def _key(self, account: str | None, ip: str | None) -> str:
         if account is not None and ip is not None:
             return f"{self.PREFIX}pair:{account}\n{ip}"
         return f"{self.PREFIX}account:{account}" if account is not None else f"{self.PREFIX}ip:{ip}"
 
     def counts(self, now: datetime, *, account: str | None = None, ip: str | None = None) -> Counts:
-        key = self._keys(account, ip)
+        key = self._key(account, ip)
         pipe = self.redis.pipeline()
         pipe.zremrangebyscore(key, "-inf", (now - WINDOW).timestamp())
         pipe.zcard(key)
@@ -158,17 +158,17 @@ class RedisFailures:
         member = secrets.token_hex(8)
         seconds = int(WINDOW.total_seconds())
         pipe = self.redis.pipeline()
-        for key in (self._keys(account, ip), self._keys(account, None), self._keys(None, ip)):
+        for key in (self._key(account, ip), self._key(account, None), self._key(None, ip)):
             pipe.zadd(key, {member: now.timestamp()})
             pipe.expire(key, seconds)
         pipe.execute()
 
     def forget(self, account: str, ip: str) -> None:
-        pair = self._keys(account, ip)
+        pair = self._key(account, ip)
         members = self.redis.zrange(pair, 0, -1)
         pipe = self.redis.pipeline()
         if members:
-            pipe.zrem(self._keys(account, None), *members)
-            pipe.zrem(self._keys(None, ip), *members)
+            pipe.zrem(self._key(account, None), *members)
+            pipe.zrem(self._key(None, ip), *members)
         pipe.delete(pair)
         pipe.execute()

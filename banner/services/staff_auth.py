@@ -95,11 +95,13 @@ def log_out(staff: StaffUser, ip: str | None) -> None:
     audit("logout", staff, ip)
 
 
-def change_own_password(staff: StaffUser, current: str, new: str, ip: str | None) -> None:
+def change_own_password(staff: StaffUser, current: str, new: str, ip: str) -> None:
     """Give `staff` the password they chose, if they know their current one; ends their sessions."""
+    _go_ahead(staff.email, ip)  # a borrowed session must not become a way to guess the password
     if not staff.check_password(current):
         audit("password_change_failed", staff, ip)
         raise WrongPassword("Your current password is not right.")
+    login_throttle.forget_failures(staff.email, ip)
     staff.set_password(new)
     staff.end_sessions()
     audit("password_change", staff, ip)
@@ -127,11 +129,13 @@ def confirm_two_factor(staff: StaffUser, code: str, ip: str | None) -> None:
     audit("two_factor_enrol", staff, ip)
 
 
-def remove_two_factor(staff: StaffUser, password: str, ip: str | None) -> None:
+def remove_two_factor(staff: StaffUser, password: str, ip: str) -> None:
     """Turn two-factor off for `staff`, who confirms it with their password."""
+    _go_ahead(staff.email, ip)
     if not staff.check_password(password):
         audit("two_factor_remove_failed", staff, ip)
         raise WrongPassword("Your password is not right.")
+    login_throttle.forget_failures(staff.email, ip)
     staff.totp_secret = staff.totp_enabled_at = staff.totp_last_step = None
     audit("two_factor_remove", staff, ip)
 

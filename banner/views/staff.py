@@ -153,6 +153,8 @@ def change_password():
         return _account_page(form), 400
     try:
         staff_auth.change_own_password(current_user, form.current.data, form.new.data, _ip())
+    except staff_auth.Throttled as error:
+        return _too_many(error)
     except staff_auth.WrongPassword as error:
         form.current.errors.append(str(error))
         return _account_page(form), 400
@@ -194,6 +196,8 @@ def remove_two_factor():
         return _account_page(PasswordChangeForm(formdata=None), form), 400
     try:
         staff_auth.remove_two_factor(current_user, form.password.data, _ip())
+    except staff_auth.Throttled as error:
+        return _too_many(error)
     except staff_auth.WrongPassword as error:
         form.password.errors.append(str(error))
         return _account_page(PasswordChangeForm(formdata=None), form), 400
