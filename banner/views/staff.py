@@ -1,4 +1,5 @@
-"""The staff area: log in; read and edit campaigns and their banner variants; read donors and,
+"""The staff area: log in (a password, then a code for those with two-factor); one's own account
+(password, two-factor); read and edit campaigns and their banner variants; read donors and,
 at a donor's request, correct their name or e-mail, cancel their gift or erase their personal
 data; export donor data; manage staff accounts; read the audit log.
 
