@@ -5,7 +5,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, render_template, request, session
+from flask import Flask, current_app, render_template, request, session
 from flask_wtf.csrf import CSRFError
 
 from banner import config
@@ -63,7 +63,7 @@ def configure_extensions(app: Flask) -> None:
     @login.user_loader
     def load_staff(user_id: str):
         seen_at = session.get("seen_at")
-        staff = staff_auth.session_staff(user_id, seen_at, app.config["STAFF_IDLE_MINUTES"])
+        staff = staff_auth.session_staff(user_id, seen_at, current_app.config["STAFF_IDLE_MINUTES"])
         if staff is not None:
             session["seen_at"] = staff_auth.now_seconds()  # activity keeps the session alive
         return staff
