@@ -5,7 +5,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -13,8 +13,8 @@ from banner import config, forms
 from banner.cli import group as cli_group
 from banner.config import ConfigError
 from banner.extensions import SessionInterface, csrf, db, limiter, login, migrate, talisman
-from banner.models import StaffUser
 from banner.money import format_amount, major_units
+from banner.services import staff_auth
 from banner.views import donate, embed, health, json_error, manage, reports, staff, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,11 @@ def configure_extensions(app: Flask) -> None:
 
     @login.user_loader
     def load_staff(user_id: str):
-        return db.session.get(StaffUser, int(user_id))
+        seen_at = session.get("seen_at")
+        staff = staff_auth.session_staff(user_id, seen_at, current_app.config["STAFF_IDLE_MINUTES"])
+        if staff is not None:
+            session["seen_at"] = staff_auth.now_seconds()  # activity keeps the session alive
+        return staff
 
 
 def _without_jit(dialect, connection_record, cargs, cparams) -> None:

@@ -69,6 +69,8 @@ DEFAULTS = {
     # share the first limit; the second applies to one browser, when its beacons carry a reader id
     "EVENTS_PER_IP": "120 per minute;2000 per day",
     "EVENTS_PER_READER": "30 per minute;300 per day",
+    "STAFF_IDLE_MINUTES": 30,  # a staff session unused this long ends
+    "REQUIRE_ADMIN_2FA": False,  # admins must turn on two-factor before anything else
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")

@@ -28,6 +28,7 @@ from wtforms.validators import (
     AnyOf,
     DataRequired,
     Email,
+    EqualTo,
     InputRequired,
     Length,
     NumberRange,
@@ -360,6 +361,40 @@ class LoginForm(FlaskForm):
             return
         if target.scheme or target.netloc or "\\" in text or not target.path.startswith("/staff/"):
             field.data = None
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app",
+        filters=[lambda text: re.sub(r"\s", "", text or "")],  # apps show "123 456"
+        validators=[
+            InputRequired("Enter the code."),
+            Regexp(r"^[0-9]{6}$", message="Enter the six digits the app shows."),
+        ],
+    )
+
+
+class PasswordCheckForm(FlaskForm):
+    password = PasswordField("Your password", validators=[InputRequired("Enter your password.")])
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Current password", validators=[InputRequired("Enter your current password.")])
+    new = PasswordField(
+        "New password",
+        validators=[
+            InputRequired("Enter a new password."),
+            Length(min=12, message="Use at least 12 characters."),
+            Length(max=200, message="Use at most 200 characters."),
+        ],
+    )
+    repeat = PasswordField(
+        "New password again",
+        validators=[
+            InputRequired("Enter the new password again."),
+            EqualTo("new", message="The two new passwords differ."),
+        ],
+    )
 
 
 class CampaignForm(FlaskForm):

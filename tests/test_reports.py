@@ -1,5 +1,6 @@
 """Reports on a small known history, checked against numbers worked out by hand."""
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -217,7 +218,8 @@ def viewer(client, app):
     db.session.add(staff)
     db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(staff.id)
+        session["_user_id"] = staff.get_id()
+        session["seen_at"] = time.time()
         session["_fresh"] = True
     return client
 

@@ -5,6 +5,8 @@ The roles a rule allows are read from its view (`@requires` / `@public`, see ban
 new /staff route is checked as soon as it exists, and fails here if it declares nothing.
 """
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
@@ -64,7 +66,8 @@ def act_as(client, staff: StaffUser | None) -> None:
     with client.session_transaction() as session:
         session.clear()
         if staff is not None:
-            session["_user_id"] = str(staff.id)
+            session["_user_id"] = staff.get_id()
+            session["seen_at"] = time.time()
             session["_fresh"] = True
 
 

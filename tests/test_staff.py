@@ -142,7 +142,7 @@ def test_login_starts_a_new_session(client, make_staff):
 
     assert client.get_cookie("session").value != before
     with client.session_transaction() as session:
-        assert "planted" not in session and session["_user_id"] == str(staff.id)
+        assert "planted" not in session and session["_user_id"] == staff.get_id()
 
 
 @pytest.mark.parametrize(

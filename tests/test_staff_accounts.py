@@ -1,11 +1,8 @@
-"""Staff accounts: the create-staff command, the session cookie, throttled logins, the admin's
+"""Staff accounts: the create-staff command, the session cookie, the admin's
 staff page, and the append-only audit log with its page."""
 
 import re
-import time
-from types import SimpleNamespace
 
-import limits.storage.memory
 import pytest
 import sqlalchemy as sa
 
@@ -13,7 +10,7 @@ from banner import create_app
 from banner.extensions import db
 from banner.models import AuditEntry, Role, StaffUser
 from banner.models.staff import AuditLogIsAppendOnly
-from tests.conftest import PASSWORD, log_in
+from tests.conftest import log_in
 
 STRIPE_KEYS = {
     "STRIPE_SECRET_KEY": "sk_test_x",
@@ -133,56 +130,7 @@ def test_in_production_the_session_cookie_is_also_secure(app, make_staff, databa
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-# Throttled logins
-
-
-def wait_past_the_window(monkeypatch):
-    """Move the rate limiter's clock past the 15-minute window."""
-    later = time.time() + 15 * 60 + 1
-    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: later))
-
-
-def test_the_sixth_wrong_try_for_one_account_is_refused_for_a_while(client, make_staff, monkeypatch):
-    make_staff(email="ada@example.org")
-    make_staff(email="bob@example.org")
-    for typed in [
-        "ada@example.org",
-        "ADA@example.org",
-        " ada@example.org",
-        "ada@example.org",
-        "Ada@Example.org",
-    ]:
-        assert log_in(client, typed, "wrong").status_code == 401
-
-    refused = log_in(client, "ada@example.org", PASSWORD)  # even the right password waits
-
-    assert refused.status_code == 429
-    assert "Too many failed log-ins" in refused.text and "15 minutes" in refused.text
-    assert int(refused.headers["Retry-After"]) > 0
-    assert [action for action, *_ in audit_log()] == ["login_failed"] * 5  # no password was checked
-    assert log_in(client, "bob@example.org").status_code == 302  # another account, the same address
-
-    wait_past_the_window(monkeypatch)
-    assert log_in(client, "ada@example.org").status_code == 302
-
-
-def test_thirty_failures_from_one_address_pause_logins_from_it_only(client, make_staff, monkeypatch):
-    for number in range(7):
-        make_staff(email=f"staff{number}@example.org")
-    for number in range(6):
-        for _ in range(5):
-            assert log_in(client, f"staff{number}@example.org", "wrong").status_code == 401
-
-    assert log_in(client, "staff6@example.org").status_code == 429
-    elsewhere = client.post(
-        "/staff/login",
-        data={"email": "staff6@example.org", "password": PASSWORD},
-        environ_base={"REMOTE_ADDR": "192.0.2.7"},
-    )
-    assert elsewhere.status_code == 302
-
-    wait_past_the_window(monkeypatch)
-    assert log_in(client, "staff6@example.org").status_code == 302
+# Throttled logins (more in test_staff_auth.py)
 
 
 def test_only_failed_logins_count(client, make_staff):

@@ -15,7 +15,7 @@ from banner.models.donor import (
     PaymentStatus,
     monthly_value,
 )
-from banner.models.staff import AuditEntry, Role, StaffUser
+from banner.models.staff import AuditEntry, LoginFailure, Role, StaffUser
 from banner.models.stripe import InvoicePayment, StripeEvent
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "GiftStatus",
     "GoalMode",
     "InvoicePayment",
+    "LoginFailure",
     "Payment",
     "PaymentStatus",
     "Placement",

@@ -1,6 +1,7 @@
 """Staff accounts and the append-only audit log of what they do."""
 
 import enum
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -14,6 +15,10 @@ from banner.models.base import UTCDateTime, enum_column, utcnow
 
 #: scrypt with N = 2^17 (werkzeug's default is 2^15)
 PASSWORD_METHOD = "scrypt:131072:8:1"
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class Role(enum.Enum):
@@ -32,6 +37,25 @@ class StaffUser(UserMixin, Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: carried by the login cookie; a new one ends every session (logout, password change, deactivation)
+    session_token: Mapped[str] = mapped_column(sa.String(64), default=new_session_token)
+    #: base32 TOTP secret: being set up while totp_enabled_at is None, in use once it is set
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the last TOTP time step accepted, so that a code works once
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+    def get_id(self) -> str:
+        """Identify the account and this generation of its sessions, for the login cookie."""
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Make every login cookie of this account stop working."""
+        self.session_token = new_session_token()
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
@@ -42,6 +66,21 @@ class StaffUser(UserMixin, Model):
     @property
     def is_active(self) -> bool:
         return self.active
+
+
+class LoginFailure(Model):
+    """A wrong password or code, kept for an hour or so to slow down whoever guesses."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        sa.Index("ix_login_failures_account_failed_at", "account", "failed_at"),
+        sa.Index("ix_login_failures_ip_failed_at", "ip", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(sa.String(254))  #: the e-mail as typed, lower-cased
+    ip: Mapped[str] = mapped_column(sa.String(45))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AuditLogIsAppendOnly(Exception):

@@ -1,13 +1,11 @@
 """Staff accounts and logins, staff changes to campaigns and banner variants, and the audit log
 that records each of them."""
 
-import functools
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from banner.extensions import db
 from banner.models import (
@@ -21,9 +19,7 @@ from banner.models import (
     Role,
     StaffUser,
     Variant,
-    utcnow,
 )
-from banner.models.staff import PASSWORD_METHOD
 from banner.services import banners, campaigns
 
 
@@ -87,22 +83,6 @@ class VariantFields:
     audience: str
 
 
-def authenticate(email: str, password: str, ip: str | None) -> StaffUser | None:
-    """Return the active staff member with this e-mail and password, else None; audit the attempt."""
-    typed = email.strip().lower()[:254]
-    staff = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == typed))
-    if staff is None:
-        check_password_hash(_decoy_hash(), password)  # as slow as a real check, so timing reveals nothing
-        audit("login_failed", None, ip, email=typed)
-        return None
-    if not (staff.check_password(password) and staff.active):
-        audit("login_failed", staff, ip)
-        return None
-    staff.last_login_at = utcnow()
-    audit("login", staff, ip)
-    return staff
-
-
 def audit(
     action: str,
     staff: StaffUser | None,
@@ -157,12 +137,14 @@ def change_role(admin: StaffUser, staff: StaffUser, role: Role, ip: str | None) 
 
 
 def set_active(admin: StaffUser, staff: StaffUser, active: bool, ip: str | None) -> None:
-    """Deactivate `staff` (they are logged out at their next request) or let them in again."""
+    """Deactivate `staff` (which ends their sessions) or let them in again."""
     if staff.id == admin.id:
         raise OwnAccount("You cannot deactivate your own account; ask another admin.")
     if staff.active is active:
         return
     staff.active = active
+    if not active:
+        staff.end_sessions()
     record_audit(
         "staff_reactivate" if active else "staff_deactivate", admin, ip, target=f"staff:{staff.email}"
     )
@@ -170,9 +152,10 @@ def set_active(admin: StaffUser, staff: StaffUser, active: bool, ip: str | None)
 
 
 def reset_password(admin: StaffUser, staff: StaffUser, ip: str | None) -> str:
-    """Give `staff` a new generated password and return it, to be shown once."""
+    """Give `staff` a new generated password and return it, to be shown once; ends their sessions."""
     password = new_password()
     staff.set_password(password)
+    staff.end_sessions()
     record_audit("staff_password", admin, ip, target=f"staff:{staff.email}")
     db.session.commit()
     return password
@@ -293,8 +276,3 @@ def _apply(row: Campaign | Variant, values: dict) -> list[str]:
     for name in changed:
         setattr(row, name, values[name])
     return changed
-
-
-@functools.cache
-def _decoy_hash() -> str:
-    return generate_password_hash(secrets.token_urlsafe(), method=PASSWORD_METHOD)

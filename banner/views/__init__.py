@@ -16,7 +16,7 @@ own routes that carries neither.
 
 import functools
 
-from flask import abort, jsonify, make_response
+from flask import abort, current_app, jsonify, make_response, redirect, url_for
 from flask_login import current_user
 
 from banner.extensions import login
@@ -40,8 +40,12 @@ def private(view):
     return wrapped
 
 
-def requires(*roles: Role):
-    """Let only logged-in staff with one of `roles` use the decorated view."""
+def requires(*roles: Role, before_two_factor: bool = False):
+    """Let only logged-in staff with one of `roles` use the decorated view.
+
+    With BANNER_REQUIRE_ADMIN_2FA, an admin without two-factor is sent to set it up, unless the
+    view is one of those needed to do so (`before_two_factor`).
+    """
     if not roles or not all(isinstance(role, Role) for role in roles):
         raise TypeError("requires() takes one or more banner.models.Role members")
     allowed = frozenset(roles)
@@ -53,12 +57,19 @@ def requires(*roles: Role):
                 return login.unauthorized()
             if current_user.role not in allowed:
                 abort(403)
+            if not before_two_factor and _must_set_up_two_factor(current_user):
+                return redirect(url_for("staff.two_factor"))
             return view(*args, **kwargs)
 
         guarded.allowed_roles = allowed
         return guarded
 
     return decorate
+
+
+def _must_set_up_two_factor(staff) -> bool:
+    required = current_app.config["REQUIRE_ADMIN_2FA"]
+    return bool(required) and staff.role is Role.ADMIN and not staff.has_two_factor
 
 
 def public(view):

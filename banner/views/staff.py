@@ -1,4 +1,5 @@
-"""The staff area: log in; read and edit campaigns and their banner variants; read donors and,
+"""The staff area: log in (a password, then a code for those with two-factor); one's own account
+(password, two-factor); read and edit campaigns and their banner variants; read donors and,
 at a donor's request, correct their name or e-mail, cancel their gift or erase their personal
 data; export donor data; manage staff accounts; read the audit log.
 
@@ -15,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -25,15 +27,18 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from banner import payments
-from banner.extensions import db, limiter
+from banner.extensions import db
 from banner.forms import (
     AuditFilterForm,
     CampaignForm,
+    CodeForm,
     DonorEditForm,
     DonorSearchForm,
     EraseDonorForm,
     ExportForm,
     LoginForm,
+    PasswordChangeForm,
+    PasswordCheckForm,
     RoleForm,
     StaffCancelForm,
     StaffForm,
@@ -53,7 +58,7 @@ from banner.models import (
     utcnow,
 )
 from banner.money import SYMBOLS
-from banner.services import banners, campaigns, donors, exports, manage, privacy, staff
+from banner.services import banners, campaigns, donors, exports, manage, privacy, staff, staff_auth
 from banner.views import allowed_roles, public, requires
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -64,10 +69,8 @@ ADMINS = (Role.ADMIN,)
 STRIPE_FAILED = "Stripe could not be reached or refused, so nothing was changed. Try again in a moment."
 
 T = TypeVar("T")
-#: failed logins allowed before more tries wait a while: per account, and per address
-LOGIN_MINUTES = 15
-LOGIN_FAILURES_PER_ACCOUNT = f"5 per {LOGIN_MINUTES} minutes"
-LOGIN_FAILURES_PER_IP = f"30 per {LOGIN_MINUTES} minutes"
+#: the key of the session that waits for its two-factor code: {"id", "at", "next"}
+PENDING = "pending_login"
 
 
 @bp.before_request
@@ -85,46 +88,152 @@ def never_cache(response):
     return response
 
 
-@bp.errorhandler(429)
-def too_many_logins(error):
-    return render_template("staff/too_many.html", minutes=LOGIN_MINUTES), 429
-
-
-def _login_failed(response) -> bool:
-    return response.status_code == 401
-
-
-def _login_account() -> str:
-    """The account a login attempt names, as the rate limit counts it."""
-    return "staff-login:" + (request.form.get("email") or "").strip().lower()[:254]
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(
-    LOGIN_FAILURES_PER_ACCOUNT, key_func=_login_account, methods=["POST"], deduct_when=_login_failed
-)
-@limiter.limit(LOGIN_FAILURES_PER_IP, methods=["POST"], deduct_when=_login_failed)
 def login():
     form = LoginForm(next=request.args.get("next"))
     if not form.validate_on_submit():
         return render_template("staff/login.html", form=form), 400 if form.is_submitted() else 200
-    user = staff.authenticate(form.email.data, form.password.data, request.remote_addr)
-    if user is None:
-        form.form_errors.append("Wrong e-mail or password.")
+    try:
+        user = staff_auth.check_password(form.email.data, form.password.data, _ip())
+    except staff_auth.Throttled as error:
+        return _too_many(error)
+    except staff_auth.LoginError as error:
+        form.form_errors.append(str(error))
         return render_template("staff/login.html", form=form), 401
     session.clear()  # a fresh session: nothing set before the login (a planted id) survives it
-    login_user(user)
-    return redirect(form.next.data or url_for("staff.campaign_list"))
+    if user.has_two_factor:
+        session[PENDING] = {"id": user.get_id(), "at": staff_auth.now_seconds(), "next": form.next.data}
+        return redirect(url_for("staff.login_code"))
+    return _start_session(user, form.next.data)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@public
+def login_code():
+    pending = session.get(PENDING)
+    if not pending:
+        return redirect(url_for("staff.login"))
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return render_template("staff/login_code.html", form=form), 400 if form.is_submitted() else 200
+    try:
+        user = staff_auth.check_code(pending["id"], pending["at"], form.code.data, _ip())
+    except staff_auth.Throttled as error:
+        return _too_many(error)
+    except staff_auth.LoginError as error:
+        form.code.errors.append(str(error))
+        return render_template("staff/login_code.html", form=form), 401
+    session.clear()
+    if user is None:
+        return redirect(url_for("staff.login"))
+    return _start_session(user, pending.get("next"))
 
 
 @bp.post("/logout")
-@requires(*EVERYONE)
+@requires(*EVERYONE, before_two_factor=True)
 def logout():
-    staff.audit("logout", current_user, request.remote_addr)
+    staff_auth.log_out(current_user, request.remote_addr)
     logout_user()
     session.clear()
     return redirect(url_for("staff.login"))
+
+
+# One's own account: password and two-factor
+
+
+@bp.get("/account")
+@requires(*EVERYONE, before_two_factor=True)
+def account():
+    return _account_page(PasswordChangeForm(formdata=None))
+
+
+@bp.post("/account/password")
+@requires(*EVERYONE)
+def change_password():
+    form = PasswordChangeForm()
+    if not form.validate():
+        return _account_page(form), 400
+    try:
+        staff_auth.change_own_password(current_user, form.current.data, form.new.data, _ip())
+    except staff_auth.Throttled as error:
+        return _too_many(error)
+    except staff_auth.WrongPassword as error:
+        form.current.errors.append(str(error))
+        return _account_page(form), 400
+    _start_session(current_user._get_current_object(), None)  # this one goes on; the others have ended
+    flash("Your password is changed, and you are logged out everywhere else.", "done")
+    return redirect(url_for("staff.account"))
+
+
+@bp.get("/account/two-factor")
+@requires(*EVERYONE, before_two_factor=True)
+def two_factor():
+    if current_user.has_two_factor:
+        return redirect(url_for("staff.account"))
+    return _two_factor_page(CodeForm(formdata=None))
+
+
+@bp.post("/account/two-factor")
+@requires(*EVERYONE, before_two_factor=True)
+def confirm_two_factor():
+    form = CodeForm()
+    if current_user.has_two_factor:
+        return redirect(url_for("staff.account"))
+    if not form.validate():
+        return _two_factor_page(form), 400
+    try:
+        staff_auth.confirm_two_factor(current_user, form.code.data, _ip())
+    except staff_auth.WrongCode as error:
+        form.code.errors.append(str(error))
+        return _two_factor_page(form), 400
+    flash("Two-factor is on: logging in now asks for a code from your app.", "done")
+    return redirect(url_for("staff.account"))
+
+
+@bp.post("/account/two-factor/remove")
+@requires(*EVERYONE)
+def remove_two_factor():
+    form = PasswordCheckForm()
+    if not form.validate():
+        return _account_page(PasswordChangeForm(formdata=None), form), 400
+    try:
+        staff_auth.remove_two_factor(current_user, form.password.data, _ip())
+    except staff_auth.Throttled as error:
+        return _too_many(error)
+    except staff_auth.WrongPassword as error:
+        form.password.errors.append(str(error))
+        return _account_page(PasswordChangeForm(formdata=None), form), 400
+    flash("Two-factor is off.", "done")
+    return redirect(url_for("staff.account"))
+
+
+def _ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _start_session(user, next_url):
+    session.clear()
+    login_user(user)
+    session["seen_at"] = staff_auth.now_seconds()
+    return redirect(next_url or url_for("staff.campaign_list"))
+
+
+def _too_many(error):
+    response = make_response(render_template("staff/too_many.html", seconds=error.seconds), 429)
+    response.headers["Retry-After"] = str(error.seconds)
+    return response
+
+
+def _account_page(form, remove_form=None):
+    return render_template(
+        "staff/account.html", form=form, remove_form=remove_form or PasswordCheckForm(formdata=None)
+    )
+
+
+def _two_factor_page(form):
+    uri = staff_auth.two_factor_uri(current_user, current_app.config["SITE_NAME"])
+    return render_template("staff/two_factor.html", form=form, secret=current_user.totp_secret, uri=uri)
 
 
 @bp.get("/")
@@ -408,6 +517,14 @@ def new_password(staff_id):
     member = db.get_or_404(StaffUser, staff_id)
     password = staff.reset_password(current_user, member, request.remote_addr)
     return _staff_page(StaffForm(formdata=None), account=member, password=password)
+
+
+@bp.post("/staff/<int:staff_id>/two-factor/remove")
+@requires(*ADMINS)
+def reset_two_factor(staff_id):
+    member = db.get_or_404(StaffUser, staff_id)
+    staff_auth.reset_two_factor(current_user, member, request.remote_addr)
+    return redirect(url_for("staff.staff_list"))
 
 
 @bp.get("/audit")
