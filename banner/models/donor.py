@@ -12,6 +12,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from banner import billing
 from banner.extensions import Model
 from banner.models.base import CURRENCY_CHECK, UTCDateTime, enum_column, new_reference, utcnow
+from banner.models.gift_rules import (
+    BEFORE_FIRST_PAYMENT,
+    COUNTED_IN_MRR,
+    ENDED,
+    GiftRules,
+    GiftStatus,
+    check_move,
+)
 
 if TYPE_CHECKING:
     from banner.models.campaign import Campaign, Variant
@@ -25,21 +33,6 @@ class Frequency(enum.Enum):
     @property
     def recurring(self) -> bool:
         return self is not Frequency.ONCE
-
-
-class GiftStatus(enum.Enum):
-    PENDING = "pending"  #: the donor has not finished the card step
-    PROCESSING = "processing"  #: a request is charging the card right now
-    REQUIRES_ACTION = "requires_action"  #: the bank asked for 3-D Secure
-    FAILED = "failed"  #: declined or abandoned; nothing was charged
-    SUCCEEDED = "succeeded"  #: a one-time gift was paid
-    ACTIVE = "active"  #: a recurring gift is paid up
-    PAST_DUE = "past_due"  #: a renewal failed; Stripe retries
-    ACTION_REQUIRED = "action_required"  #: a renewal waits for the donor's 3-D Secure
-    PAUSED = "paused"
-    CANCELLING = "cancelling"  #: ends at the close of the paid period
-    CANCELLED = "cancelled"
-    REFUNDED = "refunded"
 
 
 class Actor(enum.Enum):
@@ -72,7 +65,11 @@ class Donor(Model):
         return self.email.startswith("erased-") and self.email.endswith("@invalid")
 
 
-class Gift(Model):
+#: the statuses of an attempt, as SQL: the donor exists once the first payment is made
+_ATTEMPT_STATUSES = ", ".join(f"'{status.value}'" for status in GiftStatus if status in BEFORE_FIRST_PAYMENT)
+
+
+class Gift(GiftRules, Model):
     """A one-time, monthly or yearly gift, with where it came from."""
 
     __tablename__ = "gifts"
@@ -83,7 +80,7 @@ class Gift(Model):
         sa.CheckConstraint("received >= 0", name="received_not_negative"),
         # a checkout attempt has no donor until its first payment succeeds
         sa.CheckConstraint(
-            "donor_id IS NOT NULL OR status IN ('pending', 'processing', 'requires_action', 'failed')",
+            f"donor_id IS NOT NULL OR status IN ({_ATTEMPT_STATUSES})",
             name="donor_once_paid",
         ),
         sa.Index("ix_gifts_campaign_status", "campaign_id", "status"),
@@ -150,7 +147,7 @@ class Gift(Model):
     cancellation_channel: Mapped[str | None] = mapped_column(sa.String(20))
     #: the subscription's status at Stripe (active, past_due, canceled, ...), as last heard
     stripe_status: Mapped[str | None] = mapped_column(sa.String(30))
-    #: how new the subscription news applied is (Stripe event created * 10 + rank), and the
+    #: how new the subscription news applied is (gift_rules.watermark), and the
     #: invoice news (renewals, failures): older news never overwrites newer, whatever the order
     stripe_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     invoice_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -180,7 +177,11 @@ class Gift(Model):
         actor_ref: str | None = None,
         **data,
     ) -> None:
-        """Move the gift to `status`, recording who or what moved it and why."""
+        """Move the gift to `status`, recording who or what moved it and why.
+
+        Raises gift_rules.TransitionRefused for a move the rules do not allow.
+        """
+        check_move(self.status, status)
         self.events.append(
             GiftEvent(
                 kind="status",
@@ -247,7 +248,7 @@ class Payment(Model):
     amount: Mapped[int]  #: minor units
     amount_refunded: Mapped[int] = mapped_column(default=0, active_history=True)
     #: what the charge last said was refunded (failed refunds later than it are taken off), and
-    #: how new that news is (event created * 10 + rank): a late charge.refunded changes nothing
+    #: how new that news is (gift_rules.watermark): a late charge.refunded changes nothing
     charge_refunded: Mapped[int] = mapped_column(default=0)
     refund_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     #: taken back by the donor's bank while a dispute is open, or for good once it is lost
@@ -310,14 +311,14 @@ class GiftEvent(Model):
 # Monthly recurring revenue. Every change of a gift's monthly value is kept as a movement
 # (an "mrr" GiftEvent), so MRR at any date, the monthly waterfall and churn are sums of them.
 
-#: statuses in which a recurring gift counts in MRR: paying, at risk, or cancelled at period end
-MRR_STATUSES = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.ACTION_REQUIRED, GiftStatus.CANCELLING)
+#: the statuses in which a recurring gift counts in MRR (kept as a name the reports know)
+MRR_STATUSES = COUNTED_IN_MRR
 INVOLUNTARY = ("failed_payment", "dispute")
 
 
 def monthly_value(amount: int, frequency: Frequency, status: GiftStatus) -> int:
     """Return what a gift adds to MRR: the monthly amount, a yearly one / 12, else 0."""
-    if status not in MRR_STATUSES or frequency is Frequency.ONCE:
+    if status not in COUNTED_IN_MRR or frequency is Frequency.ONCE:
         return 0
     return amount if frequency is Frequency.MONTH else (amount + 6) // 12
 
@@ -330,7 +331,7 @@ def movement(before: int, after: int, status: GiftStatus, channel: str | None, r
     """
     if before == 0:
         return "reactivation" if returning else "new"
-    if after == 0 and status in (GiftStatus.CANCELLED, GiftStatus.FAILED, GiftStatus.REFUNDED):
+    if after == 0 and status in ENDED:
         return "involuntary_churn" if channel in INVOLUNTARY else "voluntary_churn"
     return "expansion" if after > before else "contraction"
 

@@ -9,6 +9,8 @@ from flask import current_app
 from banner import stats
 from banner.extensions import db
 from banner.models import (
+    COUNTED_IN_MRR,
+    PAID,
     BannerStat,
     Campaign,
     CampaignStatus,
@@ -96,19 +98,6 @@ def _commits(status: GiftStatus, frequency: Frequency) -> bool:
 
 
 DEFAULT_PRESETS = [500, 1000, 2500, 5000]
-#: a gift that brought money in
-PAID_STATUSES = (
-    GiftStatus.SUCCEEDED,
-    GiftStatus.ACTIVE,
-    GiftStatus.PAST_DUE,
-    GiftStatus.ACTION_REQUIRED,
-    GiftStatus.PAUSED,
-    GiftStatus.CANCELLING,
-    GiftStatus.CANCELLED,
-    GiftStatus.REFUNDED,
-)
-#: a recurring gift that is still meant to renew
-RECURRING_LIVE = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.ACTION_REQUIRED, GiftStatus.CANCELLING)
 
 
 def default_campaign() -> Campaign | None:
@@ -173,7 +162,7 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
             .group_by(BannerStat.variant_id)
         )
     }
-    paid = Gift.status.in_(PAID_STATUSES)
+    paid = Gift.status.in_(PAID)
     monthly_value = sa.case((Gift.frequency == Frequency.MONTH, Gift.amount), else_=Gift.amount / 12)
     gifts = {
         row.variant_id: row
@@ -183,7 +172,7 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
                 sa.func.count(Gift.id).filter(paid).label("gifts"),
                 sa.func.coalesce(
                     sa.func.sum(monthly_value).filter(
-                        Gift.frequency != Frequency.ONCE, Gift.status.in_(RECURRING_LIVE)
+                        Gift.frequency != Frequency.ONCE, Gift.status.in_(COUNTED_IN_MRR)
                     ),
                     0,
                 ).label("new_monthly"),

@@ -22,16 +22,12 @@ from sqlalchemy.exc import IntegrityError
 
 from banner import mail, payments
 from banner.extensions import db
-from banner.models import Actor, Frequency, Gift, GiftStatus, utcnow
+from banner.models import MADE_AT_CHECKOUT, UNPAID, Actor, Frequency, Gift, GiftStatus, utcnow
 from banner.money import cover_fee
 from banner.services import brakes, campaigns, links
 from banner.services.ledger import record_payment
 
 log = logging.getLogger(__name__)
-
-DONE = (GiftStatus.SUCCEEDED, GiftStatus.ACTIVE)
-#: an attempt that has not been paid (yet)
-UNPAID = (GiftStatus.PENDING, GiftStatus.PROCESSING, GiftStatus.REQUIRES_ACTION)
 
 
 class CheckoutError(Exception):
@@ -95,7 +91,7 @@ def start_gift(request: GiftRequest) -> Outcome:
         gift = _new_gift(request)
     elif not _same_gift(gift, request):
         raise CheckoutError("This form was already sent with other details. Reload the page to give again.")
-    if gift.status in DONE:
+    if gift.status in MADE_AT_CHECKOUT:
         return Outcome(gift.reference, "succeeded")
     if gift.status is GiftStatus.FAILED:
         raise CheckoutError("This attempt has ended. Reload the page to give again.")
@@ -263,7 +259,7 @@ def _fail(gift: Gift, message: str) -> None:
 
 
 def _outcome(gift: Gift) -> Outcome:
-    if gift.status in DONE:
+    if gift.status in MADE_AT_CHECKOUT:
         return Outcome(gift.reference, "succeeded")
     if gift.status is GiftStatus.FAILED:
         return Outcome(gift.reference, "failed", message=gift.failure_message)

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from banner.extensions import db
 from banner.models import (
+    ENDING,
     Actor,
     BannerStat,
     Campaign,
@@ -34,8 +35,10 @@ from banner.models import (
     Frequency,
     GiftStatus,
     PaymentStatus,
+    check_move,
     monthly_value,
     utcnow,
+    watermark,
 )
 from banner.models.donor import movement
 from banner.services.checkout import fee_for
@@ -78,6 +81,7 @@ DASHBOARD_SHARE = 0.25  #: cancellations staff make in Stripe's dashboard at a d
 COMMENT_SHARE = 0.35
 REACTIVATION_SHARE = 0.12  #: donors who cancelled and start a new monthly gift months later
 REFUND_SHARE = 0.01
+SUBSCRIPTION_NEWS = "customer.subscription.updated"  #: the kind of a gift's last subscription news
 FULL_REFUND_SHARE = 0.4
 ONCE_DISPUTE_SHARE = 0.001
 
@@ -614,6 +618,7 @@ class _Gift:
         self, status: GiftStatus, at: datetime, actor: Actor, reason: str, actor_ref: str | None = None
     ) -> None:
         before, old = self.value(), self.status
+        check_move(old, status)
         cause = self.event(
             "status", at, actor, from_status=old, to_status=status, actor_ref=actor_ref, reason=reason
         )
@@ -715,7 +720,12 @@ class _Gift:
         if self.attribution["variant_id"] is not None:
             self.history.gifts_by_day[self.attribution["variant_id"], self.sent_at.date()] += 1
         self.set_status(GiftStatus.PENDING, self.sent_at, Actor.DONOR, "donate form sent")
-        self.status = GiftStatus.PROCESSING  # claimed by an UPDATE, which records no event
+        self._charge()
+
+    def _charge(self) -> None:
+        """Charge the card: the gift is processing, a step the history records no event of."""
+        check_move(self.status, GiftStatus.PROCESSING)
+        self.status = GiftStatus.PROCESSING
 
     def start(self, at: datetime) -> _PaymentRow:
         """Make and return the first payment: a one-time gift is paid, a recurring one starts."""
@@ -732,7 +742,7 @@ class _Gift:
         """Fail at the card step; the donor tries another card a little later."""
         self.attribution = self.history.attribution(self.frequency)
         self.set_status(GiftStatus.PENDING, self.created_at, Actor.DONOR, "donate form sent")
-        self.status = GiftStatus.PROCESSING
+        self._charge()
         self.failure_message = message = self.rng.choice(DECLINES)
         if self.frequency is Frequency.ONCE:
             self.payment_intent = self.history.stripe_id("pi")
@@ -921,7 +931,9 @@ class _Gift:
                 GiftStatus.PAST_DUE: "past_due",
                 GiftStatus.CANCELLED: "canceled",
             }.get(self.status, "active")
-        ending = self.status in (GiftStatus.CANCELLING, GiftStatus.CANCELLED)
+        ending = self.status in ENDING
+        # the latest invoice news: a renewal that failed, if the gift is still past due
+        invoice_news = "invoice.payment_failed" if self.status is GiftStatus.PAST_DUE else "invoice.paid"
         self.history.rows["gifts"].append(
             {
                 "id": self.id,
@@ -950,8 +962,8 @@ class _Gift:
                 "cancellation_comment": self.comment if ending else None,
                 "cancellation_channel": self.channel if ending else None,
                 "stripe_status": stripe_status,
-                "stripe_watermark": int(self.clock.timestamp()) * 10 + 1 if recurring else 0,
-                "invoice_watermark": int(self.invoice_news.timestamp()) * 10 + 1 if self.invoice_news else 0,
+                "stripe_watermark": watermark(self.clock, SUBSCRIPTION_NEWS) if recurring else 0,
+                "invoice_watermark": watermark(self.invoice_news, invoice_news) if self.invoice_news else 0,
                 "disputed_at": self.disputed_at,
                 "received": sum(p["amount"] - p["amount_refunded"] for p in self.payments),
                 "last_paid_at": max((p["paid_at"] for p in self.payments), default=None),

@@ -17,7 +17,10 @@ from sqlalchemy.orm import selectinload
 from banner import mail, payments
 from banner.extensions import db
 from banner.models import (
-    MRR_STATUSES,
+    BEFORE_FIRST_PAYMENT,
+    COUNTED_IN_MRR,
+    LIVE,
+    PAID,
     Actor,
     Donor,
     Frequency,
@@ -28,7 +31,6 @@ from banner.models import (
     utcnow,
 )
 from banner.services import manage
-from banner.services.campaigns import PAID_STATUSES
 from banner.services.checkout import normalise_email
 from banner.services.links import manage_url
 from banner.services.staff import record_audit
@@ -53,12 +55,8 @@ SORTS = {
     "last_gift": "Last gift",
     "joined": "Joined",
 }
-#: a recurring gift in these never got going: the card step was left unfinished or failed
-NEVER_STARTED = (GiftStatus.PENDING, GiftStatus.PROCESSING, GiftStatus.REQUIRES_ACTION, GiftStatus.FAILED)
-#: a recurring gift in these still runs (a paused one resumes by itself)
-RUNNING = (*MRR_STATUSES, GiftStatus.PAUSED)
 #: a gift that has been paid at least once
-PAID = Gift.last_paid_at.is_not(None)
+PAID_AT_LEAST_ONCE = Gift.last_paid_at.is_not(None)
 
 
 class DonorEditError(Exception):
@@ -231,15 +229,15 @@ def _conditions(query: DonorQuery, now: datetime) -> list:
                 Donor.name.icontains(query.search, autoescape=True),
             )
         )
-    started_recurring = _has_gift(Gift.frequency != Frequency.ONCE, Gift.status.not_in(NEVER_STARTED))
+    started_recurring = _has_gift(Gift.frequency != Frequency.ONCE, Gift.status.not_in(BEFORE_FIRST_PAYMENT))
     chosen = {
         "all": None,
-        "monthly": _has_gift(Gift.status.in_(MRR_STATUSES)),
+        "monthly": _has_gift(Gift.status.in_(COUNTED_IN_MRR)),
         "past_due": _has_gift(Gift.status == GiftStatus.PAST_DUE),
-        "cancelled": sa.and_(started_recurring, ~_has_gift(Gift.status.in_(RUNNING))),
-        "one_time": sa.and_(_has_gift(Gift.status.in_(PAID_STATUSES)), ~started_recurring),
+        "cancelled": sa.and_(started_recurring, ~_has_gift(Gift.status.in_(LIVE))),
+        "one_time": sa.and_(_has_gift(Gift.status.in_(PAID)), ~started_recurring),
         "lapsed": sa.and_(
-            _has_gift(Gift.status.in_(PAID_STATUSES)), ~_has_gift(Gift.last_paid_at >= now - LAPSED_AFTER)
+            _has_gift(Gift.status.in_(PAID)), ~_has_gift(Gift.last_paid_at >= now - LAPSED_AFTER)
         ),
     }[query.filter]
     if chosen is not None:
@@ -258,8 +256,8 @@ def _totals(*conditions):
             Gift.donor_id.label("donor_id"),
             sa.func.sum(Gift.received).label("total"),
             sa.func.max(Gift.last_paid_at).label("last_paid_at"),
-            sa.func.min(Gift.currency).filter(PAID).label("currency"),
-            sa.func.max(Gift.currency).filter(PAID).label("other_currency"),
+            sa.func.min(Gift.currency).filter(PAID_AT_LEAST_ONCE).label("currency"),
+            sa.func.max(Gift.currency).filter(PAID_AT_LEAST_ONCE).label("other_currency"),
         )
         .where(*conditions)
         .group_by(Gift.donor_id)

@@ -5,8 +5,8 @@ no-op, and an error rolls both back so that Stripe's redelivery applies it once.
 another API version than the pinned one (payments.API_VERSION) is stored, flagged and never
 applied: its objects have other fields.
 
-Events arrive late, twice and out of order. So a gift keeps two watermarks (event `created`
-times 10 plus a rank that orders events of the same second): the subscription's own news
+Events arrive late, twice and out of order. So a gift keeps two watermarks (gift_rules.watermark:
+the event's `created` second, then a rank ordering events of that second): the subscription's own news
 (status, amount, interval, pause, cancellation, the customer deleted) is applied only when newer
 than the gift's `stripe_watermark`, and invoice news (renewal failures, 3-D Secure asked,
 payments) only when newer than its `invoice_watermark`. Payments are keyed by invoice or
@@ -38,6 +38,8 @@ from sqlalchemy.exc import IntegrityError
 from banner import mail, payments
 from banner.extensions import db
 from banner.models import (
+    BEFORE_FIRST_PAYMENT,
+    UNPAID,
     Actor,
     Donor,
     Frequency,
@@ -48,6 +50,7 @@ from banner.models import (
     PaymentStatus,
     StripeEvent,
     utcnow,
+    watermark,
 )
 from banner.services import ledger, links, redaction
 from banner.services.checkout import normalise_email, send_receipt
@@ -58,30 +61,12 @@ log = logging.getLogger(__name__)
 #: how the note of an event of another API version begins
 OTHER_VERSION = "api_version"
 
-#: orders events of the same second: a subscription is created, then updated, then deleted;
-#: an invoice fails before it is paid
-RANK = {
-    "customer.subscription.created": 0,
-    "customer.subscription.updated": 1,
-    "customer.subscription.deleted": 2,
-    "customer.deleted": 3,
-    "invoice.payment_failed": 0,
-    "invoice.payment_action_required": 1,
-    "invoice.paid": 2,
-    "invoice.payment_succeeded": 2,
-    "charge.refunded": 0,
-    "refund.failed": 1,
-}
 #: how a cancellation came about, from Stripe's cancellation_details.reason
 CHANNELS = {
     "cancellation_requested": "stripe_dashboard",
     "payment_failed": "failed_payment",
     "payment_disputed": "dispute",
 }
-#: a one-time gift not paid yet
-UNPAID = (GiftStatus.PENDING, GiftStatus.PROCESSING, GiftStatus.REQUIRES_ACTION)
-#: a gift whose first payment is not made yet, or failed for good
-BEFORE_FIRST_PAYMENT = (*UNPAID, GiftStatus.FAILED)
 SUBSCRIPTION_STATUS = {
     "active": GiftStatus.ACTIVE,
     "trialing": GiftStatus.ACTIVE,
@@ -109,7 +94,7 @@ class Delivery:
     @property
     def mark(self) -> int:
         """How new this news is: created time, then the rank of its type within a second."""
-        return self.event["created"] * 10 + RANK.get(self.event["type"], 1)
+        return watermark(self.event["created"], self.event["type"])
 
 
 def receive(event: dict) -> bool:
@@ -419,7 +404,7 @@ def apply_one_time_payment(gift: Gift, intent, actor: Actor, actor_ref: str) -> 
         payment_intent_id=intent.id,
         charge_id=intent.charge,
     )
-    became_paid = gift.status in (*UNPAID, GiftStatus.FAILED)
+    became_paid = gift.status in BEFORE_FIRST_PAYMENT
     if became_paid:
         gift.stripe_payment_intent_id = intent.id
         gift.set_status(GiftStatus.SUCCEEDED, actor, actor_ref=actor_ref, reason="payment succeeded")

@@ -16,7 +16,20 @@ from flask import current_app
 
 from banner import billing, mail, payments
 from banner.extensions import db
-from banner.models import Actor, Donor, Frequency, Gift, GiftEvent, GiftStatus, utcnow
+from banner.models import (
+    CHANGEABLE,
+    ENDING,
+    PAID,
+    STRIPE_ANSWER,
+    Actor,
+    Donor,
+    Frequency,
+    Gift,
+    GiftEvent,
+    GiftStatus,
+    utcnow,
+    watermark,
+)
 from banner.services import lifecycle
 from banner.services.checkout import normalise_email
 from banner.services.links import manage_url
@@ -33,14 +46,6 @@ REASONS = {
 }
 #: what the newsroom may offer before a donor cancels
 OFFERS = ("pause", "lower", "yearly")
-#: recurring gifts the donor can still change
-LIVE = (
-    GiftStatus.ACTIVE,
-    GiftStatus.PAST_DUE,
-    GiftStatus.ACTION_REQUIRED,
-    GiftStatus.PAUSED,
-    GiftStatus.CANCELLING,
-)
 
 
 class ManageError(Exception):
@@ -72,16 +77,15 @@ def overview(donor: Donor) -> Overview:
     gifts = db.session.scalars(
         sa.select(Gift).where(Gift.donor_id == donor.id).order_by(Gift.created_at.desc())
     ).all()
-    recurring = [g for g in gifts if g.frequency.recurring and g.status in (*LIVE, GiftStatus.CANCELLED)]
-    recurring.sort(key=lambda g: g.status is GiftStatus.CANCELLED)
-    paid = (GiftStatus.SUCCEEDED, GiftStatus.REFUNDED)
-    one_time = [g for g in gifts if g.frequency is Frequency.ONCE and g.status in paid]
+    recurring = [g for g in gifts if g.frequency.recurring and g.status in PAID]
+    recurring.sort(key=lambda g: g.is_cancelled)
+    one_time = [g for g in gifts if g.frequency is Frequency.ONCE and g.status in PAID]
     return Overview(recurring=recurring, one_time=one_time)
 
 
 def _live(gift: Gift) -> str:
     """Return the subscription of a gift the donor may still change."""
-    if gift.status not in LIVE or not gift.stripe_subscription_id:
+    if gift.status not in CHANGEABLE or not gift.stripe_subscription_id:
         raise ManageError("This gift cannot be changed any more.")
     return gift.stripe_subscription_id
 
@@ -100,9 +104,9 @@ def _apply(
     lifecycle.apply_subscription(gift, snapshot, _newest(gift.stripe_watermark), actor, actor_ref)
 
 
-def _newest(watermark: int) -> int:
+def _newest(applied: int) -> int:
     """A watermark for what Stripe just answered: newer than anything the gift has applied."""
-    return max(watermark + 1, int(utcnow().timestamp()) * 10 + 5)
+    return max(applied + 1, watermark(utcnow(), STRIPE_ANSWER))
 
 
 @dataclass(frozen=True)
@@ -352,7 +356,7 @@ def end_gift(
     """Ask Stripe to end a recurring gift and record why and who asked, without committing;
     return False when it is cancelled or ending already. The donor's cancellation and staff's
     (banner.services.donors.cancel_gift) both come here."""
-    if gift.status in (GiftStatus.CANCELLED, GiftStatus.CANCELLING):
+    if gift.status in ENDING:
         return False
     subscription_id = _live(gift)
     if reason not in REASONS:

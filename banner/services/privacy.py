@@ -17,9 +17,8 @@ import sqlalchemy as sa
 
 from banner import mail, payments
 from banner.extensions import db
-from banner.models import AuditEntry, Donor, Gift, GiftEvent, Payment, StaffUser
+from banner.models import LIVE, AuditEntry, Donor, Gift, GiftEvent, Payment, StaffUser
 from banner.services import redaction
-from banner.services.donors import RUNNING
 from banner.services.staff import record_audit
 
 ERASED_NAME = "Erased donor"
@@ -31,7 +30,7 @@ class DonorHasRunningGift(Exception):
 
 def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
     """Erase the donor's personal data here, at Stripe and in stored mail."""
-    running = sa.select(Gift.id).where(Gift.donor_id == donor.id, Gift.status.in_(RUNNING)).limit(1)
+    running = sa.select(Gift.id).where(Gift.donor_id == donor.id, Gift.status.in_(LIVE)).limit(1)
     if db.session.scalar(running) is not None:
         raise DonorHasRunningGift(
             "This donor still has a monthly or yearly gift running. Cancel it first: "

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from banner import payments
 from banner.extensions import db
-from banner.models import Actor, Donor, Frequency, Gift, Payment, StripeEvent
+from banner.models import STRIPE_READ, Actor, Donor, Frequency, Gift, Payment, StripeEvent, watermark
 from banner.services import lifecycle
 
 ACTOR_REF = "reconcile"
@@ -64,7 +64,7 @@ def _donor(donor: Donor, since: int) -> list[str]:
     customer_id = donor.stripe_customer_id
     if customer_id is None:  # never a customer at Stripe: nothing there to compare
         return changes
-    now_mark = int(time.time()) * 10 + 9  # what Stripe says now outranks any event before it
+    now_mark = watermark(int(time.time()), STRIPE_READ)
     for snapshot in payments.list_subscriptions(customer_id):
         gift = lifecycle.gift_for_subscription(snapshot.id, snapshot.gift_reference)
         if gift is None:
@@ -79,7 +79,7 @@ def _donor(donor: Donor, since: int) -> list[str]:
             continue
         gift = lifecycle.gift_for_subscription(invoice.subscription, None)
         if gift is not None and lifecycle.apply_invoice(
-            gift, invoice, invoice.created * 10 + lifecycle.RANK["invoice.paid"], Actor.SYSTEM, ACTOR_REF
+            gift, invoice, watermark(invoice.created, "invoice.paid"), Actor.SYSTEM, ACTOR_REF
         ):
             changes.append(f"gift {gift.reference}: payment of invoice {invoice.id} restored")
     unpaid = db.session.scalars(

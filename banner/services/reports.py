@@ -18,6 +18,7 @@ from flask import current_app
 
 from banner.extensions import db
 from banner.models import (
+    LIVE,
     MRR_STATUSES,
     Campaign,
     CampaignStatus,
@@ -31,8 +32,6 @@ from banner.models import (
 from banner.services import campaigns
 
 CHURN = ("voluntary_churn", "involuntary_churn")
-#: recurring gifts that still belong to a donor who gives (paused ones will resume)
-LIVE = (*MRR_STATUSES, GiftStatus.PAUSED)
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "voluntary_churn", "involuntary_churn")
 
 

@@ -102,7 +102,7 @@ def thanks(reference):
         gift = checkout.get_gift(reference)
     except checkout.GiftNotFound:
         abort(404)
-    if gift.status not in checkout.DONE:
+    if not gift.made_at_checkout:
         abort(404)
     return render_template("donate/thanks.html", gift=gift)
 

@@ -20,7 +20,7 @@ from banner.forms import (
     PauseForm,
     RequestLinkForm,
 )
-from banner.models import Frequency
+from banner.models import Frequency, GiftStatus
 from banner.money import format_amount, major_units
 from banner.services import links, manage
 from banner.services.checkout import normalise_email
@@ -243,7 +243,7 @@ def card_save(donor, gift):
     status = manage.finish_card_update(gift, form.setup_intent.data, form.action_key.data)
     flash(
         f"Your new card ending in {gift.card_last4} will be used from now on."
-        + (" Your gift is up to date again." if status.value == "active" else ""),
+        + (" Your gift is up to date again." if status is GiftStatus.ACTIVE else ""),
         "done",
     )
     return {"next": url_for("manage.gifts")}
