@@ -233,20 +233,29 @@ def test_refunds_are_recorded_partly_then_fully(client, make_gift):
     )
     db.session.commit()
 
-    se.deliver(
-        client, se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=1000))
-    )
+    partly = se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=1000))
+    se.deliver(client, partly)
     assert payments_of(reload(gift)) == [(None, 2500, 1000, "succeeded")]
     assert reload(gift).received == 1500
     se.deliver(
-        client, se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=2500))
+        client,
+        se.event(
+            "charge.refunded",
+            se.charge("ch_3", payment_intent="pi_3", amount_refunded=2500),
+            created=partly["created"] + 1,
+        ),
     )
     gift = reload(gift)
     assert payments_of(gift) == [(None, 2500, 2500, "refunded")]
     assert gift.status is GiftStatus.REFUNDED
     assert gift.received == 0 and gift.last_paid_at == gift.payments[0].paid_at
     se.deliver(  # told again, late: nothing changes
-        client, se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=1000))
+        client,
+        se.event(
+            "charge.refunded",
+            se.charge("ch_3", payment_intent="pi_3", amount_refunded=1000),
+            created=partly["created"],
+        ),
     )
     assert reload(gift).received == 0
 
