@@ -24,52 +24,56 @@ class GiftStatus(enum.Enum):
     REFUNDED = "refunded"
 
 
-S = GiftStatus
-
 # -- named sets
 
 #: an attempt the donate page has not seen paid (yet)
-UNPAID = frozenset({S.PENDING, S.PROCESSING, S.REQUIRES_ACTION})
+UNPAID = frozenset({GiftStatus.PENDING, GiftStatus.PROCESSING, GiftStatus.REQUIRES_ACTION})
 #: an attempt: its first payment is not made yet, or failed for good; it has no donor
-BEFORE_FIRST_PAYMENT = UNPAID | {S.FAILED}
+BEFORE_FIRST_PAYMENT = UNPAID | {GiftStatus.FAILED}
 #: a gift that brought money in (refunds and cancellations later do not undo that)
-PAID = frozenset(S) - BEFORE_FIRST_PAYMENT
+PAID = frozenset(GiftStatus) - BEFORE_FIRST_PAYMENT
 #: what the donate page shows as a gift made: a one-time gift paid, a recurring one started
-MADE_AT_CHECKOUT = frozenset({S.SUCCEEDED, S.ACTIVE})
+MADE_AT_CHECKOUT = frozenset({GiftStatus.SUCCEEDED, GiftStatus.ACTIVE})
 #: a recurring gift that counts in monthly recurring revenue: paying, at risk, or ending at
 #: the close of its paid period
-COUNTED_IN_MRR = frozenset({S.ACTIVE, S.PAST_DUE, S.ACTION_REQUIRED, S.CANCELLING})
+COUNTED_IN_MRR = frozenset(
+    {GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.ACTION_REQUIRED, GiftStatus.CANCELLING}
+)
 #: a recurring gift that still runs: counted in MRR, or paused
-LIVE = COUNTED_IN_MRR | {S.PAUSED}
+LIVE = COUNTED_IN_MRR | {GiftStatus.PAUSED}
 #: a recurring gift its donor (or staff, at the donor's request) may still change, pause or
 #: cancel: live and not ending already
-CHANGEABLE = LIVE - {S.CANCELLING}
+CHANGEABLE = LIVE - {GiftStatus.CANCELLING}
 #: a recurring gift cancelled, or set to end at the close of its paid period
-ENDING = frozenset({S.CANCELLING, S.CANCELLED})
+ENDING = frozenset({GiftStatus.CANCELLING, GiftStatus.CANCELLED})
 #: a gift that ended for good, worth nothing any more
-ENDED = frozenset({S.CANCELLED, S.FAILED, S.REFUNDED})
+ENDED = frozenset({GiftStatus.CANCELLED, GiftStatus.FAILED, GiftStatus.REFUNDED})
 
 # -- allowed moves
 
 #: what Stripe's news about a subscription can make of a recurring gift
-_SUBSCRIPTION_SAYS = LIVE | {S.CANCELLED}
+_SUBSCRIPTION_SAYS = LIVE | {GiftStatus.CANCELLED}
 
 #: every move a gift may make, from -> the statuses it may go to; None is a gift not yet saved
 TRANSITIONS: dict[GiftStatus | None, frozenset[GiftStatus]] = {
-    None: frozenset({S.PENDING}),
+    None: frozenset({GiftStatus.PENDING}),
     # the card step: charged, declined, or for a recurring gift what its subscription says
-    S.PENDING: frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.SUCCEEDED, S.FAILED}) | _SUBSCRIPTION_SAYS,
-    S.PROCESSING: frozenset({S.SUCCEEDED, S.FAILED}) | _SUBSCRIPTION_SAYS,
-    S.REQUIRES_ACTION: frozenset({S.PROCESSING, S.SUCCEEDED, S.FAILED}) | _SUBSCRIPTION_SAYS,
+    GiftStatus.PENDING: frozenset(
+        {GiftStatus.PROCESSING, GiftStatus.REQUIRES_ACTION, GiftStatus.SUCCEEDED, GiftStatus.FAILED}
+    )
+    | _SUBSCRIPTION_SAYS,
+    GiftStatus.PROCESSING: frozenset({GiftStatus.SUCCEEDED, GiftStatus.FAILED}) | _SUBSCRIPTION_SAYS,
+    GiftStatus.REQUIRES_ACTION: frozenset({GiftStatus.PROCESSING, GiftStatus.SUCCEEDED, GiftStatus.FAILED})
+    | _SUBSCRIPTION_SAYS,
     # a payment Stripe made after all (3-D Secure finished once the page was closed), or a
     # subscription that ended before its first payment, whose payment comes in late
-    S.FAILED: frozenset({S.SUCCEEDED}) | _SUBSCRIPTION_SAYS,
+    GiftStatus.FAILED: frozenset({GiftStatus.SUCCEEDED}) | _SUBSCRIPTION_SAYS,
     # refunded in full, and paid again when the refund failed
-    S.SUCCEEDED: frozenset({S.REFUNDED}),
-    S.REFUNDED: frozenset({S.SUCCEEDED}),
+    GiftStatus.SUCCEEDED: frozenset({GiftStatus.REFUNDED}),
+    GiftStatus.REFUNDED: frozenset({GiftStatus.SUCCEEDED}),
     # a running gift follows its subscription: renewals fail and recover, pauses, cancellation
     **{status: _SUBSCRIPTION_SAYS - {status} for status in LIVE},
-    S.CANCELLED: frozenset(),
+    GiftStatus.CANCELLED: frozenset(),
 }
 
 
@@ -139,29 +143,29 @@ class GiftRules:
 
     @property
     def is_active(self) -> bool:
-        return self.status is S.ACTIVE
+        return self.status is GiftStatus.ACTIVE
 
     @property
     def is_past_due(self) -> bool:
-        return self.status is S.PAST_DUE
+        return self.status is GiftStatus.PAST_DUE
 
     @property
     def waits_for_donor(self) -> bool:
         """Whether a renewal waits for the donor to confirm it with their bank (3-D Secure)."""
-        return self.status is S.ACTION_REQUIRED
+        return self.status is GiftStatus.ACTION_REQUIRED
 
     @property
     def is_paused(self) -> bool:
-        return self.status is S.PAUSED
+        return self.status is GiftStatus.PAUSED
 
     @property
     def is_cancelling(self) -> bool:
-        return self.status is S.CANCELLING
+        return self.status is GiftStatus.CANCELLING
 
     @property
     def is_cancelled(self) -> bool:
-        return self.status is S.CANCELLED
+        return self.status is GiftStatus.CANCELLED
 
     @property
     def is_refunded(self) -> bool:
-        return self.status is S.REFUNDED
+        return self.status is GiftStatus.REFUNDED
