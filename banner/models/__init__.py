@@ -15,6 +15,7 @@ from banner.models.donor import (
     PaymentStatus,
     monthly_value,
 )
+from banner.models.outbox import MailKind, OutboxMessage
 from banner.models.staff import AuditEntry, Role, StaffUser
 from banner.models.stripe import InvoicePayment, StripeEvent
 
@@ -34,6 +35,8 @@ __all__ = [
     "GiftStatus",
     "GoalMode",
     "InvoicePayment",
+    "MailKind",
+    "OutboxMessage",
     "Payment",
     "PaymentStatus",
     "Placement",
