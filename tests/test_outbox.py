@@ -18,8 +18,9 @@ import sqlalchemy as sa
 
 from banner import mail
 from banner.extensions import db
-from banner.models import Frequency, Gift, MailKind, OutboxMessage, utcnow
+from banner.models import Donor, Frequency, Gift, GiftStatus, MailKind, OutboxMessage, utcnow
 from banner.services import outbox as mail_outbox
+from tests import stripe_events as se
 from tests.conftest import ROOT, free_port
 from tests.stripe_helpers import give
 from tests.test_donate_views import give_over_http
@@ -115,6 +116,34 @@ def test_a_message_is_kept_by_the_commit_of_its_change_and_dropped_by_its_rollba
     assert stored() == []
     queue(subject="Kept")
     assert [m.subject for m in stored()] == ["Kept"]
+
+
+def test_a_webhook_that_fails_leaves_no_receipt_and_its_redelivery_queues_one(client, monkeypatch, outbox):
+    donor = Donor(email="ada@example.org", name="Ada Reader", stripe_customer_id="cus_1")
+    gift = Gift(
+        donor=donor,
+        frequency=Frequency.ONCE,
+        status=GiftStatus.REQUIRES_ACTION,
+        amount=2500,
+        currency="usd",
+        stripe_payment_intent_id="pi_1",
+    )
+    db.session.add(gift)
+    db.session.commit()
+    paid = se.event("payment_intent.succeeded", se.payment_intent("pi_1", gift=gift.reference, charge="ch_1"))
+    queue_receipt = mail.send_receipt
+
+    def queue_then_fail(*args):
+        queue_receipt(*args)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(mail, "send_receipt", queue_then_fail)
+    assert se.deliver(client, paid).status_code == 500
+    assert stored() == []
+    monkeypatch.setattr(mail, "send_receipt", queue_receipt)
+    assert se.deliver(client, paid).status_code == 200
+    assert [m.kind for m in stored()] == [MailKind.RECEIPT]
+    assert [m["To"] for m in outbox] == ["ada@example.org"]
 
 
 def test_the_drill_every_message_arrives_once_after_a_mail_server_outage(
