@@ -104,20 +104,12 @@ def _record_failure(message: OutboxMessage, error: Exception, now: datetime, don
     if message.attempts < len(delays):
         message.next_attempt_at = now + delays[message.attempts]
         done.retrying += 1
-        log.warning(
-            "mail %s to %s not sent (attempt %d): %s", message.id, message.to, message.attempts + 1, error
-        )
+        log.warning("mail %s not sent, attempt %d: %s", message.id, message.attempts + 1, error)
     else:
         message.failed_at = utcnow()
         message.next_attempt_at = None
         done.failed += 1
-        log.error(
-            "mail %s to %s given up after %d attempts: %s",
-            message.id,
-            message.to,
-            message.attempts + 1,
-            error,
-        )
+        log.error("mail %s given up after %d attempts: %s", message.id, message.attempts + 1, error)
 
 
 def erase_messages_to(address: str) -> int:
@@ -129,6 +121,8 @@ def erase_messages_to(address: str) -> int:
             message.failed_at = utcnow()
             message.next_attempt_at = None
             message.last_error = "the donor's data was erased"
+        elif message.last_error is not None:  # a mail server's refusal may quote the address
+            message.last_error = message.last_error.replace(address, ERASED)
         message.to = f"{ERASED}-{message.id}@invalid"
         message.subject = ERASED
         message.text_body = ERASED
