@@ -1,4 +1,4 @@
-"""`flask --app wsgi banner ...`: demo data, staff accounts and the local Stripe emulator."""
+"""`flask --app wsgi banner ...`: demo data, staff accounts, the mail worker and the local Stripe emulator."""
 
 import logging
 import secrets

@@ -110,6 +110,19 @@ def test_a_cancellation_answers_normally_when_the_mail_server_is_down(client, st
     assert [m.kind for m in stored()] == [MailKind.RECEIPT, MailKind.CANCELLATION]
 
 
+def test_a_staff_cancellation_answers_normally_when_the_mail_server_is_down(
+    client, stripe_base, log_in_as, mail_server_down
+):
+    gift = give(stripe_base)
+    log_in_as("admin")
+    response = client.post(
+        f"/staff/donors/{gift.donor_id}/gifts/{gift.reference}/cancel",
+        data={"reason": "financial", "when": "period_end", "action_key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 302
+    assert [m.kind for m in stored()] == [MailKind.RECEIPT, MailKind.CANCELLATION]
+
+
 def test_a_message_is_kept_by_the_commit_of_its_change_and_dropped_by_its_rollback(app):
     mail.send(MailKind.MANAGE_LINK, to="ada@example.org", subject="Dropped", body="...")
     db.session.rollback()
