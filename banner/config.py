@@ -32,6 +32,11 @@ DEFAULTS = {
     "ALLOW_LIVE_KEYS": False,
     "MAIL_URL": None,  # file://<instance>/outbox when unset
     "MAIL_FROM": "Support The Ledger <donations@example.org>",
+    # the mail worker: minutes before each retry of a message that failed (then it is given up),
+    # how many messages one pass sends at most, and how long it sleeps when nothing is due
+    "MAIL_RETRY_MINUTES": "1,5,30,120,720",
+    "MAIL_BATCH_SIZE": 100,
+    "MAIL_POLL_SECONDS": 5,
     "REDIS_URL": None,
     "SITE_NAME": "The Riverside Ledger",
     "DEFAULT_CURRENCY": "usd",
@@ -136,6 +141,12 @@ def check(config):
             raise ConfigError(
                 f"BANNER_SITE_ORIGINS lists origins like https://news.example.org, not {origin}."
             )
+    if not re.fullmatch(r"\d+(\.\d+)?(,\d+(\.\d+)?)*", str(config["MAIL_RETRY_MINUTES"])):
+        raise ConfigError('BANNER_MAIL_RETRY_MINUTES is a list of minutes, like "1,5,30,120,720".')
+    if type(config["MAIL_BATCH_SIZE"]) is not int or config["MAIL_BATCH_SIZE"] < 1:
+        raise ConfigError("BANNER_MAIL_BATCH_SIZE is a whole number above 0.")
+    if type(config["MAIL_POLL_SECONDS"]) not in (int, float) or config["MAIL_POLL_SECONDS"] <= 0:
+        raise ConfigError("BANNER_MAIL_POLL_SECONDS is a number of seconds above 0.")
     key = config["STRIPE_SECRET_KEY"]
     if key.startswith(LIVE_KEY_PREFIXES) and not config["ALLOW_LIVE_KEYS"]:
         raise ConfigError(

@@ -131,3 +131,20 @@ def test_a_bad_configuration_is_one_clear_line_not_a_stack_trace():
         "banner: configuration error: BANNER_SECRET_KEY is not set: production needs a long random secret."
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAIL_RETRY_MINUTES", ""),
+        ("MAIL_RETRY_MINUTES", "1, 5"),
+        ("MAIL_RETRY_MINUTES", "soon"),
+        ("MAIL_BATCH_SIZE", 0),
+        ("MAIL_BATCH_SIZE", "ten"),
+        ("MAIL_POLL_SECONDS", 0),
+        ("MAIL_POLL_SECONDS", "often"),
+    ],
+)
+def test_bad_mail_worker_settings_are_refused_with_their_name(name, value):
+    with pytest.raises(ConfigError, match=f"BANNER_{name} "):
+        create_app({"ENV": "testing", **TEST_KEYS, name: value})

@@ -15,6 +15,7 @@ from banner.models.donor import (
     PaymentStatus,
     monthly_value,
 )
+from banner.models.outbox import MailKind, OutboxMessage
 from banner.models.staff import AuditEntry, LoginFailure, Role, StaffUser
 from banner.models.stripe import InvoicePayment, StripeEvent
 
@@ -35,6 +36,8 @@ __all__ = [
     "GoalMode",
     "InvoicePayment",
     "LoginFailure",
+    "MailKind",
+    "OutboxMessage",
     "Payment",
     "PaymentStatus",
     "Placement",

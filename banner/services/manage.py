@@ -53,6 +53,7 @@ def send_link(email: str) -> None:
     donor = db.session.scalar(sa.select(Donor).where(Donor.email == normalise_email(email)))
     if donor is not None:
         mail.send_manage_link(donor, manage_url(donor))
+        db.session.commit()
 
 
 def gift_of(donor: Donor, reference: str) -> Gift:
@@ -331,9 +332,9 @@ def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], act
     at_period_end = current_app.config["CANCEL_AT_PERIOD_END"]
     if not end_gift(gift, reason, comment, at_period_end, action_key, offered=offered):
         return False
-    db.session.commit()
     if gift.donor is not None:  # a live gift always has its donor
         mail.send_cancellation(gift, manage_url(gift.donor))
+    db.session.commit()
     return True
 
 

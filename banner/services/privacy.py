@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from banner import mail, payments
 from banner.extensions import db
 from banner.models import AuditEntry, Donor, Gift, GiftEvent, Payment, StaffUser
-from banner.services import redaction
+from banner.services import outbox, redaction
 from banner.services.donors import RUNNING
 from banner.services.staff import record_audit
 
@@ -30,7 +30,7 @@ class DonorHasRunningGift(Exception):
 
 
 def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
-    """Erase the donor's personal data here, at Stripe and in stored mail."""
+    """Erase the donor's personal data here, at Stripe, in the outbox and in stored mail."""
     running = sa.select(Gift.id).where(Gift.donor_id == donor.id, Gift.status.in_(RUNNING)).limit(1)
     if db.session.scalar(running) is not None:
         raise DonorHasRunningGift(
@@ -47,7 +47,7 @@ def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
     for customer in customers:
         payments.erase_customer(customer, f"donor-{donor.id}-erase-{customer}")
     events = redaction.redact_events({*customers, *emails, *_stripe_ids(gifts)}, known)
-    removed = mail.forget(emails)
+    removed = mail.forget(emails) + sum(outbox.erase_messages_to(email) for email in emails)
     donor.email = f"erased-{donor.id}@invalid"
     donor.name = ERASED_NAME
     comments = 0
