@@ -2,6 +2,7 @@
 
 import os
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 EMULATOR_BASE = "http://127.0.0.1:8420"
 
@@ -35,6 +36,7 @@ DEFAULTS = {
     "REDIS_URL": None,
     "SITE_NAME": "The Riverside Ledger",
     "DEFAULT_CURRENCY": "usd",
+    "TIMEZONE": "America/New_York",  # the newsroom's days and months in the reports (IANA name)
     "MIN_AMOUNT": 100,  # minor units: $1
     "MAX_AMOUNT": 1_000_000,  # minor units: $10,000
     "FEE_PERCENT_BPS": 290,  # card fee a donor may cover: 2.9% ...
@@ -136,6 +138,12 @@ def check(config):
             raise ConfigError(
                 f"BANNER_SITE_ORIGINS lists origins like https://news.example.org, not {origin}."
             )
+    try:
+        ZoneInfo(str(config["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"BANNER_TIMEZONE is an IANA time zone name like America/New_York, not {config['TIMEZONE']}."
+        ) from None
     key = config["STRIPE_SECRET_KEY"]
     if key.startswith(LIVE_KEY_PREFIXES) and not config["ALLOW_LIVE_KEYS"]:
         raise ConfigError(
