@@ -2,7 +2,7 @@
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -161,12 +161,13 @@ def variant_results(
 ) -> list[VariantResult]:
     """Return each variant's results, counted with SQL aggregates, in variant order: the banner's
     counters of the days from `since` to before `until`, and the gifts made then (all by default)."""
+    # The counters are kept per UTC day: those of the days the window overlaps count.
     days, made = [], []
     if since is not None:
-        days.append(BannerStat.day >= since.date())
+        days.append(BannerStat.day >= since.astimezone(UTC).date())
         made.append(Gift.created_at >= since)
     if until is not None:
-        days.append(BannerStat.day < until.date())
+        days.append(BannerStat.day <= (until - timedelta(microseconds=1)).astimezone(UTC).date())
         made.append(Gift.created_at < until)
     counters = {
         row.variant_id: row
