@@ -327,7 +327,8 @@ def test_monthly_revenue_starts_from_nothing_before_the_first_gift(app):
 
 def test_negative_movements_read_with_a_minus_sign(viewer, history):
     text = viewer.get(f"/staff/reports/recurring?start={KEYS[0]}-01&end={NOW.date()}").text
-    assert "\u2212$20.00" in text and "$-" not in text  # b's voluntary churn
+    assert '\u2212$20.00 <span class="muted">(1)' in text and "$-" not in text  # b's voluntary churn
+    assert "voluntary_churn: \u2212$20.00</title>" in text  # the chart's too
 
 
 def test_a_gift_at_8_pm_on_new_year_s_eve_in_new_york_belongs_to_december(app):

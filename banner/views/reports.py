@@ -61,7 +61,9 @@ def recurring():
         [(m.key, m.mrr_end) for m in data.months],
         _show(currency),
     )
-    waterfall = charts.waterfall("MRR movements per month", [(m.key, m.movements) for m in data.months])
+    waterfall = charts.waterfall(
+        "MRR movements per month", [(m.key, m.movements) for m in data.months], _show(currency)
+    )
     return render_template(
         "reports/recurring.html",
         form=form,
