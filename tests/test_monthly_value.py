@@ -19,7 +19,7 @@ from banner.models import (
     Variant,
     utcnow,
 )
-from banner.services import campaigns, reports
+from banner.services import campaigns, manage, reports
 from tests.conftest import empty_tables
 
 MONTHS = 4
@@ -144,3 +144,9 @@ def test_movements_reports_and_gifts_agree_on_monthly_revenue(app, history):
     for before, after in zip(report.months, report.months[1:], strict=False):
         assert before.mrr_end == after.mrr_start
     assert report.months[-1].mrr_end == report.mrr
+
+
+def test_a_yearly_gift_offered_as_monthly_is_offered_its_monthly_value(app):
+    gift = Gift(frequency=Frequency.YEAR, amount=5000, fee_amount=0, currency="usd", status=GiftStatus.ACTIVE)
+
+    assert manage.proposed_amount(gift, Frequency.MONTH) == gift.monthly_amount == 417
