@@ -24,7 +24,7 @@ from banner.models import (
 from banner.services import campaigns, reports
 
 NOW = utcnow()
-KEYS = reports.months_back(6, NOW.date())  # M-5 ... M0
+KEYS = reports.months_back(6, NOW.astimezone(ZoneInfo("America/New_York")).date())  # M-5 ... M0
 
 
 def at(offset: int) -> datetime:
