@@ -67,6 +67,16 @@ def test_site_origins_must_be_origins(origins):
         create_app({"ENV": "testing", "SITE_ORIGINS": origins})
 
 
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "EST5EDT/../x", ""])
+def test_the_time_zone_must_be_an_iana_name(zone):
+    with pytest.raises(ConfigError, match="BANNER_TIMEZONE"):
+        create_app({"ENV": "testing", "TIMEZONE": zone})
+
+
+def test_the_time_zone_defaults_to_new_york():
+    assert create_app({"ENV": "testing"}).config["TIMEZONE"] == "America/New_York"
+
+
 def test_production_without_stripe_keys_names_the_missing_settings():
     with pytest.raises(ConfigError, match="BANNER_STRIPE_SECRET_KEY, BANNER_STRIPE_PUBLISHABLE_KEY"):
         create_app({"ENV": "production", "SECRET_KEY": "s" * 40})

@@ -17,6 +17,7 @@ from flask import current_app
 from banner import billing, mail, payments
 from banner.extensions import db
 from banner.models import Actor, Donor, Frequency, Gift, GiftEvent, GiftStatus, utcnow
+from banner.models.donor import per_month
 from banner.services import lifecycle
 from banner.services.checkout import normalise_email
 from banner.services.links import manage_url
@@ -123,11 +124,12 @@ CONFIRM_SECONDS = 3600
 
 
 def proposed_amount(gift: Gift, frequency: Frequency) -> int:
-    """Return what giving every `frequency` comes to for this gift: 12 months make a year."""
+    """Return what giving every `frequency` comes to for this gift: 12 months make a year, and a
+    year's twelfth is rounded as monthly value is."""
     if (gift.frequency, frequency) == (Frequency.MONTH, Frequency.YEAR):
         return gift.base_amount * 12
     if (gift.frequency, frequency) == (Frequency.YEAR, Frequency.MONTH):
-        return max(current_app.config["MIN_AMOUNT"], gift.base_amount // 12)
+        return max(current_app.config["MIN_AMOUNT"], per_month(gift.base_amount, Frequency.YEAR))
     return gift.base_amount
 
 
