@@ -54,7 +54,7 @@ def line(label: str, points: Sequence[tuple[str, int]], show: Callable[[int], st
     return _svg(label, "".join(parts))
 
 
-def waterfall(label: str, months: Sequence[tuple[str, dict[str, int]]]) -> Markup:
+def waterfall(label: str, months: Sequence[tuple[str, dict[str, int]]], show: Callable[[int], str]) -> Markup:
     """Per month, gains stacked above the zero line and losses below it."""
     if not months:
         return _svg(label, _text(WIDTH / 2, HEIGHT / 2, "No data yet"))
@@ -78,7 +78,7 @@ def waterfall(label: str, months: Sequence[tuple[str, dict[str, int]]]) -> Marku
             parts.append(
                 f'<rect x="{x:.1f}" y="{top:.1f}" width="{slot * 0.7:.1f}" height="{height:.1f}" '
                 f'fill="{MOVEMENT_COLOURS[movement]}"><title>{escape(name)} {escape(movement)}: '
-                f"{value}</title></rect>"
+                f"{escape(show(value))}</title></rect>"
             )
         parts.append(_text(PAD + i * slot + slot / 2, HEIGHT - 8, name[2:]))
     return _svg(label, "".join(parts))

@@ -1,9 +1,12 @@
-"""`flask --app wsgi banner ...`: demo data, staff accounts and the local Stripe emulator."""
+"""`flask --app wsgi banner ...`: demo data, staff accounts, the mail worker and the local Stripe emulator."""
 
+import logging
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -14,13 +17,16 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from banner import payments
 from banner.assets import embed_script
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
-from banner.services import checkout, demo_data, reconcile
+from banner.services import checkout, demo_data, outbox, reconcile
 from banner.services import staff as staff_accounts
+
+log = logging.getLogger(__name__)
 
 group = AppGroup("banner", help="Reader-revenue commands.")
 
@@ -268,3 +274,32 @@ def register_webhook(base: str, url: str, secret: str, timeout: float = 20) -> N
             if time.monotonic() > deadline:
                 raise click.ClickException(f"The Stripe emulator at {base} did not start.") from None
             time.sleep(0.2)
+
+
+@group.command("worker")
+@click.option("--once", is_flag=True, help="Deliver the mail that is due, then exit (tests, cron).")
+def worker_command(once):
+    """Deliver queued mail, retrying failures later (BANNER_MAIL_RETRY_MINUTES), until SIGTERM or
+    Ctrl-C; several workers may run on PostgreSQL, one on SQLite."""
+    if once:
+        done = outbox.deliver_all_due()
+        click.echo(f"{done.sent} sent, {done.retrying} to retry, {done.failed} given up.")
+        return
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    click.echo("Delivering mail; SIGTERM or Ctrl-C stops after the message being sent.")
+    try:
+        while not stop.is_set():
+            try:
+                batch = outbox.deliver_due(stop=stop)
+            except SQLAlchemyError:
+                db.session.rollback()
+                log.exception("mail worker: the database failed; trying again")
+                batch = outbox.Round()
+            if batch.attempted < current_app.config["MAIL_BATCH_SIZE"]:
+                stop.wait(current_app.config["MAIL_POLL_SECONDS"])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        db.session.remove()
+    click.echo("Mail worker stopped.")

@@ -2,6 +2,7 @@
 
 import os
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 EMULATOR_BASE = "http://127.0.0.1:8420"
 
@@ -32,9 +33,15 @@ DEFAULTS = {
     "ALLOW_LIVE_KEYS": False,
     "MAIL_URL": None,  # file://<instance>/outbox when unset
     "MAIL_FROM": "Support The Ledger <donations@example.org>",
+    # the mail worker: minutes before each retry of a message that failed (then it is given up),
+    # how many messages one pass sends at most, and how long it sleeps when nothing is due
+    "MAIL_RETRY_MINUTES": "1,5,30,120,720",
+    "MAIL_BATCH_SIZE": 100,
+    "MAIL_POLL_SECONDS": 5,
     "REDIS_URL": None,
     "SITE_NAME": "The Riverside Ledger",
     "DEFAULT_CURRENCY": "usd",
+    "TIMEZONE": "America/New_York",  # the newsroom's days and months in the reports (IANA name)
     "MIN_AMOUNT": 100,  # minor units: $1
     "MAX_AMOUNT": 1_000_000,  # minor units: $10,000
     "FEE_PERCENT_BPS": 290,  # card fee a donor may cover: 2.9% ...
@@ -136,6 +143,18 @@ def check(config):
             raise ConfigError(
                 f"BANNER_SITE_ORIGINS lists origins like https://news.example.org, not {origin}."
             )
+    if not re.fullmatch(r"\d+(\.\d+)?(,\d+(\.\d+)?)*", str(config["MAIL_RETRY_MINUTES"])):
+        raise ConfigError('BANNER_MAIL_RETRY_MINUTES is a list of minutes, like "1,5,30,120,720".')
+    if type(config["MAIL_BATCH_SIZE"]) is not int or config["MAIL_BATCH_SIZE"] < 1:
+        raise ConfigError("BANNER_MAIL_BATCH_SIZE is a whole number above 0.")
+    if type(config["MAIL_POLL_SECONDS"]) not in (int, float) or config["MAIL_POLL_SECONDS"] <= 0:
+        raise ConfigError("BANNER_MAIL_POLL_SECONDS is a number of seconds above 0.")
+    try:
+        ZoneInfo(str(config["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"BANNER_TIMEZONE is an IANA time zone name like America/New_York, not {config['TIMEZONE']}."
+        ) from None
     key = config["STRIPE_SECRET_KEY"]
     if key.startswith(LIVE_KEY_PREFIXES) and not config["ALLOW_LIVE_KEYS"]:
         raise ConfigError(

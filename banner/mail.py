@@ -1,4 +1,6 @@
-"""E-mail to donors over SMTP, or into .eml files in development (BANNER_MAIL_URL=file://DIR)."""
+"""E-mail to donors: each send_* renders a message and adds it to the outbox in the caller's
+transaction (the caller's commit keeps it, a rollback drops it); the worker delivers it later
+with transmit(), over SMTP or into .eml files in development (BANNER_MAIL_URL=file://DIR)."""
 
 import smtplib
 from email import message_from_bytes, policy
@@ -9,11 +11,13 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
 
+from banner.extensions import db
+from banner.models import MailKind, OutboxMessage
 from banner.money import format_amount
 
 
 def send_receipt(gift, receipt_url: str, manage_url: str) -> None:
-    """Send the donor the receipt of a paid gift, with the link to manage their gifts."""
+    """Queue the donor's receipt of a paid gift, with the link to manage their gifts."""
     context = {
         "gift": gift,
         "amount": format_amount(gift.amount, gift.currency),
@@ -21,6 +25,7 @@ def send_receipt(gift, receipt_url: str, manage_url: str) -> None:
         "manage_url": manage_url,
     }
     send(
+        MailKind.RECEIPT,
         to=gift.donor.email,
         subject=f"Thank you for your gift to {current_app.config['SITE_NAME']}",
         body=render_template("mail/receipt.txt", **context),
@@ -28,8 +33,9 @@ def send_receipt(gift, receipt_url: str, manage_url: str) -> None:
 
 
 def send_manage_link(donor, manage_url: str) -> None:
-    """Send a donor the link to manage their gifts, as asked for on the manage page."""
+    """Queue the link to manage their gifts a donor asked for on the manage page."""
     send(
+        MailKind.MANAGE_LINK,
         to=donor.email,
         subject=f"Your gifts to {current_app.config['SITE_NAME']}",
         body=render_template("mail/manage_link.txt", donor=donor, manage_url=manage_url),
@@ -37,8 +43,9 @@ def send_manage_link(donor, manage_url: str) -> None:
 
 
 def send_cancellation(gift, manage_url: str) -> None:
-    """Confirm a donor's cancellation."""
+    """Queue the confirmation of a donor's cancellation."""
     send(
+        MailKind.CANCELLATION,
         to=gift.donor.email,
         subject=f"Your gift to {current_app.config['SITE_NAME']} is cancelled",
         body=render_template(
@@ -51,8 +58,9 @@ def send_cancellation(gift, manage_url: str) -> None:
 
 
 def send_action_required(gift, manage_url: str) -> None:
-    """Ask a donor to confirm a renewal their bank holds for 3-D Secure, on the manage page."""
+    """Queue the request to confirm, on the manage page, a renewal the bank holds for 3-D Secure."""
     send(
+        MailKind.ACTION_REQUIRED,
         to=gift.donor.email,
         subject=f"Please confirm your gift to {current_app.config['SITE_NAME']}",
         body=render_template(
@@ -92,15 +100,24 @@ def forget(addresses: set[str]) -> int:
     return removed
 
 
-def send(to: str, subject: str, body: str) -> None:
-    """Send one plain-text message through the configured transport."""
+def send(kind: MailKind, to: str, subject: str, body: str, html: str | None = None) -> OutboxMessage:
+    """Add one message to the outbox in the current transaction, without committing."""
+    message = OutboxMessage(kind=kind, to=to, subject=subject, text_body=body, html_body=html)
+    db.session.add(message)
+    return message
+
+
+def transmit(stored: OutboxMessage) -> None:
+    """Hand one stored message to the configured transport; raise OSError when it fails."""
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
-    message["To"] = to
-    message["Subject"] = subject
+    message["To"] = stored.to
+    message["Subject"] = stored.subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="banner.local")
-    message.set_content(body)
+    message.set_content(stored.text_body)
+    if stored.html_body is not None:
+        message.add_alternative(stored.html_body, subtype="html")
     url = urlsplit(current_app.config["MAIL_URL"])
     outbox = _file_outbox()
     if outbox is not None:

@@ -3,7 +3,13 @@
 import re
 from decimal import Decimal, DecimalException
 
-from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
+from babel.numbers import (
+    NumberFormatError,
+    format_currency,
+    get_decimal_symbol,
+    get_group_symbol,
+    parse_decimal,
+)
 
 from banner.models import CURRENCIES
 
@@ -20,6 +26,8 @@ LOCALES = {
     "chf": "de_CH",
     "jpy": "ja_JP",
 }
+#: the minus sign of negative money (a movement, a change), not the hyphen
+MINUS = "\u2212"
 #: longer than any amount a donor types; the parser never sees more
 MAX_AMOUNT_TEXT = 24
 #: digits, separators and spaces only: no signs, exponents or other scripts' digits
@@ -80,8 +88,12 @@ def major_units(minor: int, currency: str) -> str:
 
 
 def format_amount(minor: int, currency: str) -> str:
-    """Show minor units as a donor reads them: 2550, "usd" -> "$25.50"; 2500 -> "$25"."""
+    """Show minor units as a donor reads them: 2550, "usd" -> "$25.50"; 2500 -> "$25"; -2500 ->
+    "\u2212$25.00" (a true minus sign)."""
     digits = CURRENCIES[currency]
+    if minor < 0:
+        shown = format_currency(Decimal(minor).scaleb(-digits), currency.upper(), locale="en_US")
+        return shown.replace("-", MINUS, 1)
     major = Decimal(minor).scaleb(-digits)
     text = f"{major:,.0f}" if minor % (10**digits) == 0 else f"{major:,.{digits}f}"
     symbol = SYMBOLS.get(currency)

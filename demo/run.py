@@ -1,4 +1,5 @@
-"""Run the whole service locally: database, demo data, Stripe emulator, app and a demo article.
+"""Run the whole service locally: database, demo data, Stripe emulator, app, mail worker and a
+demo article.
 
 `make demo` calls this. Ctrl-C stops everything it started.
 """
@@ -43,6 +44,7 @@ def main() -> int:
     processes = [
         subprocess.Popen(flask("banner", "stripe-emulator")),
         subprocess.Popen(flask("run", "--host", "127.0.0.1", "--port", "5000")),
+        subprocess.Popen(flask("banner", "worker")),  # delivers the mail the app queues
         subprocess.Popen(
             [
                 sys.executable,
@@ -64,7 +66,7 @@ def main() -> int:
             f"\nReady.\n  Article page (another origin): {ARTICLE}\n"
             f"  Donate page:                   {APP}/donate\n"
             "  Test card 4242 4242 4242 4242, any future date, any CVC.\n"
-            "  Receipts are written to instance/outbox/.  Ctrl-C stops everything.\n",
+            "  The mail worker writes receipts to instance/outbox/.  Ctrl-C stops everything.\n",
             flush=True,
         )
         while all(process.poll() is None for process in processes):

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from werkzeug.serving import make_server
 from banner import create_app
 from banner.extensions import db, limiter
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
+from banner.services import outbox as mail_outbox
 from devtools.stripe_contract import Tally
 
 pytest_plugins = ("tests.fake_stripe",)
@@ -120,11 +122,44 @@ def smtp_server():
     controller.stop()
 
 
+def deliver_mail():
+    """Run the mail worker once, in this process (`flask --app wsgi banner worker --once`)."""
+    return mail_outbox.deliver_all_due()
+
+
+class Delivered(Sequence):
+    """The messages the loopback SMTP server received, read after the worker has delivered
+    what the outbox holds: the mail a donor would find in their inbox by now."""
+
+    def __init__(self, received: list):
+        self.received = received  #: what arrived, without running the worker
+
+    def __getitem__(self, index):
+        deliver_mail()
+        return self.received[index]
+
+    def __len__(self):
+        deliver_mail()
+        return len(self.received)
+
+    def __iter__(self):
+        deliver_mail()
+        return iter(list(self.received))
+
+    def __eq__(self, other):
+        return list(self) == other
+
+    def clear(self):
+        """Forget the mail delivered so far, and the mail due now."""
+        deliver_mail()
+        self.received.clear()
+
+
 @pytest.fixture
 def outbox(smtp_server):
     mailbox, _ = smtp_server
     mailbox.messages.clear()
-    return mailbox.messages
+    return Delivered(mailbox.messages)
 
 
 def database_urls():

@@ -109,6 +109,8 @@ def test_behind_a_proxy_the_forwarded_address_is_the_readers(app, stripe_base, m
             headers={**JSON, "X-Forwarded-For": "203.0.113.50"},
             environ_base={"REMOTE_ADDR": "10.0.0.1"},
         )
+        db.session.remove()
+        db.engine.dispose()  # its own pool: no connection left open
     assert seen == ["203.0.113.50"]
 
 

@@ -67,6 +67,16 @@ def test_site_origins_must_be_origins(origins):
         create_app({"ENV": "testing", "SITE_ORIGINS": origins})
 
 
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "EST5EDT/../x", ""])
+def test_the_time_zone_must_be_an_iana_name(zone):
+    with pytest.raises(ConfigError, match="BANNER_TIMEZONE"):
+        create_app({"ENV": "testing", "TIMEZONE": zone})
+
+
+def test_the_time_zone_defaults_to_new_york():
+    assert create_app({"ENV": "testing"}).config["TIMEZONE"] == "America/New_York"
+
+
 def test_production_without_stripe_keys_names_the_missing_settings():
     with pytest.raises(ConfigError, match="BANNER_STRIPE_SECRET_KEY, BANNER_STRIPE_PUBLISHABLE_KEY"):
         create_app({"ENV": "production", "SECRET_KEY": "s" * 40})
@@ -131,3 +141,20 @@ def test_a_bad_configuration_is_one_clear_line_not_a_stack_trace():
         "banner: configuration error: BANNER_SECRET_KEY is not set: production needs a long random secret."
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAIL_RETRY_MINUTES", ""),
+        ("MAIL_RETRY_MINUTES", "1, 5"),
+        ("MAIL_RETRY_MINUTES", "soon"),
+        ("MAIL_BATCH_SIZE", 0),
+        ("MAIL_BATCH_SIZE", "ten"),
+        ("MAIL_POLL_SECONDS", 0),
+        ("MAIL_POLL_SECONDS", "often"),
+    ],
+)
+def test_bad_mail_worker_settings_are_refused_with_their_name(name, value):
+    with pytest.raises(ConfigError, match=f"BANNER_{name} "):
+        create_app({"ENV": "testing", **TEST_KEYS, name: value})

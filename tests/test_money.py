@@ -90,6 +90,14 @@ def test_format_amount(minor, currency, shown):
     assert format_amount(minor, currency) == shown
 
 
+@pytest.mark.parametrize(
+    ("minor", "currency", "shown"),
+    [(-2500, "usd", "\u2212$25.00"), (-99, "gbp", "\u2212£0.99"), (-500, "jpy", "\u2212¥500")],
+)
+def test_negative_money_has_a_minus_sign_before_the_currency(minor, currency, shown):
+    assert format_amount(minor, currency) == shown
+
+
 @pytest.mark.parametrize("amount", [100, 999, 2500, 1000, 123_457, 1_000_000])
 def test_covered_fee_leaves_the_newsroom_the_whole_gift(amount):
     def kept(total):  # what Stripe leaves of `total` at 2.9% (half up) + 30

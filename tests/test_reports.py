@@ -1,17 +1,30 @@
 """Reports on a small known history, checked against numbers worked out by hand."""
 
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from banner.extensions import db
-from banner.models import Donor, Frequency, Gift, GiftEvent, GiftStatus, Payment, Role, StaffUser, utcnow
-from banner.services import reports
+from banner.models import (
+    BannerStat,
+    Donor,
+    Frequency,
+    Gift,
+    GiftEvent,
+    GiftStatus,
+    Payment,
+    Role,
+    StaffUser,
+    Variant,
+    utcnow,
+)
+from banner.services import campaigns, reports
 
 NOW = utcnow()
-KEYS = reports.months_back(6, NOW.date())  # M-5 ... M0
+KEYS = reports.months_back(6, NOW.astimezone(ZoneInfo("America/New_York")).date())  # M-5 ... M0
 
 
 def at(offset: int) -> datetime:
@@ -170,7 +183,13 @@ def test_overview_of_the_last_two_months(history):
     period = reports.Period(reports.month_start(KEYS[4]).date(), NOW.date())
     data = reports.overview("usd", period)
     assert data.raised == {"once": 13000, "month": 5600, "year": 0, "total": 18600}
-    assert (data.refunded, data.payments, data.donors, data.average) == (2000, 8, 5, 2325)
+    assert (data.refunded, data.payments, data.gifts, data.donors, data.average) == (2000, 8, 5, 5, 2325)
+
+
+def test_overview_counts_gifts_and_payments_apart(viewer, history):
+    start = reports.month_start(KEYS[4]).date()
+    text = viewer.get(f"/staff/reports/overview?start={start}&end={NOW.date()}").text
+    assert 'id="payments">8<' in text and 'id="gifts">5<' in text and " payments for " in text
 
 
 def test_cancellations_by_reason_channel_and_save_offers(history):
@@ -267,3 +286,117 @@ def test_the_jit_setting_keeps_the_urls_own_options():
     params = {"options": "-csearch_path=reports"}
     _without_jit(None, None, [], params)
     assert params == {"options": "-csearch_path=reports -c jit=off"}
+
+
+def add_yearly_gifts(count: int, amount: int, campaign=None) -> None:
+    for n in range(count):
+        donor = Donor(email=f"yearly{n}@example.org", name=f"Yearly {n}")
+        variant = campaign.variants[0] if campaign else None
+        db.session.add(
+            Gift(
+                donor=donor,
+                frequency=Frequency.YEAR,
+                amount=amount,
+                currency="usd",
+                status=GiftStatus.ACTIVE,
+                campaign=campaign,
+                variant=variant,
+            )
+        )
+    db.session.commit()
+
+
+def test_yearly_gifts_give_the_same_monthly_revenue_everywhere(app, make_campaign):
+    campaign = make_campaign()
+    add_yearly_gifts(12, 5000, campaign)  # each $50 a year: 416.67 a month, rounded to 417
+
+    movements = db.session.scalar(sa.select(sa.func.sum(GiftEvent.mrr_delta)))
+    (variant,) = campaigns.variant_results(campaign)
+
+    assert movements == reports.recurring("usd", months=2).mrr == variant.new_monthly == 12 * 417
+
+
+def test_monthly_revenue_starts_from_nothing_before_the_first_gift(app):
+    add_yearly_gifts(12, 5000)
+
+    months = reports.recurring("usd", months=2).months
+
+    assert [m.mrr_end for m in months] == [0, 5004]
+    assert [m.mrr_start for m in months] == [0, 0]
+
+
+def test_negative_movements_read_with_a_minus_sign(viewer, history):
+    text = viewer.get(f"/staff/reports/recurring?start={KEYS[0]}-01&end={NOW.date()}").text
+    assert '\u2212$20.00 <span class="muted">(1)' in text and "$-" not in text  # b's voluntary churn
+    assert "voluntary_churn: \u2212$20.00</title>" in text  # the chart's too
+
+
+def test_a_gift_at_8_pm_on_new_year_s_eve_in_new_york_belongs_to_december(app):
+    eve = datetime(2025, 12, 31, 20, tzinfo=ZoneInfo("America/New_York"))  # 1 am on 1 January in UTC
+    gift = History().gift("eve", Frequency.MONTH, 1000, eve)
+    gift.payments.append(
+        Payment(amount=1000, currency="usd", paid_at=eve.astimezone(reports.UTC), stripe_invoice_id="in_eve")
+    )
+    db.session.commit()
+    december = reports.Period(date(2025, 12, 1), date(2025, 12, 31))
+    january = reports.Period(date(2026, 1, 1), date(2026, 1, 31))
+
+    months = reports.recurring("usd", period=reports.Period(december.start, january.end)).months
+
+    assert reports.overview("usd", december).raised["month"] == 1000
+    assert reports.overview("usd", january).raised["month"] == 0
+    assert [(m.key, m.movements["new"]) for m in months] == [("2025-12", 1000), ("2026-01", 0)]
+    assert [c.donors for c in reports.retention("usd", period=december).cohorts] == [1]
+
+
+@pytest.mark.parametrize(
+    "page", ["overview", "recurring", "cancellations", "retention", "banners", "articles"]
+)
+def test_every_report_shows_what_its_period_holds(viewer, history, make_campaign, page):
+    campaign = make_campaign()
+    day = at(-4).date()
+    db.session.add(
+        BannerStat(campaign_id=campaign.id, variant_id=campaign.variants[0].id, day=day, impressions=90)
+    )
+    db.session.commit()
+
+    def shown(start: str, end: str) -> str:
+        text = viewer.get(f"/staff/reports/{page}?start={start}&end={end}").text
+        return text[text.index("</h1>") :]  # the report, after the heading that names the period
+
+    early = shown(f"{KEYS[0]}-01", f"{KEYS[2]}-15")
+    late = shown(f"{KEYS[3]}-01", str(NOW.date()))
+
+    assert early != late
+
+
+def test_banner_results_count_the_period_s_impressions_and_gifts(app, make_campaign):
+    campaign = make_campaign()
+    variant = campaign.variants[0]
+    db.session.add(
+        BannerStat(campaign_id=campaign.id, variant_id=variant.id, day=date(2026, 3, 2), impressions=90)
+    )
+    db.session.commit()
+    march = reports.Period(date(2026, 3, 1), date(2026, 3, 31))
+    april = reports.Period(date(2026, 4, 1), date(2026, 4, 30))
+
+    (in_march,) = campaigns.variant_results(campaign, march.since, march.until)
+    (in_april,) = campaigns.variant_results(campaign, april.since, april.until)
+
+    assert (in_march.impressions, in_april.impressions) == (90, 0)
+
+
+def test_a_variant_never_shown_says_no_data_yet(viewer, make_campaign):
+    campaign = make_campaign(variants=[Variant(key="a", heading="Shown"), Variant(key="b", heading="Never")])
+    db.session.add(
+        BannerStat(
+            campaign_id=campaign.id, variant_id=campaign.variants[0].id, day=date.today(), impressions=50
+        )
+    )
+    db.session.commit()
+
+    shown, never = campaigns.variant_results(campaign)
+    text = viewer.get("/staff/reports/banners").text
+
+    assert shown.probability_best == 1.0 and never.probability_best is None
+    assert text.count("no data yet") == 1 and "100%</td>" in text

@@ -32,6 +32,7 @@ from banner.models.gift_rules import (
     check_move,
     watermark,
 )
+from banner.models.outbox import MailKind, OutboxMessage
 from banner.models.staff import AuditEntry, LoginFailure, Role, StaffUser
 from banner.models.stripe import InvoicePayment, StripeEvent
 
@@ -64,6 +65,8 @@ __all__ = [
     "GoalMode",
     "InvoicePayment",
     "LoginFailure",
+    "MailKind",
+    "OutboxMessage",
     "Payment",
     "PaymentStatus",
     "Placement",

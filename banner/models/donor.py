@@ -200,6 +200,30 @@ class Gift(GiftRules, Model):
         """Return the gift without the fee the donor chose to cover."""
         return self.amount - self.fee_amount
 
+    @hybrid_property
+    def monthly_amount(self) -> int:
+        """Return what the gift gives a month while it runs: 0 for a one-time gift."""
+        return per_month(self.amount, self.frequency)
+
+    @monthly_amount.inplace.expression
+    @classmethod
+    def _monthly_amount_sql(cls) -> sa.ColumnElement[int]:
+        return sa.case(
+            (cls.frequency == Frequency.MONTH, cls.amount),
+            (cls.frequency == Frequency.YEAR, twelfth(cls.amount)),
+            else_=0,
+        )
+
+    @hybrid_property
+    def monthly_value(self) -> int:
+        """Return what the gift adds to MRR now: its monthly amount while it counts, else 0."""
+        return monthly_value(self.amount, self.frequency, self.status)
+
+    @monthly_value.inplace.expression
+    @classmethod
+    def _monthly_value_sql(cls) -> sa.ColumnElement[int]:
+        return sa.case((cls.status.in_(COUNTED_IN_MRR), cls.monthly_amount), else_=0)
+
     @property
     def giving_resumes_on(self) -> datetime | None:
         """Return the first charge after a pause: the one just after `paused_until`."""
@@ -316,11 +340,25 @@ MRR_STATUSES = COUNTED_IN_MRR
 INVOLUNTARY = ("failed_payment", "dispute")
 
 
-def monthly_value(amount: int, frequency: Frequency, status: GiftStatus) -> int:
-    """Return what a gift adds to MRR: the monthly amount, a yearly one / 12, else 0."""
-    if status not in COUNTED_IN_MRR or frequency is Frequency.ONCE:
+def twelfth(amount):
+    """Return a yearly amount's monthly share in whole minor units, rounded half up.
+
+    The one rounding rule of monthly value: the same expression in Python (on an int) and in SQL
+    (on an Integer column, where `//` is integer division on SQLite and PostgreSQL alike).
+    """
+    return (amount + 6) // 12
+
+
+def per_month(amount: int, frequency: Frequency) -> int:
+    """Return what `amount` given at `frequency` comes to a month: 0 for a one-time gift."""
+    if frequency is Frequency.ONCE:
         return 0
-    return amount if frequency is Frequency.MONTH else (amount + 6) // 12
+    return amount if frequency is Frequency.MONTH else twelfth(amount)
+
+
+def monthly_value(amount: int, frequency: Frequency, status: GiftStatus) -> int:
+    """Return what a gift adds to MRR: its monthly amount in the MRR statuses, else 0."""
+    return per_month(amount, frequency) if status in COUNTED_IN_MRR else 0
 
 
 def movement(before: int, after: int, status: GiftStatus, channel: str | None, returning: bool) -> str:

@@ -2,6 +2,7 @@
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -9,7 +10,6 @@ from flask import current_app
 from banner import stats
 from banner.extensions import db
 from banner.models import (
-    COUNTED_IN_MRR,
     PAID,
     BannerStat,
     Campaign,
@@ -138,16 +138,27 @@ class VariantResult:
     dismissals: int
     gifts: int
     money_once: int  #: minor units received from one-time gifts, net of refunds
-    new_monthly: int  #: monthly value of recurring gifts it started (yearly / 12), still active
+    new_monthly: int  #: MRR of the recurring gifts it started (`Gift.monthly_value`)
     click_rate: float
     click_interval: tuple[float, float]
     gift_rate: float  #: gifts per impression
     gift_interval: tuple[float, float]
-    probability_best: float
+    probability_best: float | None  #: None: no impressions yet, nothing to tell
 
 
-def variant_results(campaign: Campaign) -> list[VariantResult]:
-    """Return each variant's results, counted with SQL aggregates, in variant order."""
+def variant_results(
+    campaign: Campaign, since: datetime | None = None, until: datetime | None = None
+) -> list[VariantResult]:
+    """Return each variant's results, counted with SQL aggregates, in variant order: the banner's
+    counters of the days from `since` to before `until`, and the gifts made then (all by default)."""
+    # The counters are kept per UTC day: those of the days the window overlaps count.
+    days, made = [], []
+    if since is not None:
+        days.append(BannerStat.day >= since.astimezone(UTC).date())
+        made.append(Gift.created_at >= since)
+    if until is not None:
+        days.append(BannerStat.day <= (until - timedelta(microseconds=1)).astimezone(UTC).date())
+        made.append(Gift.created_at < until)
     counters = {
         row.variant_id: row
         for row in db.session.execute(
@@ -158,29 +169,23 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
                 sa.func.sum(BannerStat.clicks).label("clicks"),
                 sa.func.sum(BannerStat.dismissals).label("dismissals"),
             )
-            .where(BannerStat.campaign_id == campaign.id)
+            .where(BannerStat.campaign_id == campaign.id, *days)
             .group_by(BannerStat.variant_id)
         )
     }
     paid = Gift.status.in_(PAID)
-    monthly_value = sa.case((Gift.frequency == Frequency.MONTH, Gift.amount), else_=Gift.amount / 12)
     gifts = {
         row.variant_id: row
         for row in db.session.execute(
             sa.select(
                 Gift.variant_id,
                 sa.func.count(Gift.id).filter(paid).label("gifts"),
-                sa.func.coalesce(
-                    sa.func.sum(monthly_value).filter(
-                        Gift.frequency != Frequency.ONCE, Gift.status.in_(COUNTED_IN_MRR)
-                    ),
-                    0,
-                ).label("new_monthly"),
+                sa.func.coalesce(sa.func.sum(Gift.monthly_value), 0).label("new_monthly"),
                 sa.func.coalesce(
                     sa.func.sum(Gift.received).filter(Gift.frequency == Frequency.ONCE), 0
                 ).label("money_once"),
             )
-            .where(Gift.campaign_id == campaign.id, Gift.currency == campaign.currency)
+            .where(Gift.campaign_id == campaign.id, Gift.currency == campaign.currency, *made)
             .group_by(Gift.variant_id)
         )
     }
@@ -191,7 +196,10 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
         clicks = int(counter.clicks) if counter else 0
         given = int(gift.gifts) if gift else 0
         rows.append((variant, counter, gift, impressions, clicks, given))
-    best = stats.probability_best([(given, impressions) for *_, impressions, _, given in rows])
+    # Only variants that were shown compete; one never shown has no chance to tell yet.
+    shown = [(given, impressions) for *_, impressions, _, given in rows if impressions > 0]
+    chances = iter(stats.probability_best(shown))
+    best = [next(chances) if impressions > 0 else None for *_, impressions, _, _ in rows]
     return [
         VariantResult(
             key=variant.key,

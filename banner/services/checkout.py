@@ -12,7 +12,6 @@ BANNER_ATTEMPT_HOURS. Both steps are safe to repeat (a double click, a retried r
 return from a redirect): they answer from the gift's state and never charge twice.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,8 +25,6 @@ from banner.models import MADE_AT_CHECKOUT, UNPAID, Actor, Frequency, Gift, Gift
 from banner.money import cover_fee
 from banner.services import brakes, campaigns, links
 from banner.services.ledger import record_payment
-
-log = logging.getLogger(__name__)
 
 
 class CheckoutError(Exception):
@@ -193,10 +190,10 @@ def complete_gift(reference: str) -> Outcome:
                 _apply_subscription(gift, payments.get_subscription(gift.stripe_subscription_id or ""))
         except payments.NotFound:
             _fail(gift, "This payment was not found. Reload the page to give again.")
-    db.session.commit()
     outcome = _outcome(gift)
     if outcome.status == "succeeded":
         send_receipt(gift)
+    db.session.commit()
     return outcome
 
 
@@ -312,16 +309,13 @@ def forget_attempts() -> int:
 
 
 def send_receipt(gift: Gift) -> None:
-    """E-mail the donor a receipt, once per gift, after it is paid."""
+    """Queue the donor's receipt, once per gift, in the transaction that records its payment."""
     claimed = db.session.execute(
         sa.update(Gift)
         .where(Gift.id == gift.id, Gift.receipt_sent_at.is_(None))
         .values(receipt_sent_at=utcnow())
     )
-    sent = getattr(claimed, "rowcount", 0)  # a CursorResult: how many rows this request claimed
-    db.session.commit()
-    if sent and gift.donor is not None:
-        try:
-            mail.send_receipt(gift, links.receipt_url(gift), links.manage_url(gift.donor))
-        except OSError:
-            log.exception("receipt for gift %s not sent", gift.reference)
+    # A CursorResult: whether this transaction claimed the receipt; a concurrent one waits on
+    # the row, then finds it claimed.
+    if getattr(claimed, "rowcount", 0) and gift.donor is not None:
+        mail.send_receipt(gift, links.receipt_url(gift), links.manage_url(gift.donor))

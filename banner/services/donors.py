@@ -215,8 +215,8 @@ def cancel_gift(
     assert donor is not None  # only a live gift can end, and a live gift has its donor (a check says so)
     data = {"donor": gift.donor_id, "reason": reason, "at_period_end": at_period_end}
     record_audit("gift_cancel", staff, ip, target=f"gift:{gift.reference}", data=data)
-    db.session.commit()
     mail.send_cancellation(gift, manage_url(donor))
+    db.session.commit()
     return True
 
 

@@ -80,11 +80,11 @@ SUBSCRIPTION_STATUS = {
 
 @dataclass
 class Delivery:
-    """One event being applied: what it is, and what to do once its transaction commits."""
+    """One event being applied: what it is, and the mail its transaction queues."""
 
     event: dict
     note: str | None = None  #: kept on the stored event, e.g. "no gift for this subscription"
-    receipts: list[Gift] = field(default_factory=list)
+    receipts: list[Gift] = field(default_factory=list)  #: queued with the event's effect
     waiting: list[Gift] = field(default_factory=list)  #: renewals the donor must confirm
 
     @property
@@ -125,6 +125,10 @@ def receive(event: dict) -> bool:
             log.info("stripe event %s: %s is not handled", event["id"], event["type"])
         else:
             handler(event["data"]["object"], delivery)
+        for gift in delivery.receipts:
+            send_receipt(gift)
+        for gift in delivery.waiting:
+            _ask_to_confirm(gift)
         stored.error = delivery.note
         stored.processed_at = utcnow()
         db.session.commit()
@@ -134,20 +138,12 @@ def receive(event: dict) -> bool:
     except Exception:
         db.session.rollback()
         raise
-    for gift in delivery.receipts:
-        send_receipt(gift)
-    for gift in delivery.waiting:
-        _ask_to_confirm(gift)
     return True
 
 
 def _ask_to_confirm(gift: Gift) -> None:
-    if gift.donor is None:  # a renewal's gift was paid before, so it has its donor
-        return
-    try:
+    if gift.donor is not None:  # a renewal's gift was paid before, so it has its donor
         mail.send_action_required(gift, links.manage_url(gift.donor))
-    except OSError:
-        log.exception("request to confirm the payment of gift %s not sent", gift.reference)
 
 
 def events_of_other_versions() -> int:

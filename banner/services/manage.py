@@ -30,6 +30,7 @@ from banner.models import (
     utcnow,
     watermark,
 )
+from banner.models.donor import per_month
 from banner.services import lifecycle
 from banner.services.checkout import normalise_email
 from banner.services.links import manage_url
@@ -58,6 +59,7 @@ def send_link(email: str) -> None:
     donor = db.session.scalar(sa.select(Donor).where(Donor.email == normalise_email(email)))
     if donor is not None:
         mail.send_manage_link(donor, manage_url(donor))
+        db.session.commit()
 
 
 def gift_of(donor: Donor, reference: str) -> Gift:
@@ -126,11 +128,12 @@ CONFIRM_SECONDS = 3600
 
 
 def proposed_amount(gift: Gift, frequency: Frequency) -> int:
-    """Return what giving every `frequency` comes to for this gift: 12 months make a year."""
+    """Return what giving every `frequency` comes to for this gift: 12 months make a year, and a
+    year's twelfth is rounded as monthly value is."""
     if (gift.frequency, frequency) == (Frequency.MONTH, Frequency.YEAR):
         return gift.base_amount * 12
     if (gift.frequency, frequency) == (Frequency.YEAR, Frequency.MONTH):
-        return max(current_app.config["MIN_AMOUNT"], gift.base_amount // 12)
+        return max(current_app.config["MIN_AMOUNT"], per_month(gift.base_amount, Frequency.YEAR))
     return gift.base_amount
 
 
@@ -335,9 +338,9 @@ def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], act
     at_period_end = current_app.config["CANCEL_AT_PERIOD_END"]
     if not end_gift(gift, reason, comment, at_period_end, action_key, offered=offered):
         return False
-    db.session.commit()
     if gift.donor is not None:  # a live gift always has its donor
         mail.send_cancellation(gift, manage_url(gift.donor))
+    db.session.commit()
     return True
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from banner import mail, payments
 from banner.extensions import db
 from banner.models import LIVE, AuditEntry, Donor, Gift, GiftEvent, Payment, StaffUser
-from banner.services import redaction
+from banner.services import outbox, redaction
 from banner.services.staff import record_audit
 
 ERASED_NAME = "Erased donor"
@@ -29,7 +29,7 @@ class DonorHasRunningGift(Exception):
 
 
 def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
-    """Erase the donor's personal data here, at Stripe and in stored mail."""
+    """Erase the donor's personal data here, at Stripe, in the outbox and in stored mail."""
     running = sa.select(Gift.id).where(Gift.donor_id == donor.id, Gift.status.in_(LIVE)).limit(1)
     if db.session.scalar(running) is not None:
         raise DonorHasRunningGift(
@@ -46,7 +46,7 @@ def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
     for customer in customers:
         payments.erase_customer(customer, f"donor-{donor.id}-erase-{customer}")
     events = redaction.redact_events({*customers, *emails, *_stripe_ids(gifts)}, known)
-    removed = mail.forget(emails)
+    removed = mail.forget(emails) + sum(outbox.erase_messages_to(email) for email in emails)
     donor.email = f"erased-{donor.id}@invalid"
     donor.name = ERASED_NAME
     comments = 0

@@ -6,12 +6,17 @@ aggregated rows. Monthly recurring revenue (MRR) comes from the "mrr" GiftEvents
 banner/models/donor.py): each change of a gift's monthly value is a movement (new,
 reactivation, expansion, contraction, voluntary or involuntary churn) with its delta, so MRR at
 any date is the sum of the deltas before it, and a month's waterfall is the sum of its deltas
-by movement. A donor is active while the sum over their gifts is above zero.
+by movement. A donor is active while the sum over their gifts is above zero. A gift's monthly
+value is `Gift.monthly_value`, the one rule shared by Python and SQL.
+
+Days and months are the newsroom's, in BANNER_TIMEZONE: a month's boundaries are worked out in
+Python and compared with the UTC timestamps, so SQLite and PostgreSQL group alike.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -35,18 +40,41 @@ CHURN = ("voluntary_churn", "involuntary_churn")
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "voluntary_churn", "involuntary_churn")
 
 
+def site_zone() -> tzinfo:
+    """Return the newsroom's time zone (BANNER_TIMEZONE)."""
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def local_midnight(day: date) -> datetime:
+    """Return the UTC moment the newsroom's `day` begins."""
+    return datetime(day.year, day.month, day.day, tzinfo=site_zone()).astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class Period:
+    """Days of the newsroom's calendar, from `start` to `end` inclusive."""
+
     start: date
     end: date  #: inclusive
 
     @property
     def since(self) -> datetime:
-        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
+        return local_midnight(self.start)
 
     @property
     def until(self) -> datetime:
-        return datetime.fromordinal(self.end.toordinal() + 1).replace(tzinfo=UTC)
+        return local_midnight(date.fromordinal(self.end.toordinal() + 1))
+
+    @property
+    def months(self) -> list[str]:
+        """Return the months the period touches as "YYYY-MM", oldest first."""
+        first, last = self.start.year * 12 + self.start.month - 1, self.end.year * 12 + self.end.month - 1
+        return [f"{index // 12:04d}-{index % 12 + 1:02d}" for index in range(first, max(first, last) + 1)]
+
+
+def today() -> date:
+    """Return the newsroom's date now."""
+    return utcnow().astimezone(site_zone()).date()
 
 
 def currencies() -> list[str]:
@@ -56,21 +84,30 @@ def currencies() -> list[str]:
     return [default, *sorted(c for c in used if c != default)]
 
 
-def month_key(column):
-    """SQL for "YYYY-MM" of a UTC timestamp column, on SQLite and PostgreSQL."""
-    # Literal formats, not bound parameters: PostgreSQL must see the same expression in the
-    # SELECT and the GROUP BY.
-    if db.engine.dialect.name == "postgresql":
-        return sa.func.to_char(
-            sa.func.timezone(sa.literal_column("'UTC'"), column), sa.literal_column("'YYYY-MM'")
-        )
-    return sa.func.strftime(sa.literal_column("'%Y-%m'"), column)
+#: the month key of moments before, and after, the months asked about
+BEFORE, AFTER = "0000-00", "9999-99"
 
 
-def months_back(count: int, today: date | None = None) -> list[str]:
-    """Return the last `count` months as "YYYY-MM", oldest first, ending with this month."""
-    today = today or utcnow().date()
-    keys, year, month = [], today.year, today.month
+def month_key(column, keys: Sequence[str]):
+    """SQL for the newsroom's month ("YYYY-MM", one of `keys`) of a UTC timestamp column; BEFORE
+    or AFTER outside them."""
+    bounds = [month_start(key) for key in keys] + [month_start(next_month(keys[-1]))]
+    return sa.case(
+        (column < bounds[0], BEFORE),
+        *((column < bound, key) for key, bound in zip(keys, bounds[1:], strict=True)),
+        else_=AFTER,
+    )
+
+
+def next_month(key: str) -> str:
+    year, month = (int(part) for part in key.split("-"))
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def months_back(count: int, day: date | None = None) -> list[str]:
+    """Return the last `count` months as "YYYY-MM", oldest first, ending with `day`'s (today's)."""
+    day = day or today()
+    keys, year, month = [], day.year, day.month
     for _ in range(count):
         keys.append(f"{year:04d}-{month:02d}")
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
@@ -78,8 +115,9 @@ def months_back(count: int, today: date | None = None) -> list[str]:
 
 
 def month_start(key: str) -> datetime:
+    """Return the UTC moment the newsroom's month `key` begins."""
     year, month = (int(part) for part in key.split("-"))
-    return datetime(year, month, 1, tzinfo=UTC)
+    return local_midnight(date(year, month, 1))
 
 
 # Overview ---------------------------------------------------------------------------------
@@ -90,9 +128,10 @@ class Overview:
     currency: str
     raised: dict[str, int]  #: once, month, year, total: net of refunds and disputes
     refunded: int
-    payments: int
+    payments: int  #: payments received: a monthly gift paying twice counts twice
+    gifts: int  #: the gifts those payments were for
     donors: int
-    average: int
+    average: int  #: per payment
     live_campaigns: list[tuple[Campaign, campaigns.Progress]]
 
 
@@ -106,17 +145,19 @@ def overview(currency: str, period: Period) -> Overview:
             sa.func.coalesce(sa.func.sum(net), 0),
             sa.func.coalesce(sa.func.sum(Payment.amount_refunded), 0),
             sa.func.count(Payment.id),
+            sa.func.count(sa.distinct(Payment.gift_id)),
         )
         .join(Gift, Payment.gift_id == Gift.id)
         .where(Payment.currency == currency, Payment.paid_at >= period.since, Payment.paid_at < period.until)
         .group_by(Gift.frequency)
     ).all()
     raised = {frequency.value: 0 for frequency in Frequency}
-    refunded = count = 0
-    for frequency, amount, refunds, payments in rows:
+    refunded = count = gifts = 0
+    for frequency, amount, refunds, payments, paid_gifts in rows:
         raised[frequency.value] = int(amount)
         refunded += int(refunds)
         count += payments
+        gifts += paid_gifts  # a gift has one frequency: no gift is in two rows
     raised["total"] = sum(raised.values())
     donors = db.session.scalar(
         sa.select(sa.func.count(sa.distinct(Gift.donor_id)))
@@ -132,6 +173,7 @@ def overview(currency: str, period: Period) -> Overview:
         raised=raised,
         refunded=refunded,
         payments=count,
+        gifts=gifts,
         donors=int(donors or 0),
         average=raised["total"] // count if count else 0,
         live_campaigns=[(c, campaigns.goal_progress(c)) for c in live if c.is_live(now)],
@@ -161,6 +203,7 @@ class Rate:
 @dataclass
 class Month:
     key: str
+    mrr_start: int = 0
     mrr_end: int = 0
     movements: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MOVEMENTS, 0))
     gifts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MOVEMENTS, 0))
@@ -182,10 +225,9 @@ class Recurring:
 
 
 def _monthly(currency: str):
-    """What each live recurring gift in `currency` adds to MRR now (as `monthly_value` does)."""
-    value = sa.case((Gift.frequency == Frequency.MONTH, Gift.amount), else_=(Gift.amount + 6) / 12)
+    """What each gift in `currency` adds to MRR now, and which gifts count in it."""
     live = (Gift.currency == currency, Gift.frequency != Frequency.ONCE, Gift.status.in_(MRR_STATUSES))
-    return value, live
+    return Gift.monthly_value, live
 
 
 def _changes(currency: str, since: datetime):
@@ -232,11 +274,12 @@ def _changes(currency: str, since: datetime):
     )
 
 
-def recurring(currency: str, months: int = 12) -> Recurring:
-    """MRR and ARR now, active donors, and per month the MRR waterfall and churn.
+def recurring(currency: str, months: int = 12, period: Period | None = None) -> Recurring:
+    """MRR and ARR now, active donors, and per month of the period (else of the last `months`)
+    the MRR waterfall and churn.
 
-    Only the shown months' movements are read: MRR (and the number of donors giving) at the
-    start of the first month is what it is now less what the months since changed.
+    Only the movements since the first month began are read: MRR (and the number of donors
+    giving) at its start is what it is now less what changed since.
     """
     value, live = _monthly(currency)
     mrr, active = db.session.execute(
@@ -246,11 +289,12 @@ def recurring(currency: str, months: int = 12) -> Recurring:
     ).one()
     mrr, active = int(mrr), int(active)
 
-    keys = months_back(months)
+    keys = period.months if period is not None else months_back(months)
     table = {key: Month(key) for key in keys}
+    later = Month(AFTER)  # what changed after the period, up to now
     changes = _changes(currency, month_start(keys[0]))
     after, before = changes.c.after, changes.c.after - changes.c.mrr_delta
-    month = month_key(changes.c.created_at).label("month")
+    month = month_key(changes.c.created_at, keys).label("month")
     statement = sa.select(
         month,
         changes.c.movement,
@@ -260,9 +304,7 @@ def recurring(currency: str, months: int = 12) -> Recurring:
         sa.func.sum(sa.case((sa.and_(before > 0, after <= 0), 1), else_=0)),  # stopped: lost or paused
     ).group_by(month, changes.c.movement)
     for key, movement_name, delta, gifts, starts, ends in db.session.execute(statement):
-        if key not in table:
-            continue
-        row = table[key]
+        row = table.get(key, later)
         row.movements[movement_name], row.gifts[movement_name] = int(delta), int(gifts)
         row.started += int(starts)
         row.ended += int(ends)
@@ -271,10 +313,12 @@ def recurring(currency: str, months: int = 12) -> Recurring:
         if movement_name == "involuntary_churn":
             row.lost_involuntary += int(ends)
 
-    running = mrr - sum(sum(row.movements.values()) for row in table.values())
-    active_before = active - sum(row.started - row.ended for row in table.values())
+    rows = [*table.values(), later]
+    running = mrr - sum(sum(row.movements.values()) for row in rows)
+    active_before = active - sum(row.started - row.ended for row in rows)
     minimum = current_app.config["REPORT_MIN_DONORS"]
     for row in table.values():
+        row.mrr_start = running
         running += sum(row.movements.values())
         row.mrr_end = running
         row.active_start = active_before
@@ -388,16 +432,17 @@ class Retention:
     lifetime_value: int  #: average net money per recurring donor
 
 
-def retention(currency: str, months: int = 12) -> Retention:
+def retention(currency: str, months: int = 12, period: Period | None = None) -> Retention:
     """Monthly cohorts of new monthly and yearly donors and the share still giving since.
 
     A donor belongs to the month of their first new recurring gift (the movement "new": a donor
     who gave monthly before comes back as a "reactivation"). A donor with no live recurring gift
     now (a paused one counts as live) is gone from the month of their last cancellation or final
     failed payment; one who left and came back counts as having stayed. Only the shown cohorts'
-    events are read; money comes from the gifts' own totals.
+    events are read; money comes from the gifts' own totals. The cohorts are the period's months
+    (else the last `months`); leaving after the period does not show.
     """
-    keys = months_back(months)
+    keys = period.months if period is not None else months_back(months)
     in_window = (GiftEvent.created_at >= month_start(keys[0]), Gift.currency == currency)
     firsts = (
         sa.select(Gift.donor_id, sa.func.min(GiftEvent.created_at).label("first_start"))
@@ -426,8 +471,10 @@ def retention(currency: str, months: int = 12) -> Retention:
         .group_by(Gift.donor_id)
         .subquery()
     )
-    cohort = month_key(firsts.c.first_start).label("cohort")
-    gone = sa.case((sa.func.coalesce(donors.c.live, 0) == 0, month_key(churns.c.last_churn))).label("gone")
+    cohort = month_key(firsts.c.first_start, keys).label("cohort")
+    gone = sa.case((sa.func.coalesce(donors.c.live, 0) == 0, month_key(churns.c.last_churn, keys))).label(
+        "gone"
+    )
     rows = db.session.execute(
         sa.select(cohort, gone, sa.func.count(), sa.func.coalesce(sa.func.sum(donors.c.net), 0))
         .select_from(firsts)

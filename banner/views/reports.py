@@ -6,7 +6,7 @@ from flask import Blueprint, render_template, request
 
 from banner import charts
 from banner.forms import ReportForm
-from banner.models import Role, utcnow
+from banner.models import Role
 from banner.money import format_amount
 from banner.services import campaigns, reports
 from banner.views import requires
@@ -26,7 +26,7 @@ def _query(default_days: int = 30) -> tuple[ReportForm, reports.Period, str]:
     choices = reports.currencies()
     form = ReportForm(request.args, currencies=choices)
     valid = form.validate()
-    today = utcnow().date()
+    today = reports.today()
     start = form.start.data if valid and form.start.data else today - timedelta(days=default_days - 1)
     end = form.end.data if valid and form.end.data else today
     currency = form.currency.data if valid and form.currency.data in choices else choices[0]
@@ -54,17 +54,20 @@ def overview():
 @bp.get("/recurring")
 @requires(*STAFF)
 def recurring():
-    form, _, currency = _query()
-    data = reports.recurring(currency)
+    form, period, currency = _query(365)
+    data = reports.recurring(currency, period=period)
     mrr_chart = charts.line(
         "Monthly recurring revenue at the end of each month",
         [(m.key, m.mrr_end) for m in data.months],
         _show(currency),
     )
-    waterfall = charts.waterfall("MRR movements per month", [(m.key, m.movements) for m in data.months])
+    waterfall = charts.waterfall(
+        "MRR movements per month", [(m.key, m.movements) for m in data.months], _show(currency)
+    )
     return render_template(
         "reports/recurring.html",
         form=form,
+        period=period,
         data=data,
         mrr_chart=mrr_chart,
         waterfall=waterfall,
@@ -84,20 +87,22 @@ def cancellations():
 @bp.get("/retention")
 @requires(*STAFF)
 def retention():
-    form, _, currency = _query()
-    data = reports.retention(currency)
+    form, period, currency = _query(365)
+    data = reports.retention(currency, period=period)
     chart = charts.heatmap(
         "Share of each month's new monthly donors still giving, by months since",
         [(c.key, c.active) for c in data.cohorts],
     )
-    return render_template("reports/retention.html", form=form, data=data, chart=chart, currency=currency)
+    return render_template(
+        "reports/retention.html", form=form, period=period, data=data, chart=chart, currency=currency
+    )
 
 
 @bp.get("/banners")
 @requires(*STAFF)
 def banners():
     form, period, _ = _query(90)
-    results = [(c, campaigns.variant_results(c)) for c in reports.campaign_list()]
+    results = [(c, campaigns.variant_results(c, period.since, period.until)) for c in reports.campaign_list()]
     return render_template("reports/banners.html", form=form, period=period, results=results)
 
 
