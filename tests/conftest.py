@@ -4,6 +4,7 @@ Every test that uses `app` runs on SQLite and, when BANNER_TEST_DATABASE_URL is 
 PostgreSQL too.
 """
 
+import itertools
 import logging
 import os
 import socket
@@ -26,7 +27,18 @@ from werkzeug.serving import make_server
 
 from banner import create_app
 from banner.extensions import db, limiter
-from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
+from banner.models import (
+    Campaign,
+    CampaignStatus,
+    Donor,
+    Frequency,
+    Gift,
+    GiftStatus,
+    Role,
+    StaffUser,
+    Variant,
+    utcnow,
+)
 from banner.services import outbox as mail_outbox
 from devtools.stripe_contract import Tally
 
@@ -287,6 +299,32 @@ def make_campaign(app):
         db.session.add(campaign)
         db.session.commit()
         return campaign
+
+    return make
+
+
+@pytest.fixture
+def make_gift(app):
+    """Factory: a paid-up gift of a donor, as checkout leaves it; keyword arguments override fields."""
+    counter = itertools.count(1)
+
+    def make(frequency=Frequency.MONTH, status=GiftStatus.ACTIVE, **fields):
+        number = next(counter)
+        donor = Donor(email=f"donor{number}@example.org", name="Donor", stripe_customer_id=f"cus_{number}")
+        values = dict(
+            donor=donor,
+            frequency=frequency,
+            status=status,
+            amount=1000,
+            currency="usd",
+            stripe_subscription_id=f"sub_{number}" if frequency.recurring else None,
+            stripe_status="active" if frequency.recurring else None,
+        )
+        values.update(fields)
+        gift = Gift(**values)
+        db.session.add(gift)
+        db.session.commit()
+        return gift
 
     return make
 

@@ -30,32 +30,6 @@ from tests import stripe_events as se
 T0 = int(time.time()) - 3600  # an hour ago, so every event below is within the tolerance
 
 
-@pytest.fixture
-def make_gift(app):
-    """Factory: a donor's gift as checkout leaves it; keyword arguments override fields."""
-    counter = itertools.count(1)
-
-    def make(frequency=Frequency.MONTH, status=GiftStatus.ACTIVE, **fields):
-        number = next(counter)
-        donor = Donor(email=f"donor{number}@example.org", name="Donor", stripe_customer_id=f"cus_{number}")
-        values = dict(
-            donor=donor,
-            frequency=frequency,
-            status=status,
-            amount=1000,
-            currency="usd",
-            stripe_subscription_id=f"sub_{number}" if frequency.recurring else None,
-            stripe_status="active" if frequency.recurring else None,
-        )
-        values.update(fields)
-        gift = Gift(**values)
-        db.session.add(gift)
-        db.session.commit()
-        return gift
-
-    return make
-
-
 def reload(gift: Gift) -> Gift:
     db.session.expire_all()
     return db.session.get(Gift, gift.id)
@@ -412,7 +386,6 @@ def test_payments_of_one_gift_recorded_at_once_all_add_to_its_total(live_server,
 
 
 def test_a_new_gift_and_its_payments_in_one_flush(app):
-    from banner.models import Donor
 
     gift = Gift(
         donor=Donor(email="flush@example.org", name="F"),

@@ -10,37 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from banner.extensions import db
-from banner.models import Donor, Frequency, Gift, GiftStatus, Payment, PaymentStatus, StripeEvent
+from banner.models import Frequency, Gift, GiftStatus, Payment, PaymentStatus, StripeEvent
 from banner.services import reports
 from tests import stripe_events as se
 
 T0 = int(time.time()) - 3600  # an hour ago, so every event below is within the tolerance
 TODAY = reports.Period(datetime.now(UTC).date() - timedelta(days=1), datetime.now(UTC).date())
-
-
-@pytest.fixture
-def make_gift(app):
-    """Factory: a paid-up monthly (or yearly) gift whose renewals Stripe reports."""
-    counter = itertools.count(1)
-
-    def make(frequency=Frequency.MONTH, status=GiftStatus.ACTIVE, **fields):
-        number = next(counter)
-        donor = Donor(email=f"donor{number}@example.org", name="Donor", stripe_customer_id=f"cus_{number}")
-        gift = Gift(
-            donor=donor,
-            frequency=frequency,
-            status=status,
-            amount=1000,
-            currency="usd",
-            stripe_subscription_id=f"sub_{number}" if frequency.recurring else None,
-            stripe_status="active" if frequency.recurring else None,
-            **fields,
-        )
-        db.session.add(gift)
-        db.session.commit()
-        return gift
-
-    return make
 
 
 def renewal_events(gift: Gift, number: int = 1) -> list[dict]:
