@@ -47,9 +47,11 @@ def cut_off_stripe(app, monkeypatch):
 # Correcting a donor's name or e-mail
 
 
-def test_an_admin_corrects_a_donors_email_here_and_at_stripe(client, log_in_as, monthly, app):
+def test_an_admin_corrects_a_donors_email_here_and_at_stripe(client, log_in_as, monthly, app, stripe_base):
+    second = give(stripe_base, amount=3000)  # each monthly gift has its own Stripe customer
     admin = log_in_as("admin")
     donor_id, customer = monthly.donor_id, monthly.donor.stripe_customer_id
+    assert second.donor_id == donor_id and second.stripe_customer_id != customer
     old_link = links.manage_url(monthly.donor).rsplit("/", 1)[1]
     form = client.get(f"/staff/donors/{donor_id}/edit")
     assert form.status_code == 200 and 'value="ada@example.org"' in form.text
@@ -58,8 +60,9 @@ def test_an_admin_corrects_a_donors_email_here_and_at_stripe(client, log_in_as, 
     assert response.status_code == 200 and "Saved." in response.text
     donor = reload(Donor, donor_id)
     assert (donor.name, donor.email) == ("Ada Lovelace", "ada.l@example.org")
-    at_stripe = payments.client().v1.customers.retrieve(customer)
-    assert (at_stripe.email, at_stripe.name) == ("ada.l@example.org", "Ada Lovelace")
+    for each in (customer, second.stripe_customer_id):
+        at_stripe = payments.client().v1.customers.retrieve(each)
+        assert (at_stripe.email, at_stripe.name) == ("ada.l@example.org", "Ada Lovelace")
     [entry] = audit("donor_edit")
     assert (entry.staff_user_id, entry.target, entry.data) == (
         admin.id,

@@ -178,8 +178,10 @@ def edit(staff: StaffUser, donor: Donor, name: str, email: str, action_key: str,
     other = sa.select(Donor.id).where(Donor.email == email, Donor.id != donor.id)
     if "email" in changed and db.session.scalar(other) is not None:
         raise DonorEditError("Another donor has this e-mail address; nothing was changed.")
-    if donor.stripe_customer_id:
-        payments.update_customer(donor.stripe_customer_id, email, name, f"donor-{donor.id}-edit-{action_key}")
+    # Each recurring gift has its own Stripe customer: every one of them learns the correction.
+    customers = [donor.stripe_customer_id, *(gift.stripe_customer_id for gift in donor.gifts)]
+    for customer in sorted({customer for customer in customers if customer is not None}):
+        payments.update_customer(customer, email, name, f"donor-{donor.id}-edit-{action_key}-{customer}")
     donor.name, donor.email = name, email
     record_audit("donor_edit", staff, ip, target=f"donor:{donor.id}", data={"changed": changed})
     db.session.commit()
