@@ -321,3 +321,22 @@ def test_the_server_asks_stripe_only_what_one_gift_needs(give, stripe_base, freq
     sent = [request["method"] + " " + objects.sub(r"/v1/\1/*", request["path"]) for request in recorded]
     print(f"\n{frequency.value}: {len(sent)} requests to Stripe from the server: {sent}")
     assert sent == expected
+
+
+@pytest.mark.parametrize(
+    "refusal", [payments.NotFound("no such subscription"), payments.StripeRequestRejected("ended")]
+)
+def test_an_attempt_stripe_already_ended_is_still_forgotten(app, stripe_base, monkeypatch, refusal):
+    """Real Stripe expires an incomplete subscription after 23 hours; ending it again is refused."""
+    started = checkout.start_gift(gift_request(frequency=Frequency.MONTH))
+    the_gift().created_at = utcnow() - timedelta(hours=app.config["ATTEMPT_HOURS"], minutes=1)
+    db.session.commit()
+
+    def refused(*args):
+        raise refusal
+
+    monkeypatch.setattr(payments, "cancel_subscription", refused)
+    assert checkout.forget_attempts() == 1
+    assert the_gift().status is GiftStatus.FAILED and the_gift().checkout_email is None
+    monkeypatch.undo()
+    assert checkout.complete_gift(started.reference).status == "failed"

@@ -12,6 +12,7 @@ BANNER_ATTEMPT_HOURS. Both steps are safe to repeat (a double click, a retried r
 return from a redirect): they answer from the gift's state and never charge twice.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,8 @@ from banner.models import MADE_AT_CHECKOUT, UNPAID, Actor, Frequency, Gift, Gift
 from banner.money import cover_fee
 from banner.services import brakes, campaigns, links
 from banner.services.ledger import record_payment
+
+log = logging.getLogger(__name__)
 
 
 class CheckoutError(Exception):
@@ -297,15 +300,24 @@ def forget_attempts() -> int:
     ).all()
     for gift in stale:
         if gift.status in UNPAID:
-            # Ended at Stripe too, so that no late confirmation pays an attempt with no donor.
-            if gift.stripe_subscription_id:
-                payments.cancel_subscription(gift.stripe_subscription_id, _key(gift, "cancel-incomplete"))
-            elif gift.stripe_payment_intent_id:
-                payments.cancel_payment(gift.stripe_payment_intent_id, _key(gift, "cancel"))
+            _end_at_stripe(gift)
             _fail(gift, "abandoned before paying")
         gift.checkout_email = gift.checkout_name = gift.checkout_client = gift.checkout_browser = None
     db.session.commit()
     return len(stale)
+
+
+def _end_at_stripe(gift: Gift) -> None:
+    """End an abandoned attempt's payment at Stripe, so that no late confirmation pays an attempt
+    with no donor. Stripe may have ended it already (an incomplete subscription expires after 23
+    hours), which is just as good."""
+    try:
+        if gift.stripe_subscription_id:
+            payments.cancel_subscription(gift.stripe_subscription_id, _key(gift, "cancel-incomplete"))
+        elif gift.stripe_payment_intent_id:
+            payments.cancel_payment(gift.stripe_payment_intent_id, _key(gift, "cancel"))
+    except (payments.NotFound, payments.StripeRequestRejected) as error:
+        log.info("attempt %s already ended at Stripe: %s", gift.reference, error)
 
 
 def send_receipt(gift: Gift) -> None:
