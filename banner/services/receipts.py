@@ -122,8 +122,22 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
     return local_midnight(date(year, 1, 1)), local_midnight(date(year + 1, 1, 1))
 
 
-def statement(donor: Donor, year: int) -> Statement:
-    """Return a donor's statement of a year, or raise StatementError when they gave nothing."""
+def years_given(donor: Donor) -> list[int]:
+    """Return the years (site's time zone) in which a donor's payments were received, latest first."""
+    paid = db.session.scalars(sa.select(Payment.paid_at).join(Gift).where(Gift.donor_id == donor.id))
+    return sorted({local_date(moment).year for moment in paid}, reverse=True)
+
+
+def statement(donor: Donor, year: int | None = None) -> Statement:
+    """Return a donor's statement of a year (the latest they gave in when None), or raise
+    StatementError when they gave nothing that year."""
+    if year is None:
+        years = years_given(donor)
+        if not years:
+            raise StatementError("No gifts were received yet.")
+        year = years[0]
+    if not 2000 <= year <= 9999:
+        raise StatementError(f"No gifts were received in {year}.")
     start, end = _year_bounds(year)
     paid = db.session.scalars(
         sa.select(Payment)
