@@ -23,7 +23,7 @@ from banner import payments
 from banner.assets import embed_script
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
-from banner.services import checkout, demo_data, outbox, reconcile
+from banner.services import checkout, demo_data, outbox, receipts, reconcile
 from banner.services import staff as staff_accounts
 
 log = logging.getLogger(__name__)
@@ -196,6 +196,28 @@ def reconcile_command(since_days, dry_run):
         f"{len(report.changes)} {verb}; {report.donors} donors and "
         f"{report.events_seen} events of the last {since_days} days checked."
     )
+
+
+@group.command("statements")
+@click.option(
+    "--year",
+    required=True,
+    type=click.IntRange(2000, 9999),
+    help="The calendar year, in the site's time zone.",
+)
+@click.option("--dry-run", is_flag=True, help="List the donors who would get one; send nothing.")
+def statements_command(year, dry_run):
+    """E-mail each donor who gave in a year their statement, once per donor and year."""
+    if dry_run:
+        waiting = receipts.donors_to_send(year)
+        for donor in waiting:
+            click.echo(f"would send: donor {donor.id} <{donor.email}>")
+        click.echo(f"{len(waiting)} statements of {year} would be sent.")
+        return
+    sent = receipts.send_statements(
+        year, progress=lambda donor: click.echo(f"sent: donor {donor.id}", err=True)
+    )
+    click.echo(f"{sent} statements of {year} queued; donors who had theirs were skipped.")
 
 
 @group.command("forget-attempts")

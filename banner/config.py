@@ -40,6 +40,17 @@ DEFAULTS = {
     "MAIL_POLL_SECONDS": 5,
     "REDIS_URL": None,
     "SITE_NAME": "The Riverside Ledger",
+    # what a receipt that counts for tax names: the organisation, its address and tax id, and
+    # the deductibility statement (US 501(c)(3) wording unless replaced)
+    "ORG_LEGAL_NAME": "Riverside Ledger News, Inc.",
+    "ORG_ADDRESS": "100 Main Street, Riverside, NY 10001, United States",
+    "ORG_TAX_ID": "00-0000000",
+    "DEDUCTIBILITY": (
+        "We are a nonprofit organization exempt from federal income tax under Section 501(c)(3) of "
+        "the Internal Revenue Code. Your contribution is tax-deductible to the extent allowed by law."
+    ),
+    # receipts of renewals: "each" (one receipt per payment) or "statement" (the yearly one only)
+    "RENEWAL_RECEIPTS": "each",
     "DEFAULT_CURRENCY": "usd",
     "TIMEZONE": "America/New_York",  # the newsroom's days and months in the reports (IANA name)
     "MIN_AMOUNT": 100,  # minor units: $1
@@ -149,6 +160,8 @@ def check(config):
         raise ConfigError("BANNER_MAIL_BATCH_SIZE is a whole number above 0.")
     if type(config["MAIL_POLL_SECONDS"]) not in (int, float) or config["MAIL_POLL_SECONDS"] <= 0:
         raise ConfigError("BANNER_MAIL_POLL_SECONDS is a number of seconds above 0.")
+    if config["RENEWAL_RECEIPTS"] not in ("each", "statement"):
+        raise ConfigError('BANNER_RENEWAL_RECEIPTS is "each" or "statement".')
     try:
         ZoneInfo(str(config["TIMEZONE"]))
     except (ZoneInfoNotFoundError, ValueError):

@@ -776,6 +776,15 @@ class EraseDonorForm(FlaskForm):
     )
 
 
+class StatementForm(FlaskForm):
+    """The year of a donor's statement staff send again."""
+
+    year = IntegerField(
+        "Year",
+        validators=[InputRequired("Enter a year."), NumberRange(2000, 9999, "Enter a year like 2026.")],
+    )
+
+
 class DonorEditForm(FlaskForm):
     """A donor's name and e-mail, corrected by staff at the donor's request."""
 

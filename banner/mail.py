@@ -16,19 +16,28 @@ from banner.models import MailKind, OutboxMessage
 from banner.money import format_amount
 
 
-def send_receipt(gift, receipt_url: str, manage_url: str) -> None:
-    """Queue the donor's receipt of a paid gift, with the link to manage their gifts."""
-    context = {
-        "gift": gift,
-        "amount": format_amount(gift.amount, gift.currency),
-        "receipt_url": receipt_url,
-        "manage_url": manage_url,
-    }
+def send_receipt(receipt, receipt_url: str, manage_url: str) -> None:
+    """Queue the donor's receipt of one payment (services.receipts.Receipt), in HTML and text,
+    with the link to manage their gifts."""
+    context = {"receipt": receipt, "gift": receipt.gift, "receipt_url": receipt_url, "manage_url": manage_url}
     send(
         MailKind.RECEIPT,
-        to=gift.donor.email,
-        subject=f"Thank you for your gift to {current_app.config['SITE_NAME']}",
+        to=receipt.gift.donor.email,
+        subject=f"Your receipt: thank you for your gift to {current_app.config['SITE_NAME']}",
         body=render_template("mail/receipt.txt", **context),
+        html=render_template("mail/receipt.html", **context),
+    )
+
+
+def send_statement(statement, manage_url: str) -> None:
+    """Queue a donor's yearly statement (services.receipts.Statement), in HTML and text."""
+    context = {"statement": statement, "manage_url": manage_url}
+    send(
+        MailKind.STATEMENT,
+        to=statement.donor.email,
+        subject=f"Your {statement.year} giving statement from {current_app.config['SITE_NAME']}",
+        body=render_template("mail/statement.txt", **context),
+        html=render_template("mail/statement.html", **context),
     )
 
 

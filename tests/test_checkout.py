@@ -87,7 +87,7 @@ def test_one_time_gift_records_donor_gift_payment_and_attribution(give, make_cam
 
     [receipt] = outbox
     assert receipt["To"] == "ada@example.org"
-    body = receipt.get_content()
+    body = receipt.get_body(("plain",)).get_content()
     assert "$25, once" in body
     assert gift.created_at.strftime("%d %B %Y") in body
 
@@ -125,7 +125,7 @@ def test_monthly_gift_starts_an_active_subscription_with_its_own_card(give, stri
     assert (gift.card_brand, gift.card_last4) == ("visa", "4242")
     assert gift.current_period_end > gift.created_at
 
-    body = outbox[0].get_content()
+    body = outbox[0].get_body(("plain",)).get_content()
     assert "$10 every month" in body
     assert "Next charge: " + gift.current_period_end.strftime("%d %B %Y") in body
 

@@ -169,7 +169,7 @@ def test_a_browser_that_did_not_start_the_gift_cannot_claim_its_thank_you_page(c
 def test_the_receipt_link_shows_the_receipt_and_no_manage_powers(client, app, stripe_base, outbox):
     give_over_http(client, stripe_base)
     [receipt] = outbox
-    url = re.search(r"Your receipt online: (\S+)", receipt.get_content()).group(1)
+    url = re.search(r"Your receipt online: (\S+)", receipt.get_body(("plain",)).get_content()).group(1)
 
     page = app.test_client().get(url.removeprefix(app.config["PUBLIC_URL"]))
 

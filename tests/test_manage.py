@@ -36,7 +36,7 @@ def gift(app, stripe_base, outbox):
 
 
 def link_in(message) -> str:
-    return re.search(r"https?://[^/\s]+(/manage/\S+)", message.get_content()).group(1)
+    return re.search(r"https?://[^/\s]+(/manage/\S+)", message.get_body(("plain",)).get_content()).group(1)
 
 
 def opened(client, message) -> str:

@@ -34,6 +34,7 @@ from banner.models.gift_rules import (
 )
 from banner.models.outbox import MailKind, OutboxMessage
 from banner.models.staff import AuditEntry, LoginFailure, Role, StaffUser
+from banner.models.statement import YearlyStatement
 from banner.models.stripe import InvoicePayment, StripeEvent
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "StripeEvent",
     "TransitionRefused",
     "Variant",
+    "YearlyStatement",
     "check_move",
     "monthly_value",
     "new_reference",

@@ -283,6 +283,8 @@ class Payment(Model):
     status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus), default=PaymentStatus.SUCCEEDED)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: its receipt was queued: once per payment, renewals included (BANNER_RENEWAL_RECEIPTS)
+    receipt_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     gift: Mapped[Gift] = relationship(back_populates="payments")
 

@@ -17,6 +17,7 @@ class MailKind(enum.Enum):
     MANAGE_LINK = "manage_link"
     CANCELLATION = "cancellation"
     ACTION_REQUIRED = "action_required"
+    STATEMENT = "statement"
 
 
 class OutboxMessage(Model):

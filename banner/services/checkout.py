@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from banner import mail, payments
+from banner import payments
 from banner.extensions import db
 from banner.models import MADE_AT_CHECKOUT, UNPAID, Actor, Frequency, Gift, GiftStatus, utcnow
 from banner.money import cover_fee
-from banner.services import brakes, campaigns, links
+from banner.services import brakes, campaigns, receipts
 from banner.services.ledger import record_payment
 
 log = logging.getLogger(__name__)
@@ -330,4 +330,4 @@ def send_receipt(gift: Gift) -> None:
     # A CursorResult: whether this transaction claimed the receipt; a concurrent one waits on
     # the row, then finds it claimed.
     if getattr(claimed, "rowcount", 0) and gift.donor is not None:
-        mail.send_receipt(gift, links.receipt_url(gift), links.manage_url(gift.donor))
+        receipts.queue_first_receipt(gift)

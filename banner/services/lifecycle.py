@@ -52,7 +52,7 @@ from banner.models import (
     utcnow,
     watermark,
 )
-from banner.services import ledger, links, redaction
+from banner.services import ledger, links, receipts, redaction
 from banner.services.checkout import normalise_email, send_receipt
 from banner.services.ledger import record_payment
 
@@ -312,6 +312,8 @@ def apply_invoice(gift: Gift, info: payments.InvoiceInfo, mark: int, actor: Acto
                 )
             )
             _apply_waiting(payment)
+            if any(earlier is not payment for earlier in gift.payments):
+                receipts.queue_renewal_receipt(payment)  # the first one's receipt: checkout.send_receipt
             changed = True
     if mark > gift.invoice_watermark:
         changed = changed or gift.failed_attempts != 0 or gift.action_required

@@ -16,7 +16,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from banner import mail
 from banner.extensions import db
-from banner.models import Donor, Gift
+from banner.models import Donor, Gift, Payment
 
 SALT = "manage-link"
 RECEIPT_SALT = "receipt"
@@ -76,19 +76,25 @@ def _donor(data, message: str) -> Donor:
     return donor
 
 
-def receipt_url(gift: Gift) -> str:
-    """Return the signed address of a gift's receipt."""
-    token = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RECEIPT_SALT).dumps(gift.reference)
+def _receipt_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RECEIPT_SALT)
+
+
+def receipt_url(gift: Gift, payment: Payment | None = None) -> str:
+    """Return the signed address of the receipt of a gift's payment (its first when none is named)."""
+    token = _receipt_serializer().dumps([gift.reference, payment.id] if payment else gift.reference)
     return mail.public_url("donate.receipt", token=token)
 
 
-def gift_for_receipt(token: str) -> Gift:
-    """Return the gift a receipt token names, or raise LinkError."""
+def gift_for_receipt(token: str) -> tuple[Gift, int | None]:
+    """Return the gift a receipt token names and the id of its payment (None: the first one),
+    or raise LinkError."""
     try:
-        reference = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RECEIPT_SALT).loads(token)
+        data = _receipt_serializer().loads(token)
     except BadSignature:
         raise LinkError("This link is not valid.") from None
-    gift = db.session.scalar(sa.select(Gift).where(Gift.reference == reference))
+    reference, payment_id = data if isinstance(data, list) and len(data) == 2 else (data, None)
+    gift = db.session.scalar(sa.select(Gift).where(Gift.reference == str(reference)))
     if gift is None or gift.donor is None:
         raise LinkError("This receipt does not exist.")
-    return gift
+    return gift, payment_id if isinstance(payment_id, int) else None

@@ -10,7 +10,7 @@ from banner import payments
 from banner.extensions import limiter
 from banner.forms import ConfirmForm, DonateForm, FeeForm
 from banner.money import format_amount, major_units
-from banner.services import brakes, campaigns, checkout, links
+from banner.services import brakes, campaigns, checkout, links, receipts
 from banner.views import json_error, private
 
 bp = Blueprint("donate", __name__, url_prefix="/donate")
@@ -111,10 +111,10 @@ def thanks(reference):
 @private
 def receipt(token):
     try:
-        gift = links.gift_for_receipt(token)
+        receipt = receipts.receipt_online(token)
     except links.LinkError:
         abort(404)
-    return render_template("donate/receipt.html", gift=gift)
+    return render_template("donate/receipt.html", receipt=receipt, gift=receipt.gift)
 
 
 @bp.get("/fee")

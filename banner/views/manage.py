@@ -22,7 +22,7 @@ from banner.forms import (
 )
 from banner.models import Frequency, GiftStatus
 from banner.money import format_amount, major_units
-from banner.services import links, manage
+from banner.services import links, manage, receipts
 from banner.services.checkout import normalise_email
 from banner.views import json_error
 
@@ -92,13 +92,13 @@ def with_gift(view):
     ended one) gets a page offering a new link, and a Stripe failure a "try again"."""
 
     @functools.wraps(view)
-    def wrapped(reference=None):
+    def wrapped(reference=None, **values):
         try:
             now = time.time()
             donor = links.donor_for_session(session.get(MANAGING), now)
             session[MANAGING] = links.session_grant(donor, now)
             gift = manage.gift_of(donor, reference) if reference else None
-            return view(donor, gift)
+            return view(donor, gift, **values)
         except links.LinkError as error:
             session.pop(MANAGING, None)
             return _new_link_page(str(error))
@@ -146,6 +146,17 @@ def gifts(donor, gift):
         for g in overview.recurring
     }
     return render_template("manage/gifts.html", donor=donor, overview=overview, forms=forms)
+
+
+@bp.get("/gifts/statement", defaults={"year": None})
+@bp.get("/gifts/statement/<int:year>")
+@with_gift
+def statement(donor, gift, year):
+    try:
+        found = receipts.statement(donor, year)
+    except receipts.StatementError as error:
+        return _back(str(error), "error")
+    return render_template("manage/statement.html", statement=found, years=receipts.years_given(donor))
 
 
 @bp.post("/gifts/<reference>/amount")

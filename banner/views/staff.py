@@ -42,6 +42,7 @@ from banner.forms import (
     RoleForm,
     StaffCancelForm,
     StaffForm,
+    StatementForm,
     VariantForm,
     lines,
     news_site_origins,
@@ -58,7 +59,7 @@ from banner.models import (
     utcnow,
 )
 from banner.money import SYMBOLS
-from banner.services import banners, campaigns, donors, exports, manage, privacy, staff, staff_auth
+from banner.services import banners, campaigns, donors, exports, manage, privacy, receipts, staff, staff_auth
 from banner.views import allowed_roles, public, requires
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -408,6 +409,23 @@ def cancel_gift(donor_id, reference):
         return _refused("staff/gift_cancel.html", form, STRIPE_FAILED, 503, gift=gift)
     flash("The gift is cancelled." if changed else "This gift was cancelled already.", "done")
     return redirect(url_for("staff.show_donor", donor_id=donor_id, _anchor=f"gift-{gift.id}"))
+
+
+@bp.post("/donors/<int:donor_id>/statement")
+@requires(*EDITORS)
+def resend_statement(donor_id):
+    donor = db.get_or_404(Donor, donor_id)
+    form = StatementForm()
+    if donor.erased or not form.validate():
+        flash("Enter a year like 2026; no statement was sent.", "error")
+        return redirect(url_for("staff.show_donor", donor_id=donor.id))
+    try:
+        receipts.resend_statement(current_user, donor, form.year.data, request.remote_addr)
+    except receipts.StatementError as error:
+        flash(f"{error} No statement was sent.", "error")
+    else:
+        flash(f"The {form.year.data} statement is on its way to {donor.email}.", "done")
+    return redirect(url_for("staff.show_donor", donor_id=donor.id))
 
 
 @bp.get("/donors/<int:donor_id>/erase")
