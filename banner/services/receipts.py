@@ -85,6 +85,8 @@ def receipt_of(gift: Gift, payment: Payment | None = None) -> Receipt:
 
 def queue_first_receipt(gift: Gift) -> None:
     """Queue the receipt of a gift's first payment, in the caller's transaction."""
+    if gift.donor is None:  # a paid gift always has its donor
+        return
     receipt = receipt_of(gift)
     if receipt.payment is not None:
         receipt.payment.receipt_queued_at = utcnow()
