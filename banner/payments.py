@@ -823,6 +823,17 @@ def resume_subscription(subscription_id: str, key: str) -> SubscriptionSnapshot:
     return subscription_snapshot(updated)
 
 
+def keep_subscription(subscription_id: str, key: str) -> SubscriptionSnapshot:
+    """Undo a cancellation set for the end of the paid period: the subscription renews again."""
+    kept = _call(
+        client().v1.subscriptions.update,
+        subscription_id,
+        params={"cancel_at_period_end": False},
+        options=_key(key),
+    )
+    return subscription_snapshot(kept)
+
+
 def cancel_subscription_for(
     subscription_id: str, feedback: str, comment: str | None, at_period_end: bool, key: str
 ) -> SubscriptionSnapshot:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import request, request_started
 from itsdangerous import URLSafeTimedSerializer
 
-from banner import billing
+from banner import billing, payments
 from banner.extensions import db
 from banner.models import Frequency, Gift, GiftEvent, GiftStatus
 from banner.services import links, manage
@@ -549,6 +549,59 @@ def test_cancelling_records_the_reason_and_the_channel_and_confirms_by_email(cli
     )
     assert "already cancelled" in again.text
     assert len(events(monthly, "cancel_request")) == 1
+
+
+def test_a_donor_keeps_a_gift_set_to_end_in_one_click(client, gift, outbox, stripe_base):
+    monthly = gift()
+    link = opened(client, outbox[0])
+    client.post(
+        f"{link}/gifts/{monthly.reference}/cancel",
+        data={"reason": "too_expensive", "comment": "Tight month", "action_key": uuid.uuid4().hex},
+    )
+    assert "Keep my gift" in client.get(f"{link}/gifts").text
+
+    page = client.post(
+        f"{link}/gifts/{monthly.reference}/keep", data={"action_key": uuid.uuid4().hex}, follow_redirects=True
+    )
+
+    assert "your gift continues" in page.text and "Keep my gift" not in page.text
+    monthly = reload(monthly)
+    assert monthly.status is GiftStatus.ACTIVE and not monthly.cancel_at_period_end
+    assert (monthly.cancellation_reason, monthly.cancellation_channel, monthly.cancellation_comment) == (
+        None,
+        None,
+        None,
+    )
+    [kept] = events(monthly, "keep")
+    assert kept.data == {"reason": "too_expensive"}
+    assert (
+        not payments.client().v1.subscriptions.retrieve(monthly.stripe_subscription_id).cancel_at_period_end
+    )
+
+    again = client.post(
+        f"{link}/gifts/{monthly.reference}/keep", data={"action_key": uuid.uuid4().hex}, follow_redirects=True
+    )
+    assert "not set to end" in again.text and len(events(monthly, "keep")) == 1
+
+
+def test_a_gift_already_cancelled_cannot_be_kept(client, gift, outbox, app):
+    app.config["CANCEL_AT_PERIOD_END"] = False
+    try:
+        monthly = gift()
+        link = opened(client, outbox[0])
+        client.post(
+            f"{link}/gifts/{monthly.reference}/cancel",
+            data={"reason": "other", "action_key": uuid.uuid4().hex},
+        )
+    finally:
+        app.config["CANCEL_AT_PERIOD_END"] = True
+
+    page = client.post(
+        f"{link}/gifts/{monthly.reference}/keep", data={"action_key": uuid.uuid4().hex}, follow_redirects=True
+    )
+
+    assert page.status_code == 200 and "has ended" in page.text
+    assert reload(monthly).status is GiftStatus.CANCELLED and events(monthly, "keep") == []
 
 
 def test_the_end_of_the_period_keeps_the_donors_reason(client, gift, outbox):

@@ -389,6 +389,27 @@ def end_gift(
     return True
 
 
+def keep(gift: Gift, action_key: str) -> bool:
+    """Keep a gift set to end at the close of its paid period, while that period lasts; return
+    False when it is not set to end."""
+    if gift.status in CHANGEABLE:
+        return False
+    period_over = gift.current_period_end is not None and gift.current_period_end <= utcnow()
+    if gift.status is not GiftStatus.CANCELLING or period_over or not gift.stripe_subscription_id:
+        raise ManageError("This gift has ended; you are welcome to give again.")
+    snapshot = payments.keep_subscription(gift.stripe_subscription_id, _key(gift, "keep", action_key))
+    gift.events.append(
+        GiftEvent(
+            kind="keep", actor=Actor.DONOR, actor_ref=ACTOR_REF, data={"reason": gift.cancellation_reason}
+        )
+    )
+    # the gift no longer counts as cancelled; its cancel_request event keeps what the donor said
+    gift.cancellation_channel = gift.cancellation_reason = gift.cancellation_comment = None
+    _apply(gift, snapshot)
+    db.session.commit()
+    return True
+
+
 def record_offer_taken(gift: Gift, offered: list[str], taken: str) -> None:
     """Note that a donor about to cancel took one of the newsroom's offers instead."""
     gift.events.append(

@@ -219,6 +219,16 @@ def resume(donor, gift):
     return _back("Resumed: thank you!" if changed else "This gift is not paused.")
 
 
+@bp.post("/gifts/<reference>/keep")
+@with_gift
+def keep(donor, gift):
+    form = ActionForm()
+    if not form.validate():
+        return _back("Reload the page and try again.", "error")
+    changed = manage.keep(gift, form.action_key.data)
+    return _back("Thank you: your gift continues." if changed else "This gift is not set to end.")
+
+
 @bp.get("/gifts/<reference>/card")
 @with_gift
 def card(donor, gift):
