@@ -604,6 +604,28 @@ def test_a_gift_already_cancelled_cannot_be_kept(client, gift, outbox, app):
     assert reload(monthly).status is GiftStatus.CANCELLED and events(monthly, "keep") == []
 
 
+def test_giving_again_prefills_the_donate_form_with_the_last_gift(client, gift, outbox, make_campaign):
+    gift(amount=2550, frequency=Frequency.ONCE)
+    link = opened(client, outbox[0])
+    again = "/donate?amount=25.50&amp;frequency=once"
+
+    page = client.get(f"{link}/gifts").text
+
+    assert page.count(f'href="{again}"') == 2  # the gift's row, and "Give again" for the last gift
+    donate = client.get(again.replace("&amp;", "&")).text
+    assert 'value="25.50"' in donate
+
+    monthly = gift(amount=1200)
+    monthly.campaign = make_campaign(slug="winter")
+    monthly.status = GiftStatus.CANCELLED
+    db.session.commit()
+    page = client.get(f"{link}/gifts").text
+    assert page.count('href="/donate?amount=12&amp;frequency=month&amp;campaign=winter"') == 2
+    donate = client.get("/donate?amount=12&frequency=month&campaign=winter").text
+    assert 'value="12"' in donate and re.search(r'checked[^>]*value="month"', donate)
+    assert f'href="{again}"' in page  # the one-time gift's row still offers itself
+
+
 def test_the_end_of_the_period_keeps_the_donors_reason(client, gift, outbox):
     monthly = gift()
     link = opened(client, outbox[0])

@@ -31,6 +31,7 @@ from banner.models import (
     watermark,
 )
 from banner.models.donor import per_month
+from banner.money import major_units
 from banner.services import lifecycle
 from banner.services.checkout import normalise_email
 from banner.services.links import manage_url
@@ -73,16 +74,27 @@ def gift_of(donor: Donor, reference: str) -> Gift:
 class Overview:
     recurring: list[Gift]  #: monthly and yearly gifts, live ones first
     one_time: list[Gift]  #: paid one-time gifts, newest first
+    last: Gift | None  #: the newest paid gift, which "Give again" offers
 
 
 def overview(donor: Donor) -> Overview:
     gifts = db.session.scalars(
-        sa.select(Gift).where(Gift.donor_id == donor.id).order_by(Gift.created_at.desc())
+        sa.select(Gift).where(Gift.donor_id == donor.id).order_by(Gift.created_at.desc(), Gift.id.desc())
     ).all()
-    recurring = [g for g in gifts if g.frequency.recurring and g.status in PAID]
+    paid = [g for g in gifts if g.status in PAID]
+    recurring = [g for g in paid if g.frequency.recurring]
     recurring.sort(key=lambda g: g.is_cancelled)
-    one_time = [g for g in gifts if g.frequency is Frequency.ONCE and g.status in PAID]
-    return Overview(recurring=recurring, one_time=one_time)
+    one_time = [g for g in paid if g.frequency is Frequency.ONCE]
+    return Overview(recurring=recurring, one_time=one_time, last=paid[0] if paid else None)
+
+
+def give_again(gift: Gift) -> dict[str, str]:
+    """Return the donate page's query that offers this gift again: its amount (without the fees
+    covered), frequency and campaign."""
+    query = {"amount": major_units(gift.base_amount, gift.currency), "frequency": gift.frequency.value}
+    if gift.campaign is not None:
+        query["campaign"] = gift.campaign.slug
+    return query
 
 
 def _live(gift: Gift) -> str:

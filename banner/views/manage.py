@@ -145,7 +145,9 @@ def gifts(donor, gift):
         }
         for g in overview.recurring
     }
-    return render_template("manage/gifts.html", donor=donor, overview=overview, forms=forms)
+    return render_template(
+        "manage/gifts.html", donor=donor, overview=overview, forms=forms, give_again=manage.give_again
+    )
 
 
 @bp.post("/gifts/<reference>/amount")
