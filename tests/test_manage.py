@@ -671,13 +671,29 @@ def test_taking_a_save_offer_is_recorded(client, gift, outbox):
     assert reload(monthly).status is GiftStatus.PAUSED
 
 
-def test_a_cancellation_needs_a_reason(client, gift, outbox):
+def test_a_donor_may_cancel_without_giving_a_reason(client, gift, outbox):
+    monthly = gift()
+    link = opened(client, outbox[0])
+    assert "(optional)" in client.get(f"{link}/gifts/{monthly.reference}/cancel").text.split("Anything")[0]
+
+    response = client.post(f"{link}/gifts/{monthly.reference}/cancel", data={"action_key": uuid.uuid4().hex})
+
+    assert response.status_code == 200 and "Your gift is cancelled" in response.text
+    monthly = reload(monthly)
+    assert monthly.status is GiftStatus.CANCELLING
+    assert (monthly.cancellation_reason, monthly.cancellation_channel) == (None, "donor")
+    [request] = events(monthly, "cancel_request")
+    assert request.data["reason"] is None
+
+
+def test_a_reason_not_offered_is_refused(client, gift, outbox):
     monthly = gift()
     response = client.post(
-        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/cancel", data={"action_key": uuid.uuid4().hex}
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/cancel",
+        data={"reason": "bored", "action_key": uuid.uuid4().hex},
     )
-    assert response.status_code == 400 and "Tell us why" in response.text
-    assert reload(monthly).status is GiftStatus.ACTIVE
+    assert response.status_code == 400
+    assert reload(monthly).status is GiftStatus.ACTIVE and events(monthly, "cancel_request") == []
 
 
 def test_a_stripe_failure_says_try_again_and_changes_nothing(client, gift, outbox, app):

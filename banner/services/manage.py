@@ -344,9 +344,9 @@ def finish_authentication(gift: Gift) -> GiftStatus:
     return gift.status
 
 
-def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], action_key: str) -> bool:
+def cancel(gift: Gift, reason: str | None, comment: str | None, offered: list[str], action_key: str) -> bool:
     """Cancel at the end of the paid period, or now (BANNER_CANCEL_AT_PERIOD_END), with the
-    donor's reason; return whether anything changed."""
+    donor's reason if they gave one; return whether anything changed."""
     at_period_end = current_app.config["CANCEL_AT_PERIOD_END"]
     if not end_gift(gift, reason, comment, at_period_end, action_key, offered=offered):
         return False
@@ -358,7 +358,7 @@ def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], act
 
 def end_gift(
     gift: Gift,
-    reason: str,
+    reason: str | None,
     comment: str | None,
     at_period_end: bool,
     action_key: str,
@@ -374,11 +374,11 @@ def end_gift(
     if gift.status in ENDING:
         return False
     subscription_id = _live(gift)
-    if reason not in REASONS:
-        raise ManageError("Choose a reason.")
+    if reason is not None and reason not in REASONS:
+        raise ManageError("Choose one of the reasons offered, or none.")
     snapshot = payments.cancel_subscription_for(
         subscription_id,
-        REASONS[reason][1],
+        REASONS[reason][1] if reason else None,
         comment,
         at_period_end,
         _key(gift, "cancel", action_key),
