@@ -626,6 +626,43 @@ def test_giving_again_prefills_the_donate_form_with_the_last_gift(client, gift, 
     assert f'href="{again}"' in page  # the one-time gift's row still offers itself
 
 
+BY_REASON = "too_expensive=lower,pause;financial=pause;coverage="
+
+
+@pytest.mark.parametrize(
+    ("reason", "offered"),
+    [
+        ("too_expensive", ["lower", "pause"]),
+        ("financial", ["pause"]),
+        ("coverage", []),
+        ("community", ["pause", "lower", "yearly"]),  # unspecified: BANNER_SAVE_OFFERS
+        (None, ["pause", "lower", "yearly"]),
+    ],
+)
+def test_save_offers_are_chosen_by_the_reason_given(app, monkeypatch, reason, offered):
+    monkeypatch.setitem(app.config, "SAVE_OFFERS_BY_REASON", BY_REASON)
+    assert manage.offers_for(reason) == offered
+
+
+def test_the_cancellation_records_the_offers_for_the_reason_given(client, gift, outbox, app, monkeypatch):
+    monkeypatch.setitem(app.config, "SAVE_OFFERS", "yearly")
+    monkeypatch.setitem(app.config, "SAVE_OFFERS_BY_REASON", BY_REASON)
+    monthly = gift()
+    link = opened(client, outbox[0])
+    form = client.get(f"{link}/gifts/{monthly.reference}/cancel").text
+    assert (
+        "Pause for 3 months instead" in form and "Give once a year instead" in form and "Give 5 USD" in form
+    )
+
+    client.post(
+        f"{link}/gifts/{monthly.reference}/cancel",
+        data={"reason": "financial", "action_key": uuid.uuid4().hex},
+    )
+
+    [request] = events(monthly, "cancel_request")
+    assert request.data["offered"] == ["pause"]
+
+
 def test_the_end_of_the_period_keeps_the_donors_reason(client, gift, outbox):
     monthly = gift()
     link = opened(client, outbox[0])

@@ -441,8 +441,45 @@ def offer_amounts(gift: Gift) -> tuple[int, int]:
     return max(current_app.config["MIN_AMOUNT"], gift.base_amount // 2), gift.base_amount * 12
 
 
-def offers() -> list[str]:
-    """Return the alternatives this newsroom offers before a cancellation, in its order."""
-    configured = current_app.config["SAVE_OFFERS"]
+class OfferSettingError(ValueError):
+    """BANNER_SAVE_OFFERS or BANNER_SAVE_OFFERS_BY_REASON names what we do not have."""
+
+
+def _offer_names(configured: str | list[str], setting: str) -> list[str]:
     names = configured.split(",") if isinstance(configured, str) else configured
-    return [name.strip() for name in names if name.strip() in OFFERS]
+    names = [name.strip() for name in names if name.strip()]
+    unknown = [name for name in names if name not in OFFERS]
+    if unknown:
+        raise OfferSettingError(f"BANNER_{setting} offers any of {','.join(OFFERS)}, not {unknown[0]}.")
+    return names
+
+
+def save_offer_plan(config) -> tuple[list[str], dict[str, list[str]]]:
+    """Return the offers made before a cancellation, and those made instead for some reasons;
+    raise OfferSettingError for a setting that names an unknown reason or offer."""
+    default = _offer_names(config["SAVE_OFFERS"], "SAVE_OFFERS")
+    by_reason: dict[str, list[str]] = {}
+    for entry in filter(None, (part.strip() for part in str(config["SAVE_OFFERS_BY_REASON"]).split(";"))):
+        reason, equals, names = (text.strip() for text in entry.partition("="))
+        if not equals or reason not in REASONS or reason in by_reason:
+            raise OfferSettingError(
+                f"BANNER_SAVE_OFFERS_BY_REASON is a list like too_expensive=lower,pause;financial=pause "
+                f"with each of {', '.join(REASONS)} at most once, not {entry}."
+            )
+        by_reason[reason] = _offer_names(names, "SAVE_OFFERS_BY_REASON")
+    return default, by_reason
+
+
+def offers_for(reason: str | None) -> list[str]:
+    """Return the alternatives offered to a donor leaving for `reason`, in the newsroom's order."""
+    default, by_reason = save_offer_plan(current_app.config)
+    return by_reason.get(reason or "", default)
+
+
+def offers() -> list[str]:
+    """Return every alternative the cancel page shows, whatever the reason the donor picks."""
+    default, by_reason = save_offer_plan(current_app.config)
+    shown = list(default)
+    for names in by_reason.values():
+        shown += [name for name in names if name not in shown]
+    return shown

@@ -297,7 +297,8 @@ def cancel(donor, gift):
     form = CancelForm(reasons=manage.REASONS)
     if not form.validate():
         return _cancel_page(gift, form), 400
-    changed = manage.cancel(gift, form.reason.data, form.comment.data, manage.offers(), form.action_key.data)
+    reason = form.reason.data or None
+    changed = manage.cancel(gift, reason, form.comment.data, manage.offers_for(reason), form.action_key.data)
     if not changed:
         return _back("This gift is already cancelled.")
     return render_template("manage/cancelled.html", gift=gift)
