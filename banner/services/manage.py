@@ -374,6 +374,7 @@ def end_gift(
     if gift.status in ENDING:
         return False
     subscription_id = _live(gift)
+    reason = reason or None
     if reason is not None and reason not in REASONS:
         raise ManageError("Choose one of the reasons offered, or none.")
     snapshot = payments.cancel_subscription_for(
