@@ -14,6 +14,7 @@ from banner.cli import group as cli_group
 from banner.config import ConfigError
 from banner.extensions import SessionInterface, csrf, db, limiter, login, migrate, talisman
 from banner.money import format_amount, major_units
+from banner.services import manage as manage_service
 from banner.services import staff_auth
 from banner.views import donate, embed, health, json_error, manage, reports, staff, webhooks
 
@@ -31,6 +32,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     config.load(app, overrides)
+    configure_save_offers(app)
     configure_proxies(app)
     configure_logging(app)
     configure_extensions(app)
@@ -42,6 +44,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     configure_templates(app)
     configure_cli(app)
     return app
+
+
+def configure_save_offers(app: Flask) -> None:
+    """Refuse save offers for reasons, or of kinds, the cancel page does not have."""
+    try:
+        manage_service.save_offer_plan(app.config)
+    except manage_service.OfferSettingError as error:
+        raise ConfigError(str(error)) from None
 
 
 def configure_proxies(app: Flask) -> None:

@@ -702,7 +702,7 @@ class CardForm(FlaskForm):
 
 
 class CancelForm(FlaskForm):
-    reason = RadioField("Why are you cancelling?", validators=[InputRequired("Tell us why, please.")])
+    reason = RadioField("Why are you cancelling? (optional)", validators=[Optional()])
     comment = TextAreaField(
         "Anything you would like us to know? (optional)",
         validators=[Optional(), Length(max=1000, message="Use at most 1,000 characters.")],

@@ -22,6 +22,7 @@ from stripe.params import (
     InvoiceCreatePreviewParams,
     PaymentIntentCreateParams,
     SetupIntentCreateParams,
+    SubscriptionCancelParamsCancellationDetails,
     SubscriptionCreateParams,
     SubscriptionUpdateParams,
     SubscriptionUpdateParamsCancellationDetails,
@@ -823,14 +824,25 @@ def resume_subscription(subscription_id: str, key: str) -> SubscriptionSnapshot:
     return subscription_snapshot(updated)
 
 
+def keep_subscription(subscription_id: str, key: str) -> SubscriptionSnapshot:
+    """Undo a cancellation set for the end of the paid period: the subscription renews again."""
+    kept = _call(
+        client().v1.subscriptions.update,
+        subscription_id,
+        params={"cancel_at_period_end": False},
+        options=_key(key),
+    )
+    return subscription_snapshot(kept)
+
+
 def cancel_subscription_for(
-    subscription_id: str, feedback: str, comment: str | None, at_period_end: bool, key: str
+    subscription_id: str, feedback: str | None, comment: str | None, at_period_end: bool, key: str
 ) -> SubscriptionSnapshot:
-    """Cancel now, or at the end of the paid period, with the donor's reason (a Stripe feedback code)."""
-    details: SubscriptionUpdateParamsCancellationDetails = {
-        "feedback": feedback,
-        "comment": (comment or "")[:500],
-    }
+    """Cancel now, or at the end of the paid period, with the donor's reason (a Stripe feedback
+    code, or none when the donor gave none)."""
+    details: SubscriptionUpdateParamsCancellationDetails = {"comment": (comment or "")[:500]}
+    if feedback is not None:
+        details["feedback"] = feedback
     if at_period_end:
         ended = _call(
             client().v1.subscriptions.update,
@@ -842,7 +854,7 @@ def cancel_subscription_for(
         ended = _call(
             client().v1.subscriptions.cancel,
             subscription_id,
-            params={"cancellation_details": {"feedback": feedback, "comment": details["comment"]}},
+            params={"cancellation_details": SubscriptionCancelParamsCancellationDetails(**details)},
             options=_key(key),
         )
     return subscription_snapshot(ended)

@@ -158,3 +158,25 @@ def test_a_bad_configuration_is_one_clear_line_not_a_stack_trace():
 def test_bad_mail_worker_settings_are_refused_with_their_name(name, value):
     with pytest.raises(ConfigError, match=f"BANNER_{name} "):
         create_app({"ENV": "testing", **TEST_KEYS, name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SAVE_OFFERS_BY_REASON", "bored=pause"),  # not one of the reasons asked
+        ("SAVE_OFFERS_BY_REASON", "too_expensive=discount"),  # not one of the offers
+        ("SAVE_OFFERS_BY_REASON", "too_expensive"),
+        ("SAVE_OFFERS_BY_REASON", "financial=pause;financial=lower"),
+        ("SAVE_OFFERS", "pause,discount"),
+    ],
+)
+def test_bad_save_offer_settings_are_refused_with_their_name(name, value):
+    with pytest.raises(ConfigError, match=f"BANNER_{name} "):
+        create_app({"ENV": "testing", **TEST_KEYS, name: value})
+
+
+def test_save_offers_by_reason_may_offer_nothing_for_a_reason():
+    app = create_app(
+        {"ENV": "testing", **TEST_KEYS, "SAVE_OFFERS_BY_REASON": "too_expensive=lower,pause; coverage="}
+    )
+    assert app.config["SAVE_OFFERS_BY_REASON"] == "too_expensive=lower,pause; coverage="

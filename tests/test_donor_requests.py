@@ -168,7 +168,7 @@ def test_an_admin_cancels_a_gift_the_donor_asked_to_end(client, log_in_as, month
 
     period = reports.Period(gift.created_at.date(), gift.created_at.date())
     seen = reports.cancellations("usd", period)
-    assert dict(seen.by_channel) == {"staff": 1} and dict(seen.by_reason) == {"financial": 1}
+    assert dict(seen.by_channel) == {"staff": 1} and dict(seen.by_reason) == {"My finances changed": 1}
     assert seen.offered == 0  # staff showed the donor no save offer
 
 

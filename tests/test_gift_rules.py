@@ -168,6 +168,15 @@ def test_the_manage_page_offers_changes_exactly_for_changeable_gifts(client, sta
     assert ("Cancel my gift" in page) is (status in CHANGEABLE)
     assert ("Confirm my payment" in page) is (status is GiftStatus.ACTION_REQUIRED)
     assert ("Resume now" in page) is (status is GiftStatus.PAUSED)
+    assert ("Keep my gift" in page) is (status is GiftStatus.CANCELLING)
+
+
+def test_a_gift_ending_at_the_close_of_its_period_may_be_kept_active():
+    gift = Gift(frequency=Frequency.MONTH, amount=1000, currency="usd", status=GiftStatus.CANCELLING)
+
+    gift.set_status(GiftStatus.ACTIVE, Actor.DONOR, reason="kept")
+
+    assert gift.status is GiftStatus.ACTIVE
 
 
 @pytest.mark.parametrize("status", sorted(LIVE, key=lambda s: s.value), ids=lambda s: s.value)

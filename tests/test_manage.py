@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import request, request_started
 from itsdangerous import URLSafeTimedSerializer
 
-from banner import billing
+from banner import billing, payments
 from banner.extensions import db
 from banner.models import Frequency, Gift, GiftEvent, GiftStatus
 from banner.services import links, manage
@@ -551,6 +551,118 @@ def test_cancelling_records_the_reason_and_the_channel_and_confirms_by_email(cli
     assert len(events(monthly, "cancel_request")) == 1
 
 
+def test_a_donor_keeps_a_gift_set_to_end_in_one_click(client, gift, outbox, stripe_base):
+    monthly = gift()
+    link = opened(client, outbox[0])
+    client.post(
+        f"{link}/gifts/{monthly.reference}/cancel",
+        data={"reason": "too_expensive", "comment": "Tight month", "action_key": uuid.uuid4().hex},
+    )
+    assert "Keep my gift" in client.get(f"{link}/gifts").text
+
+    page = client.post(
+        f"{link}/gifts/{monthly.reference}/keep", data={"action_key": uuid.uuid4().hex}, follow_redirects=True
+    )
+
+    assert "your gift continues" in page.text and "Keep my gift" not in page.text
+    monthly = reload(monthly)
+    assert monthly.status is GiftStatus.ACTIVE and not monthly.cancel_at_period_end
+    assert (monthly.cancellation_reason, monthly.cancellation_channel, monthly.cancellation_comment) == (
+        None,
+        None,
+        None,
+    )
+    [kept] = events(monthly, "keep")
+    assert kept.data == {"reason": "too_expensive"}
+    assert (
+        not payments.client().v1.subscriptions.retrieve(monthly.stripe_subscription_id).cancel_at_period_end
+    )
+
+    again = client.post(
+        f"{link}/gifts/{monthly.reference}/keep", data={"action_key": uuid.uuid4().hex}, follow_redirects=True
+    )
+    assert "not set to end" in again.text and len(events(monthly, "keep")) == 1
+
+
+def test_a_gift_already_cancelled_cannot_be_kept(client, gift, outbox, app):
+    app.config["CANCEL_AT_PERIOD_END"] = False
+    try:
+        monthly = gift()
+        link = opened(client, outbox[0])
+        client.post(
+            f"{link}/gifts/{monthly.reference}/cancel",
+            data={"reason": "other", "action_key": uuid.uuid4().hex},
+        )
+    finally:
+        app.config["CANCEL_AT_PERIOD_END"] = True
+
+    page = client.post(
+        f"{link}/gifts/{monthly.reference}/keep", data={"action_key": uuid.uuid4().hex}, follow_redirects=True
+    )
+
+    assert page.status_code == 200 and "has ended" in page.text
+    assert reload(monthly).status is GiftStatus.CANCELLED and events(monthly, "keep") == []
+
+
+def test_giving_again_prefills_the_donate_form_with_the_last_gift(client, gift, outbox, make_campaign):
+    gift(amount=2550, frequency=Frequency.ONCE)
+    link = opened(client, outbox[0])
+    again = "/donate?amount=25.50&amp;frequency=once"
+
+    page = client.get(f"{link}/gifts").text
+
+    assert page.count(f'href="{again}"') == 2  # the gift's row, and "Give again" for the last gift
+    donate = client.get(again.replace("&amp;", "&")).text
+    assert 'value="25.50"' in donate
+
+    monthly = gift(amount=1200)
+    monthly.campaign = make_campaign(slug="winter")
+    monthly.status = GiftStatus.CANCELLED
+    db.session.commit()
+    page = client.get(f"{link}/gifts").text
+    assert page.count('href="/donate?amount=12&amp;frequency=month&amp;campaign=winter"') == 2
+    donate = client.get("/donate?amount=12&frequency=month&campaign=winter").text
+    assert 'value="12"' in donate and re.search(r'checked[^>]*value="month"', donate)
+    assert f'href="{again}"' in page  # the one-time gift's row still offers itself
+
+
+BY_REASON = "too_expensive=lower,pause;financial=pause;coverage="
+
+
+@pytest.mark.parametrize(
+    ("reason", "offered"),
+    [
+        ("too_expensive", ["lower", "pause"]),
+        ("financial", ["pause"]),
+        ("coverage", []),
+        ("community", ["pause", "lower", "yearly"]),  # unspecified: BANNER_SAVE_OFFERS
+        (None, ["pause", "lower", "yearly"]),
+    ],
+)
+def test_save_offers_are_chosen_by_the_reason_given(app, monkeypatch, reason, offered):
+    monkeypatch.setitem(app.config, "SAVE_OFFERS_BY_REASON", BY_REASON)
+    assert manage.offers_for(reason) == offered
+
+
+def test_the_cancellation_records_the_offers_for_the_reason_given(client, gift, outbox, app, monkeypatch):
+    monkeypatch.setitem(app.config, "SAVE_OFFERS", "yearly")
+    monkeypatch.setitem(app.config, "SAVE_OFFERS_BY_REASON", BY_REASON)
+    monthly = gift()
+    link = opened(client, outbox[0])
+    form = client.get(f"{link}/gifts/{monthly.reference}/cancel").text
+    assert (
+        "Pause for 3 months instead" in form and "Give once a year instead" in form and "Give 5 USD" in form
+    )
+
+    client.post(
+        f"{link}/gifts/{monthly.reference}/cancel",
+        data={"reason": "financial", "action_key": uuid.uuid4().hex},
+    )
+
+    [request] = events(monthly, "cancel_request")
+    assert request.data["offered"] == ["pause"]
+
+
 def test_the_end_of_the_period_keeps_the_donors_reason(client, gift, outbox):
     monthly = gift()
     link = opened(client, outbox[0])
@@ -596,13 +708,29 @@ def test_taking_a_save_offer_is_recorded(client, gift, outbox):
     assert reload(monthly).status is GiftStatus.PAUSED
 
 
-def test_a_cancellation_needs_a_reason(client, gift, outbox):
+def test_a_donor_may_cancel_without_giving_a_reason(client, gift, outbox):
+    monthly = gift()
+    link = opened(client, outbox[0])
+    assert "(optional)" in client.get(f"{link}/gifts/{monthly.reference}/cancel").text.split("Anything")[0]
+
+    response = client.post(f"{link}/gifts/{monthly.reference}/cancel", data={"action_key": uuid.uuid4().hex})
+
+    assert response.status_code == 200 and "Your gift is cancelled" in response.text
+    monthly = reload(monthly)
+    assert monthly.status is GiftStatus.CANCELLING
+    assert (monthly.cancellation_reason, monthly.cancellation_channel) == (None, "donor")
+    [request] = events(monthly, "cancel_request")
+    assert request.data["reason"] is None
+
+
+def test_a_reason_not_offered_is_refused(client, gift, outbox):
     monthly = gift()
     response = client.post(
-        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/cancel", data={"action_key": uuid.uuid4().hex}
+        f"{opened(client, outbox[0])}/gifts/{monthly.reference}/cancel",
+        data={"reason": "bored", "action_key": uuid.uuid4().hex},
     )
-    assert response.status_code == 400 and "Tell us why" in response.text
-    assert reload(monthly).status is GiftStatus.ACTIVE
+    assert response.status_code == 400
+    assert reload(monthly).status is GiftStatus.ACTIVE and events(monthly, "cancel_request") == []
 
 
 def test_a_stripe_failure_says_try_again_and_changes_nothing(client, gift, outbox, app):

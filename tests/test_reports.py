@@ -36,6 +36,7 @@ def at(offset: int) -> datetime:
 class History:
     def __init__(self):
         self.count = 0
+        self.gifts: dict[str, Gift] = {}
 
     def gift(self, name, frequency, amount, when, article=None):
         self.count += 1
@@ -50,6 +51,7 @@ class History:
         )
         db.session.add(gift)
         self._commit(gift, when)
+        self.gifts[name] = gift
         return gift
 
     def change(self, gift, when, **fields):
@@ -197,9 +199,43 @@ def test_cancellations_by_reason_channel_and_save_offers(history):
     data = reports.cancellations("usd", period)
     assert data.total == 3
     assert dict(data.by_channel) == {"donor": 2, "failed_payment": 1}
-    assert dict(data.by_reason) == {"too_expensive": 1, "coverage": 1, "not given": 1}
-    assert [comment for *_, comment in data.comments] == ["Too much for me"]
+    assert dict(data.by_reason) == {
+        "It costs too much for me right now": 1,
+        "I am unhappy with the coverage": 1,
+        "No reason given": 1,
+    }
+    assert [comment.words for comment in data.comments] == ["Too much for me"]
     assert (data.offered, data.taken) == (2, [("pause", 1)])
+
+
+def test_each_comment_names_the_donor_their_gift_and_how_long_they_gave(history):
+    period = reports.Period(reports.month_start(KEYS[0]).date(), NOW.date())
+    [comment] = reports.cancellations("usd", period).comments
+    b = history.gifts["b"]
+    assert (comment.donor_id, comment.donor_name) == (b.donor_id, "B")
+    assert (comment.amount, comment.frequency, comment.months_given) == (2000, Frequency.MONTH, 3)
+    assert comment.reason == "It costs too much for me right now" and comment.channel == "donor"
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("financial", "My finances changed"),
+        (None, "No reason given"),
+        ("", "No reason given"),
+        ("missing_features", "Missing features"),  # Stripe's feedback code, from its dashboard
+    ],
+)
+def test_reasons_read_in_words(code, words):
+    assert reports.reason_words(code) == words
+
+
+def test_the_cancellations_page_links_each_comment_to_the_donor(viewer, history):
+    b = history.gifts["b"]
+    text = viewer.get("/staff/reports/cancellations").text
+    assert f'href="/staff/donors/{b.donor_id}">B</a>' in text
+    assert "$20 every month" in text and "3 months given" in text
+    assert "It costs too much for me right now" in text and "too_expensive" not in text
 
 
 def test_retention_cohorts_and_lifetime_value(history):

@@ -31,6 +31,7 @@ from banner.models import (
     watermark,
 )
 from banner.models.donor import per_month
+from banner.money import major_units
 from banner.services import lifecycle
 from banner.services.checkout import normalise_email
 from banner.services.links import manage_url
@@ -73,16 +74,27 @@ def gift_of(donor: Donor, reference: str) -> Gift:
 class Overview:
     recurring: list[Gift]  #: monthly and yearly gifts, live ones first
     one_time: list[Gift]  #: paid one-time gifts, newest first
+    last: Gift | None  #: the newest paid gift, which "Give again" offers
 
 
 def overview(donor: Donor) -> Overview:
     gifts = db.session.scalars(
-        sa.select(Gift).where(Gift.donor_id == donor.id).order_by(Gift.created_at.desc())
+        sa.select(Gift).where(Gift.donor_id == donor.id).order_by(Gift.created_at.desc(), Gift.id.desc())
     ).all()
-    recurring = [g for g in gifts if g.frequency.recurring and g.status in PAID]
+    paid = [g for g in gifts if g.status in PAID]
+    recurring = [g for g in paid if g.frequency.recurring]
     recurring.sort(key=lambda g: g.is_cancelled)
-    one_time = [g for g in gifts if g.frequency is Frequency.ONCE and g.status in PAID]
-    return Overview(recurring=recurring, one_time=one_time)
+    one_time = [g for g in paid if g.frequency is Frequency.ONCE]
+    return Overview(recurring=recurring, one_time=one_time, last=paid[0] if paid else None)
+
+
+def give_again(gift: Gift) -> dict[str, str]:
+    """Return the donate page's query that offers this gift again: its amount (without the fees
+    covered), frequency and campaign."""
+    query = {"amount": major_units(gift.base_amount, gift.currency), "frequency": gift.frequency.value}
+    if gift.campaign is not None:
+        query["campaign"] = gift.campaign.slug
+    return query
 
 
 def _live(gift: Gift) -> str:
@@ -332,9 +344,9 @@ def finish_authentication(gift: Gift) -> GiftStatus:
     return gift.status
 
 
-def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], action_key: str) -> bool:
+def cancel(gift: Gift, reason: str | None, comment: str | None, offered: list[str], action_key: str) -> bool:
     """Cancel at the end of the paid period, or now (BANNER_CANCEL_AT_PERIOD_END), with the
-    donor's reason; return whether anything changed."""
+    donor's reason if they gave one; return whether anything changed."""
     at_period_end = current_app.config["CANCEL_AT_PERIOD_END"]
     if not end_gift(gift, reason, comment, at_period_end, action_key, offered=offered):
         return False
@@ -346,7 +358,7 @@ def cancel(gift: Gift, reason: str, comment: str | None, offered: list[str], act
 
 def end_gift(
     gift: Gift,
-    reason: str,
+    reason: str | None,
     comment: str | None,
     at_period_end: bool,
     action_key: str,
@@ -362,11 +374,12 @@ def end_gift(
     if gift.status in ENDING:
         return False
     subscription_id = _live(gift)
-    if reason not in REASONS:
-        raise ManageError("Choose a reason.")
+    reason = reason or None
+    if reason is not None and reason not in REASONS:
+        raise ManageError("Choose one of the reasons offered, or none.")
     snapshot = payments.cancel_subscription_for(
         subscription_id,
-        REASONS[reason][1],
+        REASONS[reason][1] if reason else None,
         comment,
         at_period_end,
         _key(gift, "cancel", action_key),
@@ -389,6 +402,27 @@ def end_gift(
     return True
 
 
+def keep(gift: Gift, action_key: str) -> bool:
+    """Keep a gift set to end at the close of its paid period, while that period lasts; return
+    False when it is not set to end."""
+    if gift.status in CHANGEABLE:
+        return False
+    period_over = gift.current_period_end is not None and gift.current_period_end <= utcnow()
+    if gift.status is not GiftStatus.CANCELLING or period_over or not gift.stripe_subscription_id:
+        raise ManageError("This gift has ended; you are welcome to give again.")
+    snapshot = payments.keep_subscription(gift.stripe_subscription_id, _key(gift, "keep", action_key))
+    gift.events.append(
+        GiftEvent(
+            kind="keep", actor=Actor.DONOR, actor_ref=ACTOR_REF, data={"reason": gift.cancellation_reason}
+        )
+    )
+    # the gift no longer counts as cancelled; its cancel_request event keeps what the donor said
+    gift.cancellation_channel = gift.cancellation_reason = gift.cancellation_comment = None
+    _apply(gift, snapshot)
+    db.session.commit()
+    return True
+
+
 def record_offer_taken(gift: Gift, offered: list[str], taken: str) -> None:
     """Note that a donor about to cancel took one of the newsroom's offers instead."""
     gift.events.append(
@@ -408,8 +442,45 @@ def offer_amounts(gift: Gift) -> tuple[int, int]:
     return max(current_app.config["MIN_AMOUNT"], gift.base_amount // 2), gift.base_amount * 12
 
 
-def offers() -> list[str]:
-    """Return the alternatives this newsroom offers before a cancellation, in its order."""
-    configured = current_app.config["SAVE_OFFERS"]
+class OfferSettingError(ValueError):
+    """BANNER_SAVE_OFFERS or BANNER_SAVE_OFFERS_BY_REASON names what we do not have."""
+
+
+def _offer_names(configured: str | list[str], setting: str) -> list[str]:
     names = configured.split(",") if isinstance(configured, str) else configured
-    return [name.strip() for name in names if name.strip() in OFFERS]
+    names = [name.strip() for name in names if name.strip()]
+    unknown = [name for name in names if name not in OFFERS]
+    if unknown:
+        raise OfferSettingError(f"BANNER_{setting} offers any of {','.join(OFFERS)}, not {unknown[0]}.")
+    return names
+
+
+def save_offer_plan(config) -> tuple[list[str], dict[str, list[str]]]:
+    """Return the offers made before a cancellation, and those made instead for some reasons;
+    raise OfferSettingError for a setting that names an unknown reason or offer."""
+    default = _offer_names(config["SAVE_OFFERS"], "SAVE_OFFERS")
+    by_reason: dict[str, list[str]] = {}
+    for entry in filter(None, (part.strip() for part in str(config["SAVE_OFFERS_BY_REASON"]).split(";"))):
+        reason, equals, names = (text.strip() for text in entry.partition("="))
+        if not equals or reason not in REASONS or reason in by_reason:
+            raise OfferSettingError(
+                f"BANNER_SAVE_OFFERS_BY_REASON is a list like too_expensive=lower,pause;financial=pause "
+                f"with each of {', '.join(REASONS)} at most once, not {entry}."
+            )
+        by_reason[reason] = _offer_names(names, "SAVE_OFFERS_BY_REASON")
+    return default, by_reason
+
+
+def offers_for(reason: str | None) -> list[str]:
+    """Return the alternatives offered to a donor leaving for `reason`, in the newsroom's order."""
+    default, by_reason = save_offer_plan(current_app.config)
+    return by_reason.get(reason or "", default)
+
+
+def offers() -> list[str]:
+    """Return every alternative the cancel page shows, whatever the reason the donor picks."""
+    default, by_reason = save_offer_plan(current_app.config)
+    shown = list(default)
+    for names in by_reason.values():
+        shown += [name for name in names if name not in shown]
+    return shown

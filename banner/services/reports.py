@@ -27,6 +27,7 @@ from banner.models import (
     MRR_STATUSES,
     Campaign,
     CampaignStatus,
+    Donor,
     Frequency,
     Gift,
     GiftEvent,
@@ -34,7 +35,7 @@ from banner.models import (
     Payment,
     utcnow,
 )
-from banner.services import campaigns
+from banner.services import campaigns, manage
 
 CHURN = ("voluntary_churn", "involuntary_churn")
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "voluntary_churn", "involuntary_churn")
@@ -332,13 +333,38 @@ def recurring(currency: str, months: int = 12, period: Period | None = None) -> 
 # Cancellations ---------------------------------------------------------------------------
 
 
+def reason_words(code: str | None) -> str:
+    """Return a cancellation reason as staff read it: in the donor's wording when they chose it
+    on our page, in words when it is Stripe's feedback code."""
+    if not code:
+        return "No reason given"
+    if code in manage.REASONS:
+        return manage.REASONS[code][0]
+    return code.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class CancellationComment:
+    """What a donor wrote when they cancelled, with who they are and what they gave."""
+
+    when: datetime
+    reason: str  #: in words (reason_words)
+    channel: str
+    words: str
+    donor_id: int | None
+    donor_name: str | None
+    amount: int
+    currency: str
+    frequency: Frequency
+    months_given: int  #: the months their paid charges covered
+
+
 @dataclass(frozen=True)
 class Cancellations:
     total: int
-    by_reason: list[tuple[str, int]]
+    by_reason: list[tuple[str, int]]  #: reasons in words, most frequent first
     by_channel: list[tuple[str, int]]
-    #: when, reason (if given), channel, the donor's words
-    comments: list[tuple[datetime, str | None, str, str]]
+    comments: list[CancellationComment]
     offered: int  #: cancellation requests that were shown save offers, plus offers taken
     taken: list[tuple[str, int]]
 
@@ -367,14 +393,19 @@ def cancellations(currency: str, period: Period) -> Cancellations:
             )
         ]
 
-    by_reason, by_channel = grouped(Gift.cancellation_reason), grouped(Gift.cancellation_channel)
+    by_reason: dict[str, int] = {}
+    for code, count in grouped(Gift.cancellation_reason):
+        words = reason_words(None if code == "not given" else code)
+        by_reason[words] = by_reason.get(words, 0) + count
+    by_channel = grouped(Gift.cancellation_channel)
+    paid_charges = (
+        sa.select(sa.func.count(Payment.id))
+        .where(Payment.gift_id == Gift.id, Payment.amount_refunded < Payment.amount)
+        .scalar_subquery()
+    )
     comments = db.session.execute(
-        sa.select(
-            sa.func.coalesce(Gift.cancelled_at, Gift.updated_at),
-            Gift.cancellation_reason,
-            Gift.cancellation_channel,
-            Gift.cancellation_comment,
-        )
+        sa.select(sa.func.coalesce(Gift.cancelled_at, Gift.updated_at), Gift, Donor, paid_charges)
+        .outerjoin(Donor, Gift.donor_id == Donor.id)
         .where(*in_period, Gift.cancellation_comment.is_not(None), Gift.cancellation_comment != "")
         .order_by(sa.func.coalesce(Gift.cancelled_at, Gift.updated_at).desc())
         .limit(50)
@@ -403,12 +434,22 @@ def cancellations(currency: str, period: Period) -> Cancellations:
     saves = sum(count for _, count in taken)
     return Cancellations(
         total=sum(count for _, count in by_channel),
-        by_reason=by_reason,
+        by_reason=sorted(by_reason.items(), key=lambda item: -item[1]),
         by_channel=by_channel,
         comments=[
-            (when, reason, channel, words)
-            for when, reason, channel, words in comments
-            if channel is not None and words is not None  # as the query asks
+            CancellationComment(
+                when=when,
+                reason=reason_words(gift.cancellation_reason),
+                channel=gift.cancellation_channel or "",
+                words=gift.cancellation_comment or "",
+                donor_id=donor.id if donor else None,
+                donor_name=donor.name if donor else None,
+                amount=gift.amount,
+                currency=gift.currency,
+                frequency=gift.frequency,
+                months_given=charges * (12 if gift.frequency is Frequency.YEAR else 1),
+            )
+            for when, gift, donor, charges in comments
         ],
         offered=int(requests or 0) + saves,
         taken=[(name, count) for name, count in taken],

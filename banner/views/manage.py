@@ -145,7 +145,9 @@ def gifts(donor, gift):
         }
         for g in overview.recurring
     }
-    return render_template("manage/gifts.html", donor=donor, overview=overview, forms=forms)
+    return render_template(
+        "manage/gifts.html", donor=donor, overview=overview, forms=forms, give_again=manage.give_again
+    )
 
 
 @bp.get("/gifts/statement", defaults={"year": None})
@@ -230,6 +232,16 @@ def resume(donor, gift):
     return _back("Resumed: thank you!" if changed else "This gift is not paused.")
 
 
+@bp.post("/gifts/<reference>/keep")
+@with_gift
+def keep(donor, gift):
+    form = ActionForm()
+    if not form.validate():
+        return _back("Reload the page and try again.", "error")
+    changed = manage.keep(gift, form.action_key.data)
+    return _back("Thank you: your gift continues." if changed else "This gift is not set to end.")
+
+
 @bp.get("/gifts/<reference>/card")
 @with_gift
 def card(donor, gift):
@@ -296,7 +308,8 @@ def cancel(donor, gift):
     form = CancelForm(reasons=manage.REASONS)
     if not form.validate():
         return _cancel_page(gift, form), 400
-    changed = manage.cancel(gift, form.reason.data, form.comment.data, manage.offers(), form.action_key.data)
+    reason = form.reason.data or None
+    changed = manage.cancel(gift, reason, form.comment.data, manage.offers_for(reason), form.action_key.data)
     if not changed:
         return _back("This gift is already cancelled.")
     return render_template("manage/cancelled.html", gift=gift)
