@@ -16,6 +16,7 @@ from banner.models.donor import (
 )
 from banner.models.gift_rules import (
     BEFORE_FIRST_PAYMENT,
+    CANCELLATION_REASONS,
     CHANGEABLE,
     COUNTED_IN_MRR,
     ENDED,
@@ -39,6 +40,7 @@ from banner.models.stripe import InvoicePayment, StripeEvent
 
 __all__ = [
     "BEFORE_FIRST_PAYMENT",
+    "CANCELLATION_REASONS",
     "CHANGEABLE",
     "COUNTED_IN_MRR",
     "CURRENCIES",

@@ -169,3 +169,14 @@ class GiftRules:
     @property
     def is_refunded(self) -> bool:
         return self.status is GiftStatus.REFUNDED
+
+
+#: why a donor leaves: our words, and the Stripe feedback code each one is sent as
+CANCELLATION_REASONS = {
+    "too_expensive": ("It costs too much for me right now", "too_expensive"),
+    "financial": ("My finances changed", "too_expensive"),
+    "coverage": ("I am unhappy with the coverage", "low_quality"),
+    "community": ("I am unhappy with the comments or the community", "customer_service"),
+    "one_time": ("I would rather give once in a while", "switched_service"),
+    "other": ("Something else", "other"),
+}

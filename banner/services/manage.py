@@ -31,6 +31,7 @@ from banner.models import (
     watermark,
 )
 from banner.models.donor import per_month
+from banner.models.gift_rules import CANCELLATION_REASONS
 from banner.money import major_units
 from banner.services import lifecycle
 from banner.services.checkout import normalise_email
@@ -38,14 +39,7 @@ from banner.services.links import manage_url
 
 ACTOR_REF = "manage page"
 #: why a donor leaves: our words, and the Stripe feedback code each one is sent as
-REASONS = {
-    "too_expensive": ("It costs too much for me right now", "too_expensive"),
-    "financial": ("My finances changed", "too_expensive"),
-    "coverage": ("I am unhappy with the coverage", "low_quality"),
-    "community": ("I am unhappy with the comments or the community", "customer_service"),
-    "one_time": ("I would rather give once in a while", "switched_service"),
-    "other": ("Something else", "other"),
-}
+REASONS = CANCELLATION_REASONS
 #: what the newsroom may offer before a donor cancels
 OFFERS = ("pause", "lower", "yearly")
 

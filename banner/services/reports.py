@@ -23,6 +23,7 @@ from flask import current_app
 
 from banner.extensions import db
 from banner.models import (
+    CANCELLATION_REASONS,
     LIVE,
     MRR_STATUSES,
     Campaign,
@@ -35,7 +36,7 @@ from banner.models import (
     Payment,
     utcnow,
 )
-from banner.services import campaigns, manage
+from banner.services import campaigns
 
 CHURN = ("voluntary_churn", "involuntary_churn")
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "voluntary_churn", "involuntary_churn")
@@ -338,8 +339,8 @@ def reason_words(code: str | None) -> str:
     on our page, in words when it is Stripe's feedback code."""
     if not code:
         return "No reason given"
-    if code in manage.REASONS:
-        return manage.REASONS[code][0]
+    if code in CANCELLATION_REASONS:
+        return CANCELLATION_REASONS[code][0]
     return code.replace("_", " ").capitalize()
 
 
