@@ -52,7 +52,7 @@ def receipt_link(live, page, outbox):
     deadline = time.monotonic() + 10
     while not outbox and time.monotonic() < deadline:
         time.sleep(0.1)
-    return re.search(r"(http://\S+/manage/\S+)", outbox[0].get_content()).group(1)
+    return re.search(r"(http://\S+/manage/\S+)", outbox[0].get_body(("plain",)).get_content()).group(1)
 
 
 def test_a_donor_changes_pauses_updates_the_card_and_cancels(page, receipt_link):
@@ -163,7 +163,7 @@ def test_a_renewal_the_bank_wants_confirmed_is_confirmed_from_the_manage_page(
     while not outbox and time.monotonic() < deadline:
         time.sleep(0.1)
     [message] = outbox
-    link = re.search(r"(http://\S+/manage/\S+)", message.get_content()).group(1)
+    link = re.search(r"(http://\S+/manage/\S+)", message.get_body(("plain",)).get_content()).group(1)
 
     page.goto(link)
     page.get_by_role("link", name="Confirm my payment").click()
