@@ -13,6 +13,7 @@ from banner.models.donor import (
     Payment,
     PaymentStatus,
     monthly_value,
+    normalise_email,
 )
 from banner.models.gift_rules import (
     BEFORE_FIRST_PAYMENT,
@@ -82,6 +83,7 @@ __all__ = [
     "check_move",
     "monthly_value",
     "new_reference",
+    "normalise_email",
     "utcnow",
     "watermark",
 ]

@@ -42,6 +42,11 @@ class Actor(enum.Enum):
     SYSTEM = "system"
 
 
+def normalise_email(email: str) -> str:
+    """Return an e-mail address as donors are found by it: trimmed, lower case."""
+    return email.strip().lower()
+
+
 class Donor(Model):
     __tablename__ = "donors"
     __table_args__ = (

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from banner.extensions import db
-from banner.models import Gift, GiftStatus, utcnow
+from banner.models import Gift, GiftStatus, normalise_email, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def client(ip: str | None, browser: str, email: str) -> Client:
     """Return the brake's view of a reader: their IP is kept only as a keyed digest."""
     key = current_app.config["SECRET_KEY"].encode()
     digest = hmac.new(key, (ip or "").encode(), hashlib.sha256).hexdigest()[:32]
-    return Client(address=digest, browser=browser[:32], email=email.strip().lower())
+    return Client(address=digest, browser=browser[:32], email=normalise_email(email))
 
 
 def check(who: Client, challenge: str | None = None, ip: str | None = None) -> None:

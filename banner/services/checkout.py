@@ -22,7 +22,16 @@ from sqlalchemy.exc import IntegrityError
 
 from banner import payments
 from banner.extensions import db
-from banner.models import MADE_AT_CHECKOUT, UNPAID, Actor, Frequency, Gift, GiftStatus, utcnow
+from banner.models import (
+    MADE_AT_CHECKOUT,
+    UNPAID,
+    Actor,
+    Frequency,
+    Gift,
+    GiftStatus,
+    normalise_email,
+    utcnow,
+)
 from banner.money import cover_fee
 from banner.services import brakes, campaigns, receipts
 from banner.services.ledger import record_payment
@@ -72,10 +81,6 @@ def fee_for(amount: int) -> int:
     """Return the extra a donor pays to cover the card fees on `amount`."""
     config = current_app.config
     return cover_fee(amount, config["FEE_PERCENT_BPS"], config["FEE_FIXED"])
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def start_gift(request: GiftRequest) -> Outcome:

@@ -28,10 +28,10 @@ from banner.models import (
     GiftEvent,
     GiftStatus,
     StaffUser,
+    normalise_email,
     utcnow,
 )
 from banner.services import manage
-from banner.services.checkout import normalise_email
 from banner.services.links import manage_url
 from banner.services.staff import record_audit
 

@@ -49,11 +49,12 @@ from banner.models import (
     Payment,
     PaymentStatus,
     StripeEvent,
+    normalise_email,
     utcnow,
     watermark,
 )
 from banner.services import ledger, links, receipts, redaction
-from banner.services.checkout import normalise_email, send_receipt
+from banner.services.checkout import send_receipt
 from banner.services.ledger import record_payment
 
 log = logging.getLogger(__name__)

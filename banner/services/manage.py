@@ -27,6 +27,7 @@ from banner.models import (
     Gift,
     GiftEvent,
     GiftStatus,
+    normalise_email,
     utcnow,
     watermark,
 )
@@ -34,7 +35,6 @@ from banner.models.donor import per_month
 from banner.models.gift_rules import CANCELLATION_REASONS
 from banner.money import major_units
 from banner.services import lifecycle
-from banner.services.checkout import normalise_email
 from banner.services.links import manage_url
 
 ACTOR_REF = "manage page"

@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 from banner import payments
 from banner.extensions import limiter
 from banner.forms import ConfirmForm, DonateForm, FeeForm
+from banner.models import normalise_email
 from banner.money import format_amount, major_units
 from banner.services import brakes, campaigns, checkout, links, receipts
 from banner.views import json_error, private
@@ -38,7 +39,7 @@ def form():
 
 
 def _email_key() -> str:
-    return "donate-email:" + request.form.get("email", "").strip().lower()[:254]
+    return "donate-email:" + normalise_email(request.form.get("email", ""))[:254]
 
 
 @bp.post("")

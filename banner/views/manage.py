@@ -20,10 +20,9 @@ from banner.forms import (
     PauseForm,
     RequestLinkForm,
 )
-from banner.models import Frequency, GiftStatus
+from banner.models import Frequency, GiftStatus, normalise_email
 from banner.money import format_amount, major_units
 from banner.services import links, manage, receipts
-from banner.services.checkout import normalise_email
 from banner.views import json_error
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
