@@ -642,26 +642,19 @@ class Shim(http.server.ThreadingHTTPServer):
         return self.subscription(subscription_id, call.params.get("expand", []))
 
     def list_subscriptions(self, call: Call) -> dict:
-        query = {
-            key: value
-            for key, value in call.params.items()
-            if key in ("customer", "status", "limit", "starting_after")
-        }
-        found = self.need("GET", "/v1/subscriptions", query)
-        found["data"] = [self.subscription_from(raw) for raw in found["data"]]
-        return self.expand(found, call.params.get("expand", []))
+        return self._list(call, "/v1/subscriptions", ("customer", "status"), self.subscription_from)
 
     def get_invoice(self, call: Call, invoice_id: str) -> dict:
         return self.invoice(invoice_id, call.params.get("expand", []))
 
     def list_invoices(self, call: Call) -> dict:
-        query = {
-            key: value
-            for key, value in call.params.items()
-            if key in ("customer", "subscription", "limit", "starting_after")
-        }
-        found = self.need("GET", "/v1/invoices", query)
-        found["data"] = [self.invoice_from(raw) for raw in found["data"]]
+        return self._list(call, "/v1/invoices", ("customer", "subscription"), self.invoice_from)
+
+    def _list(self, call: Call, path: str, filters: tuple[str, ...], current) -> dict:
+        """A list from localstripe, with the filters it knows, each item in the current shape."""
+        wanted = (*filters, "limit", "starting_after")
+        found = self.need("GET", path, {key: value for key, value in call.params.items() if key in wanted})
+        found["data"] = [current(raw) for raw in found["data"]]
         return self.expand(found, call.params.get("expand", []))
 
     def pay_invoice_route(self, call: Call, invoice_id: str) -> dict:
