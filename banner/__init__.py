@@ -9,7 +9,7 @@ from flask import Flask, current_app, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from banner import config, forms
+from banner import config, forms, republish
 from banner.cli import group as cli_group
 from banner.config import ConfigError
 from banner.extensions import SessionInterface, csrf, db, limiter, login, migrate, talisman
@@ -43,6 +43,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     configure_errors(app)
     configure_templates(app)
     configure_cli(app)
+    republish.configure(app)
     return app
 
 

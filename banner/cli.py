@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from banner import payments
 from banner.assets import embed_script
+from banner.cli_publish import publish_command
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
 from banner.services import checkout, demo_data, outbox, receipts, reconcile
@@ -29,6 +30,7 @@ from banner.services import staff as staff_accounts
 log = logging.getLogger(__name__)
 
 group = AppGroup("banner", help="Reader-revenue commands.")
+group.add_command(publish_command)
 
 DEMO_STAFF = "admin@example.org"
 MIN_PASSWORD = 12

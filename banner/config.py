@@ -1,5 +1,6 @@
 """Settings: defaults for local development, then BANNER_* environment variables."""
 
+import importlib.util
 import os
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -92,6 +93,12 @@ DEFAULTS = {
     "EVENTS_PER_READER": "30 per minute;300 per day",
     "STAFF_IDLE_MINUTES": 30,  # a staff session unused this long ends
     "REQUIRE_ADMIN_2FA": False,  # admins must turn on two-factor before anything else
+    # static copies of the banner for a CDN (`banner publish`, and again after each staff save):
+    # a directory, and/or an S3-compatible bucket (credentials the usual AWS ways; boto3: the [s3] extra)
+    "PUBLISH_DIR": None,
+    "PUBLISH_S3_BUCKET": None,
+    "PUBLISH_S3_ENDPOINT_URL": None,  # None: AWS itself
+    "PUBLISH_S3_PREFIX": "",
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
@@ -171,6 +178,8 @@ def check(config):
         raise ConfigError(
             f"BANNER_TIMEZONE is an IANA time zone name like America/New_York, not {config['TIMEZONE']}."
         ) from None
+    if config["PUBLISH_S3_BUCKET"] and importlib.util.find_spec("boto3") is None:
+        raise ConfigError("BANNER_PUBLISH_S3_BUCKET is set but boto3 is missing: pip install 'banner[s3]'.")
     key = config["STRIPE_SECRET_KEY"]
     if key.startswith(LIVE_KEY_PREFIXES) and not config["ALLOW_LIVE_KEYS"]:
         raise ConfigError(

@@ -21,6 +21,7 @@ from banner.models import (
     Variant,
 )
 from banner.services import banners, campaigns
+from banner.signals import campaigns_changed
 
 
 class Taken(Exception):
@@ -205,6 +206,7 @@ def save_campaign(
     changed = _apply(campaign, asdict(fields))
     db.session.add(campaign)
     _publish(staff, ip, "campaign_edit", f"campaign:{campaign.slug}", created, changed)
+    campaigns_changed.send(campaign)
     return campaign
 
 
@@ -223,6 +225,7 @@ def save_variant(
         campaign.variants.append(variant)
     changed = _apply(variant, asdict(fields))
     _publish(staff, ip, "variant_edit", f"campaign:{campaign.slug}:variant:{variant.key}", created, changed)
+    campaigns_changed.send(campaign)
     return variant
 
 
@@ -240,13 +243,15 @@ def delete_variant(staff: StaffUser, variant: Variant, ip: str | None) -> None:
             "Gifts came from this variant, so it stays in the results. "
             "Set its weight to 0 to stop showing it."
         )
-    target = f"campaign:{variant.campaign.slug}:variant:{variant.key}"
+    campaign = variant.campaign
+    target = f"campaign:{campaign.slug}:variant:{variant.key}"
     # SQLite does not enforce the counters' ON DELETE CASCADE, so delete them here for both.
     db.session.execute(sa.delete(BannerStat).where(BannerStat.variant_id == variant.id))
     db.session.delete(variant)
     record_audit("variant_delete", staff, ip, target=target, data={"heading": variant.heading})
     db.session.commit()
     banners.clear_cache()
+    campaigns_changed.send(campaign)
 
 
 def record_audit(
