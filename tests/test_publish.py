@@ -1,5 +1,6 @@
 """Static publishing for a CDN: the script and the live campaigns' answers as files, kept fresh."""
 
+import importlib.util
 import json
 import os
 import threading
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from banner import ConfigError, create_app
 from banner.assets import embed_script
 from banner.cli_publish import publish_every, publish_once
 from banner.extensions import db
@@ -60,7 +62,7 @@ def test_published_files_are_what_the_app_answers(client, make_campaign, tmp_pat
             answer.headers["Cache-Control"],
         )
     # Without data-campaign: the live campaign of highest priority, as /api/banner picks it.
-    assert (tmp_path / "banner" / "live.json").read_bytes() == client.get("/api/banner?path=/story").data
+    assert (tmp_path / "banner" / "_live.json").read_bytes() == client.get("/api/banner?path=/story").data
     assert (manifest["live"], sorted(manifest["campaigns"])) == ("autumn", ["autumn", "spring"])
 
 
@@ -94,7 +96,7 @@ def test_a_campaign_that_stops_being_live_loses_its_file(make_campaign, tmp_path
     db.session.commit()
     report = publish.publish(tmp_path)
 
-    assert sorted(report.removed) == ["banner/live.json", "banner/spring.json"]
+    assert sorted(report.removed) == ["banner/_live.json", "banner/spring.json"]
     assert list(tmp_path.glob("banner/*")) == []
 
 
@@ -107,10 +109,10 @@ def test_targeted_campaigns_are_published_but_live_json_holds_one_for_every_page
 
     names = [static.path for static in files]
     assert {"banner/politics.json", "banner/from-social.json", "banner/spring.json"} <= set(names)
-    live = next(static for static in files if static.path == "banner/live.json")
+    live = next(static for static in files if static.path == "banner/_live.json")
     assert json.loads(live.body)["campaign"] == "spring"
     assert report.warnings == [
-        "politics, from-social target pages by path or referrer, which banner/live.json cannot: "
+        "politics, from-social target pages by path or referrer, which banner/_live.json cannot: "
         "tags on those pages need data-campaign (or no data-source)."
     ]
 
@@ -279,3 +281,22 @@ def test_a_failed_republication_keeps_the_save_and_warns_staff(
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'class="message warning"' in page
     assert "the CDN&#39;s copy of the banner could not be updated" in page
+
+
+def test_a_campaign_named_live_keeps_its_own_file(client, make_campaign, tmp_path):
+    make_campaign(slug="live", priority=1, path_include=["/live/"])
+    make_campaign(slug="spring", priority=0)
+
+    publish.publish(tmp_path)
+
+    assert (tmp_path / "banner" / "live.json").read_bytes() == client.get("/api/banner?campaign=live").data
+    assert (tmp_path / "banner" / "_live.json").read_bytes() == client.get("/api/banner?campaign=spring").data
+
+
+def test_a_bucket_without_boto3_is_refused_at_start_up(app_settings, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "boto3" else real(name, *a)
+    )
+    with pytest.raises(ConfigError, match=r"boto3 is missing: pip install 'banner\[s3\]'"):
+        create_app(app_settings | {"PUBLISH_S3_BUCKET": "banner-cdn"})

@@ -59,7 +59,7 @@ def test_each_file_is_uploaded_with_the_apps_bytes_and_headers(client, make_camp
 
     name = embed_script().hashed_name
     assert keys(bucket) == [
-        "site/cdn/banner/live.json",
+        "site/cdn/banner/_live.json",
         "site/cdn/banner/spring.json",
         f"site/cdn/{name}",
         "site/cdn/manifest.json",
@@ -68,7 +68,7 @@ def test_each_file_is_uploaded_with_the_apps_bytes_and_headers(client, make_camp
     for key, url in [
         (f"site/cdn/{name}", f"/{name}"),
         ("site/cdn/banner/spring.json", "/api/banner?campaign=spring"),
-        ("site/cdn/banner/live.json", "/api/banner?path=/"),
+        ("site/cdn/banner/_live.json", "/api/banner?path=/"),
     ]:
         stored, answer = bucket.get_object(Bucket=BUCKET, Key=key), client.get(url)
         assert stored["Body"].read() == answer.data

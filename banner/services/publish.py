@@ -5,13 +5,13 @@ S3-compatible bucket under BANNER_PUBLISH_S3_PREFIX:
 
     embed.<hash>.js      the served script, byte for byte what /embed.<hash>.js answers
     banner/<slug>.json   what /api/banner?campaign=<slug> answers, one file per campaign live now
-    banner/live.json     the answer for a tag without data-campaign: the live campaign of highest
+    banner/_live.json    the answer for a tag without data-campaign: the live campaign of highest
                          priority that targets every page (no path or referrer rules)
     manifest.json        the script's name and digest, the campaigns published and each file's digest
 
 One answer holds every variant of a campaign (the reader's browser picks one), so one file per
 campaign is all a page needs; the embed script with `data-source="<base>/banner"` fetches
-`<base>/banner/<data-campaign or live>.json` instead of /api/banner. A campaign that stops being
+`<base>/banner/<data-campaign or _live>.json` instead of /api/banner. A campaign that stops being
 live loses its file, which the script reads as "nothing to show". Files are written atomically
 (a temporary file, then a rename) and only when their bytes changed, so running it again
 rewrites nothing; old `embed.<hash>.js` files stay for the pages that pin them.
@@ -38,7 +38,7 @@ from banner.services import banners
 #: the folder of the answers, under the directory or the bucket's prefix
 ANSWERS = "banner"
 #: the answer for a tag without data-campaign
-LIVE = "live"
+LIVE = "_live"  #: a slug has no "_": no campaign can take this name
 MANIFEST = "manifest.json"
 SCRIPT_CACHE = "public, max-age=31536000, immutable"  #: as /embed.<hash>.js answers
 

@@ -191,9 +191,9 @@
   var timeout = AbortSignal.timeout, query = { path: location.pathname, ref: document.referrer };
   if (campaign) query.campaign = campaign;
   if (preview) query.preview = preview;
-  // data-source: the answers `banner publish` put on a CDN, one file per campaign and "live" for the rest.
+  // data-source: the answers `banner publish` put on a CDN, one file per campaign and "_live" for the rest.
   var source = !preview && script.getAttribute("data-source");
-  fetch(source ? source + "/" + (campaign || "live") + ".json" : service + "/api/banner?" + new URLSearchParams(query), { signal: timeout && timeout(2000) })
+  fetch(source ? source + "/" + (campaign || "_live") + ".json" : service + "/api/banner?" + new URLSearchParams(query), { signal: timeout && timeout(2000) })
     .then(function (response) { return response.ok && response.json(); }) // 204 or 404: nothing to show
     .then(function (data) {
       document.body ? show(data) : document.addEventListener("DOMContentLoaded", function () { show(data); });

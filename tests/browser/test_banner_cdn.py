@@ -99,7 +99,7 @@ def test_the_banner_reads_the_published_answer_from_the_cdn(cdn, page, live):
     expect(region(page)).to_contain_text("From the CDN")
     expect(region(page)).to_contain_text("$0 raised of $1,000")
     fetched = [url for url, _ in page.sent]
-    assert f"{cdn.url}/banner/live.json" in fetched
+    assert f"{cdn.url}/banner/_live.json" in fetched
     assert not any("/api/banner" in url for url in fetched)
     page.wait_for_timeout(2200)  # the impression is sent after 2 s, to the service itself
     assert any(url == f"{live}/api/events" for url, _ in page.sent)
