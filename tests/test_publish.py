@@ -3,7 +3,11 @@
 import importlib.util
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +19,7 @@ from banner.cli_publish import publish_every, publish_once
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Donor, Frequency, Gift, GiftStatus, Payment, Variant
 from banner.services import publish
+from tests.conftest import ROOT
 from tests.test_staff import campaign_form, variant_form
 
 
@@ -300,3 +305,48 @@ def test_a_bucket_without_boto3_is_refused_at_start_up(app_settings, monkeypatch
     )
     with pytest.raises(ConfigError, match=r"boto3 is missing: pip install 'banner\[s3\]'"):
         create_app(app_settings | {"PUBLISH_S3_BUCKET": "banner-cdn"})
+
+
+def test_publish_every_runs_as_a_service_until_sigterm(app, app_settings, make_campaign, tmp_path):
+    campaign = make_campaign(goal_amount=10_000)
+    env = (
+        os.environ
+        | {f"BANNER_{name}": str(value) for name, value in app_settings.items()}
+        | {"PYTHONPATH": str(ROOT)}
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "wsgi",
+        "banner",
+        "publish",
+        str(tmp_path),
+        "--every",
+        "1",
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    answer = tmp_path / "banner" / "spring.json"
+    try:
+        assert wait_until(lambda: answer.exists()), "the first pass wrote nothing"
+        assert json.loads(answer.read_text())["goal"]["percent"] == 0
+        pay(campaign, 5_000)
+        assert wait_until(lambda: json.loads(answer.read_text())["goal"]["percent"] == 50)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    assert output.startswith("Publishing every 1 s; SIGTERM or Ctrl-C stops.\n")
+    assert output.endswith("Publisher stopped.\n")
+
+
+def wait_until(condition, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
