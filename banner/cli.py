@@ -156,11 +156,14 @@ def ask_password() -> str:
 
 @group.command("embed-snippet")
 @click.option("--campaign", default=None, help="Pin one campaign (data-campaign).")
-def embed_snippet(campaign):
+@click.option("--source", default=None, help="Read the answers `publish` put here (data-source).")
+def embed_snippet(campaign, source):
     """Print the tag for article pages, plain and pinned with Subresource Integrity."""
     script = embed_script()
     base = current_app.config["PUBLIC_URL"].rstrip("/")
-    pin = f' data-campaign="{campaign}"' if campaign else ""
+    pin = (f' data-campaign="{campaign}"' if campaign else "") + (
+        f' data-source="{source}"' if source else ""
+    )
     click.echo("Follows every change of the banner script (recommended):")
     click.echo(f'<script async src="{base}/embed.js"{pin}></script>')
     click.echo("Pinned to this exact version; update it after each release:")

@@ -350,3 +350,16 @@ def wait_until(condition, timeout: float = 30) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def test_the_snippet_names_the_published_answers(app):
+    script = embed_script()
+    output = (
+        app.test_cli_runner()
+        .invoke(args=["banner", "embed-snippet", "--source", "https://cdn.example.org/banner"])
+        .output
+    )
+    assert (
+        f'<script async src="http://testserver/{script.hashed_name}" integrity="{script.integrity}" '
+        'crossorigin="anonymous" data-source="https://cdn.example.org/banner"></script>'
+    ) in output
