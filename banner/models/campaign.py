@@ -102,3 +102,13 @@ class Variant(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="variants")
+
+
+class CampaignsVersion(Model):
+    """One row whose number grows with every staff change to campaigns: each instance compares
+    it with the number its cached banners were built at (when no Redis holds that number)."""
+
+    __tablename__ = "campaigns_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)

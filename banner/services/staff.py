@@ -21,6 +21,7 @@ from banner.models import (
     Variant,
 )
 from banner.services import banners, campaigns
+from banner.signals import campaigns_changed
 
 
 class Taken(Exception):
@@ -205,6 +206,7 @@ def save_campaign(
     changed = _apply(campaign, asdict(fields))
     db.session.add(campaign)
     _publish(staff, ip, "campaign_edit", f"campaign:{campaign.slug}", created, changed)
+    campaigns_changed.send(campaign)
     return campaign
 
 
@@ -223,6 +225,7 @@ def save_variant(
         campaign.variants.append(variant)
     changed = _apply(variant, asdict(fields))
     _publish(staff, ip, "variant_edit", f"campaign:{campaign.slug}:variant:{variant.key}", created, changed)
+    campaigns_changed.send(campaign)
     return variant
 
 
@@ -247,6 +250,7 @@ def delete_variant(staff: StaffUser, variant: Variant, ip: str | None) -> None:
     record_audit("variant_delete", staff, ip, target=target, data={"heading": variant.heading})
     db.session.commit()
     banners.clear_cache()
+    campaigns_changed.send(None)
 
 
 def record_audit(
