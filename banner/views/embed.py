@@ -76,13 +76,21 @@ def _headers(kind: str, cache_control: str | None = None) -> list[tuple[str, str
     return cache[key]
 
 
+class PreparedResponse(Response):
+    """Bytes built in advance, with headers that need no fixing for the client: sent as they are
+    (Werkzeug would copy them, to make relative Location headers absolute, for instance)."""
+
+    def get_wsgi_headers(self, environ):
+        return self.headers
+
+
 def _send(body: bytes, etag: str, headers: list[tuple[str, str]]) -> Response:
     """Answer prepared bytes, or 304 when the client already holds them."""
     headers = [*headers, ("ETag", f'"{etag}"')]
     asked = request.environ.get("HTTP_IF_NONE_MATCH")
     if asked and parse_etags(asked).contains(etag):
         return Response(status=304, headers=headers)
-    return Response(body, headers=headers)
+    return PreparedResponse(body, headers=headers)
 
 
 def _public(response: Response, status: int, kind: str) -> Response:
