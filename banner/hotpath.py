@@ -6,8 +6,9 @@ in advance (banner.assets, services.banners). They read no session and set no co
 staff user, take no CSRF token, count against no rate limit and read no form, so the app-wide
 `before_request` and `after_request` hooks of the extensions (Flask-WTF, Flask-Limiter,
 Flask-Login, Talisman) and of create_app are skipped for them; their views set the few
-security headers such answers need (HOT_HEADERS). Everything else is Flask as usual: routing,
-the request and app contexts, error handlers, teardown.
+security headers such answers need (hot_headers), on their errors too. Everything else is Flask
+as usual: routing, the request and app contexts, teardown. A staff preview (`?preview=`) reads
+its campaign from the database; nothing else on the hot path does.
 """
 
 from flask import Flask, request

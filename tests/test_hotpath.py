@@ -89,6 +89,7 @@ def test_the_hot_path_answers_carry_the_security_headers_they_need(client, make_
     make_campaign()
     for url in (
         "/embed.js",
+        "/embed.0123456789abcdef.js",
         "/api/banner?campaign=spring",
         "/api/banner?campaign=nope",
         "/api/banner?path=%00",
