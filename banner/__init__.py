@@ -12,10 +12,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from banner import config, forms, republish
 from banner.cli import group as cli_group
 from banner.config import ConfigError
-from banner.extensions import SessionInterface, csrf, db, limiter, login, migrate, talisman
+from banner.extensions import csrf, db, limiter, login, migrate, talisman
+from banner.hotpath import App, SessionInterface, hot_headers
 from banner.money import format_amount, major_units
+from banner.services import donor_marker, staff_auth
 from banner.services import manage as manage_service
-from banner.services import staff_auth
 from banner.views import donate, embed, health, json_error, manage, reports, staff, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,7 @@ __all__ = ["ConfigError", "create_app"]
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app from BANNER_* settings, with `overrides` applied last (tests use them)."""
-    app = Flask(
+    app = App(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
@@ -37,6 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     configure_logging(app)
     configure_extensions(app)
     configure_security_headers(app)
+    configure_hot_path(app)
     configure_private_pages(app)
     configure_blueprints(app)
     configure_input(app)
@@ -129,6 +131,11 @@ def configure_security_headers(app: Flask) -> None:
     )
 
 
+def configure_hot_path(app: Flask) -> None:
+    """Keep the security headers of the banner's public answers, which skip Talisman (banner.hotpath)."""
+    app.extensions["hot_headers"] = hot_headers(app.config["ENV"] == "production")
+
+
 #: pages with a donor's data or a staff member's view: never kept by a browser's or a proxy's cache
 PRIVATE_BLUEPRINTS = frozenset({"manage", "staff", "reports"})
 PRIVATE_ENDPOINTS = frozenset({"donate.thanks", "donate.receipt"})
@@ -207,6 +214,8 @@ def configure_errors(app: Flask) -> None:
 def configure_templates(app: Flask) -> None:
     app.add_template_filter(format_amount, "money")
     app.add_template_filter(major_units, "major_units")
+    app.add_template_filter(donor_marker.gave_marker, "gave_marker")
+    app.add_template_filter(donor_marker.cancelled_marker, "cancelled_marker")
 
 
 def configure_cli(app: Flask) -> None:

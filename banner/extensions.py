@@ -3,8 +3,6 @@
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from flask import request
-from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -40,15 +38,3 @@ login = LoginManager()
 talisman = Talisman()
 #: limits are set per route; storage is BANNER_REDIS_URL when set, else this process's memory
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-
-
-class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, left out of the public banner endpoints: their answers
-    are the same for everyone, so they set no cookie and do not vary by one."""
-
-    PUBLIC_BLUEPRINTS = frozenset({"embed"})
-
-    def save_session(self, app, session, response):
-        if request.blueprint in self.PUBLIC_BLUEPRINTS:
-            return
-        super().save_session(app, session, response)

@@ -474,7 +474,9 @@ class CampaignForm(FlaskForm):
         validators=[InputRequired("Enter a number of days."), NumberRange(0, 3650, "Use 0 to 3650 days.")],
     )
     gave_hide_days = IntegerField(
-        "Days hidden after a reader gives",
+        "Days hidden after a reader gives once",
+        description="Then the reader sees the variants for former donors. A monthly or yearly donor "
+        "sees no banner until they cancel and their paid period ends.",
         default=365,
         validators=[InputRequired("Enter a number of days."), NumberRange(0, 3650, "Use 0 to 3650 days.")],
     )

@@ -3,6 +3,7 @@ the banner on the demo article page in Chromium.
 
     .venv/bin/python bench/run.py            # about 3 minutes; prints a Markdown results table
     .venv/bin/python bench/run.py --keep     # keep the temporary folder (logs, configs) afterwards
+    .venv/bin/python bench/run.py --gunicorn="-w 2 -k gthread --threads 8"   # other gunicorn options
 
 Loopback only (127.0.0.1:5055 gunicorn, :5056 nginx, :8077 the article page). Every load is
 bounded: wrk runs for -d10s (-d2s to warm up), the browser loads the page 1 + 20 times.
@@ -14,6 +15,7 @@ import gzip
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -39,6 +41,7 @@ BANNER_PATH = "/api/banner?campaign=spring&path=/news/story"
 TARGETS = [("/embed.js", "/embed.js"), ("/api/banner?campaign=spring&path=/news/story", BANNER_PATH)]
 WRK_ARGS = ["-t2", "-c50", "-d10s", "--latency"]
 WRK_RUNS = 3
+GUNICORN_OPTIONS = ["-w", "2"]  #: sync workers unless --gunicorn says otherwise
 LOADS = 20
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -440,7 +443,7 @@ def report(
         "",
         machine,
         "",
-        f"wrk {' '.join(WRK_ARGS)}, median of {WRK_RUNS} runs; gunicorn -w 2 (sync), "
+        f"wrk {' '.join(WRK_ARGS)}, median of {WRK_RUNS} runs; gunicorn {shlex.join(GUNICORN_OPTIONS)}, "
         "nginx worker_processes 2; both serve identical bodies.",
         "",
         "| endpoint | gunicorn req/s | nginx req/s | gunicorn/nginx | gunicorn p50 | gunicorn p99 |",
@@ -524,7 +527,9 @@ def gzip9(data: bytes) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--gunicorn", default="-w 2", help="gunicorn's options (default: -w 2, sync workers)")
     options = parser.parse_args()
+    GUNICORN_OPTIONS[:] = shlex.split(options.gunicorn)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, interrupted)
     processes = Processes()
@@ -540,7 +545,7 @@ def main() -> int:
         prepare_database(env)
         processes.start(
             "gunicorn",
-            [str(BIN / "gunicorn"), "-w", "2", "-b", f"{HOST}:{GUNICORN_PORT}", "wsgi:app"],
+            [str(BIN / "gunicorn"), *GUNICORN_OPTIONS, "-b", f"{HOST}:{GUNICORN_PORT}", "wsgi:app"],
             tmp / "gunicorn.log",
             cwd=ROOT,
             env=env,

@@ -13,7 +13,7 @@ from itsdangerous import URLSafeTimedSerializer
 from banner import billing, payments
 from banner.extensions import db
 from banner.models import Frequency, Gift, GiftEvent, GiftStatus
-from banner.services import links, manage
+from banner.services import donor_marker, links, manage
 from tests import fake_stripe as fake
 from tests import stripe_events as se
 from tests.stripe_helpers import VISA, confirm_setup, give
@@ -532,8 +532,10 @@ def test_cancelling_records_the_reason_and_the_channel_and_confirms_by_email(cli
         },
     )
     assert page.status_code == 200 and "Your gift is cancelled" in page.text
-    assert 'href="https://news.example/story#banner-former"' in page.text
     monthly = reload(monthly)
+    # a current donor until the paid month ends, a former one after (the banner's marker)
+    assert f'href="https://news.example/story#{donor_marker.cancelled_marker(monthly)}"' in page.text
+    assert donor_marker.cancelled_marker(monthly).startswith("banner-gave-")
     assert monthly.status is GiftStatus.CANCELLING  # the paid month runs out first
     assert (monthly.cancellation_reason, monthly.cancellation_channel) == ("community", "donor")
     assert monthly.cancellation_comment.startswith("I am seriously")

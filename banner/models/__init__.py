@@ -2,7 +2,7 @@
 
 from banner.models.banner_stats import EVENT_COLUMNS, BannerStat
 from banner.models.base import CURRENCIES, new_reference, utcnow
-from banner.models.campaign import Campaign, CampaignStatus, GoalMode, Placement, Variant
+from banner.models.campaign import Campaign, CampaignStatus, CampaignsVersion, GoalMode, Placement, Variant
 from banner.models.donor import (
     MRR_STATUSES,
     Actor,
@@ -61,6 +61,7 @@ __all__ = [
     "BannerStat",
     "Campaign",
     "CampaignStatus",
+    "CampaignsVersion",
     "Donor",
     "Frequency",
     "Gift",

@@ -58,7 +58,8 @@ class Campaign(Model):
     referrer_domains: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     placement: Mapped[Placement] = mapped_column(enum_column(Placement), default=Placement.BOTTOM)
     dismiss_days: Mapped[int] = mapped_column(default=14)  #: hide after a reader closes it
-    gave_hide_days: Mapped[int] = mapped_column(default=365)  #: hide after a reader gives
+    #: a gift once from this campaign hides every banner this long, then the reader is a former donor
+    gave_hide_days: Mapped[int] = mapped_column(default=365)
     daily_cap: Mapped[int | None]  #: impressions per reader per day; None is no cap
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -102,3 +103,13 @@ class Variant(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="variants")
+
+
+class CampaignsVersion(Model):
+    """One row whose number grows with every staff change to campaigns: each instance compares
+    it with the number its cached banners were built at (when no Redis holds that number)."""
+
+    __tablename__ = "campaigns_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)

@@ -1,13 +1,20 @@
 """Which banner a page shows: the live campaign that targets it, its variants and its progress.
 
-The answer depends only on the query (campaign, path, referrer), never on the reader, so a CDN
-may cache it; the reader's variant, dismissals and caps are decided in the browser. Live
-campaigns are read from the database at most once per BANNER_CACHE_SECONDS per process.
+The answer depends only on the query (campaign, path, referrer, and whether the reader is a
+current or former donor, which the browser remembers), never on who the reader is, so a CDN may
+cache it; the reader's variant, dismissals and caps are decided in the browser.
+
+Every answer is built once per state of the live campaigns (JSON bytes and their ETag), kept in
+this process, and rebuilt when BANNER_CACHE_SECONDS have passed (goal progress moves) or when the
+campaigns version moved (a staff change, here or on another instance: services.campaigns_version,
+looked at every CHECK_SECONDS). So answering a page costs no database work.
 """
 
+import hashlib
+import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -19,10 +26,38 @@ from sqlalchemy.orm import selectinload
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Frequency, Variant, utcnow
 from banner.money import format_amount, major_units
-from banner.services import campaigns
+from banner.services import campaigns, campaigns_version
+from banner.signals import campaigns_changed
 
 PREVIEW_SALT = "banner-preview"
 PREVIEW_HOURS = 24  #: how long a preview link staff make works
+#: what the browser says of its reader: a donor whose gift runs ("current") sees no banner; one
+#: who gave before ("former") sees the campaign's variants for former donors, when it has some
+DONOR_STATES = ("current", "former")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A banner answer as sent: its JSON bytes and their ETag, built once per campaign state."""
+
+    body: bytes
+    etag: str
+    payload: dict = field(compare=False)
+
+    @classmethod
+    def of(cls, payload: dict) -> "Answer":
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        return cls(body, hashlib.sha256(body).hexdigest()[:16], payload)
+
+
+@dataclass
+class LiveCampaigns:
+    """This process's copy of the live campaigns, and when to look again whether it is stale."""
+
+    snapshots: list["Snapshot"]
+    version: int | None  #: the campaigns version it was built at
+    expires: float  #: time.monotonic() after which goal progress is read again
+    next_check: float  #: time.monotonic() after which the campaigns version is read again
 
 
 @dataclass(frozen=True)
@@ -38,6 +73,8 @@ class Snapshot:
     path_exclude: tuple[str, ...]
     referrer_domains: tuple[str, ...]
     payload: dict
+    #: the answer for any reader (key None) and for a former donor ("former")
+    answers: dict[str | None, Answer]
 
     def is_live(self, now: datetime) -> bool:
         return (
@@ -62,24 +99,34 @@ class Snapshot:
         return True
 
 
-def choose(slug: str | None, path: str, referrer: str | None, preview: str | None = None) -> dict | None:
-    """Return the banner for a page: the named campaign if live, else the live campaign of
-    highest priority that targets the page; None when nothing should show.
-
-    `preview`, a token from preview_token(), shows that campaign and variant whatever their
-    status and schedule, for PREVIEW_HOURS after staff made it; any other value shows nothing.
-    """
+def choose(
+    slug: str | None,
+    path: str,
+    referrer: str | None,
+    preview: str | None = None,
+    donor: str | None = None,
+) -> dict | None:
+    """Return the banner for a page (see answer()); `preview`, a token from preview_token(), shows
+    that campaign and variant whatever their status and schedule, for PREVIEW_HOURS after staff
+    made it; any other value shows nothing."""
     if preview:
         return _preview(preview)
+    chosen = answer(slug, path, referrer, donor)
+    return chosen.payload if chosen is not None else None
+
+
+def answer(slug: str | None, path: str, referrer: str | None, donor: str | None = None) -> Answer | None:
+    """Return the banner for a page, ready to send: the named campaign if live, else the live
+    campaign of highest priority (the oldest among equals) that targets the page; None when
+    nothing should show, or when the reader is a current donor."""
+    if donor == "current":
+        return None
     now = utcnow()
     for snapshot in _live_snapshots():
         if not snapshot.is_live(now):
             continue
-        if slug:
-            if snapshot.slug == slug:
-                return snapshot.payload
-        elif snapshot.targets(path, referrer):
-            return snapshot.payload
+        if snapshot.slug == slug if slug else snapshot.targets(path, referrer):
+            return snapshot.answers["former" if donor == "former" else None]
     return None
 
 
@@ -89,26 +136,42 @@ def clear_cache() -> None:
     current_app.extensions.pop("progress_cache", None)
 
 
+@campaigns_changed.connect
+def _campaigns_changed(sender, **extra) -> None:
+    """Rebuild the banners here at once, and tell the other instances through the version."""
+    clear_cache()
+    campaigns_version.bump()
+
+
 def _live_snapshots() -> list[Snapshot]:
-    """Return live-status campaigns by priority, from a cache at most BANNER_CACHE_SECONDS old."""
-    cached = current_app.extensions.get("banner_cache")
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
+    """Return live-status campaigns by priority, from this process's copy while it is fresh."""
+    cached: LiveCampaigns | None = current_app.extensions.get("banner_cache")
+    now = time.monotonic()
+    if cached is not None and now < cached.next_check:
+        return cached.snapshots  # the hot path: no database, no Redis
+    version = campaigns_version.read()
+    if cached is not None and version is not None and version == cached.version and now < cached.expires:
+        cached.next_check = now + campaigns_version.CHECK_SECONDS
+        return cached.snapshots
     rows = db.session.scalars(
         sa.select(Campaign)
         .where(Campaign.status == CampaignStatus.LIVE)
         .options(selectinload(Campaign.variants))
         .order_by(Campaign.priority.desc(), Campaign.id)
     ).all()
-    snapshots = [_snapshot(campaign) for campaign in rows]
-    current_app.extensions["banner_cache"] = (
-        time.monotonic() + current_app.config["CACHE_SECONDS"],
+    snapshots = [snapshot(campaign) for campaign in rows]
+    current_app.extensions["banner_cache"] = LiveCampaigns(
         snapshots,
+        version,
+        expires=now + current_app.config["CACHE_SECONDS"],
+        next_check=now + campaigns_version.CHECK_SECONDS,
     )
     return snapshots
 
 
-def _snapshot(campaign: Campaign) -> Snapshot:
+def snapshot(campaign: Campaign) -> Snapshot:
+    """Return the campaign as the banner answers it (its answers built once), detached from the session."""
+    data = payload(campaign)
     return Snapshot(
         campaign_id=campaign.id,
         slug=campaign.slug,
@@ -118,8 +181,20 @@ def _snapshot(campaign: Campaign) -> Snapshot:
         path_include=tuple(campaign.path_include or ()),
         path_exclude=tuple(campaign.path_exclude or ()),
         referrer_domains=tuple(d.lower() for d in campaign.referrer_domains or ()),
-        payload=payload(campaign),
+        payload=data,
+        answers={
+            None: Answer.of(for_audience(data, None)),
+            "former": Answer.of(for_audience(data, "former")),
+        },
     )
+
+
+def for_audience(data: dict, donor: str | None) -> dict:
+    """Return the payload with the variants meant for this reader: a former donor's when the
+    reader is one and the campaign has some, else those for all readers."""
+    everyone = [variant for variant in data["variants"] if variant["audience"] == "all"]
+    former = [variant for variant in data["variants"] if variant["audience"] == "former"]
+    return {**data, "variants": former if donor == "former" and former else everyone}
 
 
 def preview_token(slug: str, key: str) -> str:
@@ -153,7 +228,6 @@ def payload(campaign: Campaign) -> dict:
         "campaign": campaign.slug,
         "placement": campaign.placement.value,
         "dismissDays": campaign.dismiss_days,
-        "gaveDays": campaign.gave_hide_days,
         "cap": campaign.daily_cap,
         "goal": {
             "percent": progress.percent,

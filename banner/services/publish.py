@@ -4,7 +4,8 @@ What `flask --app wsgi banner publish` writes, in a directory and (when configur
 S3-compatible bucket under BANNER_PUBLISH_S3_PREFIX:
 
     embed.<hash>.js      the served script, byte for byte what /embed.<hash>.js answers
-    banner/<slug>.json   what /api/banner?campaign=<slug> answers, one file per campaign live now
+    banner/<slug>.json   what /api/banner?campaign=<slug> answers, one file per campaign live now,
+                         and banner/<slug>.former.json, what it answers a former donor (donor=former)
     banner/_live.json    the answer for a tag without data-campaign: the live campaign of highest
                          priority that targets every page (no path or referrer rules)
     manifest.json        the script's name and digest, the campaigns published and each file's digest
@@ -24,10 +25,9 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 import sqlalchemy as sa
-from flask import Response, current_app
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from banner.assets import embed_script
@@ -127,15 +127,13 @@ def build() -> tuple[list[StaticFile], Report]:
         )
         if campaign.is_live(now)
     ]
-    answers = {campaign.slug: _answer(campaign) for campaign in live}
-    for slug, body in answers.items():
-        files.append(StaticFile(f"{ANSWERS}/{slug}.json", body, "application/json", answer_cache))
+    answers = {campaign.slug: banners.snapshot(campaign).answers for campaign in live}
+    for slug, answer in answers.items():
+        files.extend(_answer_files(slug, answer, answer_cache))
     everywhere = next((campaign for campaign in live if not _targeted(campaign)), None)
     outranking = [campaign.slug for campaign in live[: live.index(everywhere) if everywhere else None]]
     if everywhere is not None:
-        files.append(
-            StaticFile(f"{ANSWERS}/{LIVE}.json", answers[everywhere.slug], "application/json", answer_cache)
-        )
+        files.extend(_answer_files(LIVE, answers[everywhere.slug], answer_cache))
     if outranking:
         report.warnings.append(
             f"{', '.join(outranking)} target pages by path or referrer, which {ANSWERS}/{LIVE}.json cannot: "
@@ -154,9 +152,15 @@ def build() -> tuple[list[StaticFile], Report]:
     return files, report
 
 
-def _answer(campaign: Campaign) -> bytes:
-    """Return the bytes /api/banner answers for the campaign."""
-    return cast(Response, current_app.json.response(banners.payload(campaign))).get_data()
+def _answer_files(name: str, answers: dict, cache_control: str) -> list[StaticFile]:
+    """Return the bytes /api/banner answers for the campaign: `<name>.json` for any reader and
+    `<name>.former.json` for a former donor (the script asks for it; a current donor asks nothing)."""
+    return [
+        StaticFile(f"{ANSWERS}/{name}.json", answers[None].body, "application/json", cache_control),
+        StaticFile(
+            f"{ANSWERS}/{name}.former.json", answers["former"].body, "application/json", cache_control
+        ),
+    ]
 
 
 def _targeted(campaign: Campaign) -> bool:

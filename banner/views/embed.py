@@ -2,12 +2,14 @@
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, current_app, request
 from flask_limiter.util import get_remote_address
+from werkzeug.http import parse_etags
 
 from banner.assets import embed_script
+from banner.banner_query import BadBannerQuery, read_banner_query
 from banner.extensions import csrf, limiter
-from banner.forms import BannerQueryForm, BeaconBatch, BeaconError, read_beacons
+from banner.forms import BeaconBatch, BeaconError, read_beacons
 from banner.services import banners, beacons
 from banner.views import json_error
 
@@ -19,44 +21,83 @@ MAX_EVENTS_BODY = 16_384  # bytes; a batch of 50 events is about 4 kB
 @bp.get("/embed.js")
 def embed_js():
     loaded = embed_script()
-    return _script_response(loaded, "public, max-age=300, stale-while-revalidate=86400")
+    return _send(
+        loaded.body, loaded.etag, _headers("script", "public, max-age=300, stale-while-revalidate=86400")
+    )
 
 
 @bp.get("/embed.<digest>.js")
 def embed_js_pinned(digest):
     loaded = embed_script()
-    if digest != loaded.etag:
-        abort(404)
-    return _script_response(loaded, "public, max-age=31536000, immutable")
-
-
-def _script_response(loaded, cache_control: str) -> Response:
-    response = Response(loaded.body, mimetype="text/javascript")
-    response.set_etag(loaded.etag)
-    response.headers["Cache-Control"] = cache_control
-    response.headers["Access-Control-Allow-Origin"] = "*"  # lets hosts pin it with SRI
-    response.make_conditional(request)
-    return response
+    if digest != loaded.etag:  # answered here: the hot path's answers skip the error pages' headers
+        return _public(Response("There is nothing at this address.\n", mimetype="text/plain"), 404, "banner")
+    return _send(loaded.body, loaded.etag, _headers("script", "public, max-age=31536000, immutable"))
 
 
 @bp.get("/api/banner")
 def banner_choice():
-    form = BannerQueryForm(request.args)
-    if not form.validate():
-        return _public(json_error("invalid", "Bad banner query.", 400, fields=form.errors)[0], 400)
-    chosen = banners.choose(form.campaign.data, form.path.data, form.ref.data, form.preview.data)
-    if chosen is None:
-        return _public(Response(status=204), 204)
-    return _public(current_app.json.response(chosen), 200, preview=bool(form.preview.data))
+    try:
+        query = read_banner_query(request.args)
+    except BadBannerQuery as error:
+        response, status = json_error("invalid", "Bad banner query.", 400, fields=error.fields)
+        return _public(response, status, "banner")
+    if query.preview:
+        data = banners.choose(query.campaign, query.path, query.ref, query.preview)
+        if data is None:
+            return _public(Response(status=204), 204, "preview")
+        return _public(current_app.json.response(data), 200, "preview")
+    answer = banners.answer(query.campaign, query.path, query.ref, query.donor)
+    if answer is None:
+        return _public(Response(status=204), 204, "banner")
+    return _send(answer.body, answer.etag, _headers("banner"))
 
 
-def _public(response, status: int, preview: bool = False) -> Response:
+#: what each kind of public answer is: its type and how long anyone may keep it
+CONTENT_TYPES = {"script": "text/javascript; charset=utf-8", "banner": "application/json", "preview": None}
+
+
+def _headers(kind: str, cache_control: str | None = None) -> list[tuple[str, str]]:
+    """Return the headers of a public answer, made once per app: its type, caching, CORS and security."""
+    cache = current_app.extensions.setdefault("public_headers", {})
+    key = (kind, cache_control)
+    if key not in cache:
+        if cache_control is None:
+            seconds = current_app.config["CACHE_SECONDS"]
+            cache_control = (
+                "no-store" if kind == "preview" else f"public, max-age={seconds}, s-maxage={seconds}"
+            )
+        content_type = [("Content-Type", CONTENT_TYPES[kind])] if CONTENT_TYPES[kind] else []
+        cache[key] = [
+            *content_type,
+            ("Cache-Control", cache_control),
+            ("Access-Control-Allow-Origin", "*"),  # any site's page may read it (and pin the script with SRI)
+            *current_app.extensions["hot_headers"],
+        ]
+    return cache[key]
+
+
+class PreparedResponse(Response):
+    """Bytes built in advance, with headers that need no fixing for the client: sent as they are
+    (Werkzeug would copy them, to make relative Location headers absolute, for instance)."""
+
+    def get_wsgi_headers(self, environ):
+        return self.headers
+
+
+def _send(body: bytes, etag: str, headers: list[tuple[str, str]]) -> Response:
+    """Answer prepared bytes, or 304 when the client already holds them."""
+    headers = [*headers, ("ETag", f'"{etag}"')]
+    asked = request.environ.get("HTTP_IF_NONE_MATCH")
+    if asked and parse_etags(asked).contains(etag):
+        return Response(status=304, headers=headers)
+    return PreparedResponse(body, headers=headers)
+
+
+def _public(response: Response, status: int, kind: str) -> Response:
     response.status_code = status
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    seconds = current_app.config["CACHE_SECONDS"]
-    response.headers["Cache-Control"] = (
-        "no-store" if preview else f"public, max-age={seconds}, s-maxage={seconds}"
-    )
+    for name, value in _headers(kind):
+        if name != "Content-Type":
+            response.headers[name] = value
     return response
 
 

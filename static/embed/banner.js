@@ -160,16 +160,12 @@
     var variants = data && data.variants, total = 0, readerId = recall("id"), pick, i;
     if (!variants || !variants.length) return;
     if (!data.preview) {
-      var gave = recall("gave"), closed = recall("closed:" + data.campaign), today = new Date().toDateString();
-      var shown = recall("seen") || {};
-      if (gave && now - gave < data.gaveDays * DAY || closed && now - closed < data.dismissDays * DAY) return;
+      var closed = recall("closed:" + data.campaign), today = new Date().toDateString(), shown = recall("seen") || {};
+      if (closed && now - closed < data.dismissDays * DAY) return;
       if (shown.day != today) shown = { day: today };
       if (data.cap && (shown[data.campaign] || 0) >= data.cap) return; // the campaign's daily cap per reader
       shown[data.campaign] = (shown[data.campaign] || 0) + 1;
       remember("seen", shown);
-      var welcomeBack = variants.filter(function (variant) { return variant.audience == "former"; });
-      variants = recall("former") && welcomeBack.length ? welcomeBack
-        : variants.filter(function (variant) { return variant.audience == "all"; });
     }
     if (!readerId) remember("id", readerId = now.toString(36) + Math.random().toString(36).slice(2));
     variants.forEach(function (variant) { total += variant.weight; });
@@ -182,18 +178,22 @@
     preview: function (data, slot) { data.preview = 1; return render(data, data.variants[0], slot); }
   };
   if (!service) return;
-  var marker = /^#banner-(gave|former)$/.exec(location.hash); // back from giving or cancelling
+  // Back from giving (#banner-gave-<days>: a current donor that long) or cancelling (#banner-former).
+  var marker = /^#banner-(gave|former)-?(\d*)$/.exec(location.hash), donor = recall("donor");
   if (marker) {
-    remember(marker[1], now);
+    remember("donor", donor = marker[1] == "gave" ? now + (marker[2] || 365) * DAY : 0); // when they stop being current
     history.replaceState(null, "", location.pathname + location.search);
   }
   var preview = new URLSearchParams(location.search).get("banner_preview"), campaign = script.getAttribute("data-campaign");
   var timeout = AbortSignal.timeout, query = { path: location.pathname, ref: document.referrer };
-  if (campaign) query.campaign = campaign;
+  if (campaign) query.campaign = campaign; // else the service picks the live campaign for this page
   if (preview) query.preview = preview;
-  // data-source: the answers `banner publish` put on a CDN, one file per campaign and "_live" for the rest.
+  if (donor != null) query.donor = now < donor ? "current" : "former"; // a current donor is shown nothing
+  // data-source: the answers `banner publish` put on a CDN, one file per campaign and "_live" for
+  // the rest, each with a ".former" twin for former donors; a current donor asks for nothing there.
   var source = !preview && script.getAttribute("data-source");
-  fetch(source ? source + "/" + (campaign || "_live") + ".json" : service + "/api/banner?" + new URLSearchParams(query), { signal: timeout && timeout(2000) })
+  if (source && now < donor) return;
+  fetch(source ? source + "/" + (campaign || "_live") + (donor != null ? ".former" : "") + ".json" : service + "/api/banner?" + new URLSearchParams(query), { signal: timeout && timeout(2000) })
     .then(function (response) { return response.ok && response.json(); }) // 204 or 404: nothing to show
     .then(function (data) {
       document.body ? show(data) : document.addEventListener("DOMContentLoaded", function () { show(data); });

@@ -350,6 +350,31 @@ def test_a_former_donor_is_welcomed_back(site, campaign, reader, browser):
     close(stranger.context)
 
 
+def test_a_current_donor_sees_nothing_until_their_gift_ends_then_is_a_former_donor(site, campaign, reader):
+    campaign(
+        variants=[
+            Variant(key="a", heading="Heading A"),
+            Variant(key="back", heading="Welcome back", audience="former"),
+        ]
+    )
+    asked = []
+    reader.on("request", lambda request: "/api/banner" in request.url and asked.append(request.url))
+    reader.goto(site + "/#banner-gave-3650")  # back from a monthly gift's thank-you page
+    reader.wait_for_timeout(1500)
+    expect(banner(reader)).to_have_count(0)
+    assert "donor=current" in asked[-1] and "campaign=" not in asked[-1]  # the page pins no campaign
+
+    reader.goto(site + "/#banner-gave-10")  # cancelled, paid for 10 more days: still current
+    reader.wait_for_timeout(1500)
+    expect(banner(reader)).to_have_count(0)
+
+    # 11 days later the paid period is over: the reader is a former donor
+    reader.evaluate("localStorage.setItem('dbn:donor', JSON.stringify(Date.now() - 864e5))")
+    reader.goto(site + "/")
+    expect(banner(reader)).to_contain_text("Welcome back")
+    assert "donor=former" in asked[-1]
+
+
 PHONES = [(360, 640), (390, 844)]
 DEMO_VARIANT = dict(
     key="b",
