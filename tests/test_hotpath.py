@@ -231,5 +231,5 @@ def test_the_cancellation_link_marks_a_former_donor_once_the_paid_period_ends():
     paid_on = Gift(frequency=Frequency.MONTH, current_period_end=utcnow() + timedelta(days=9, hours=2))
     assert cancelled_marker(paid_on) == "banner-gave-10"
     ended = Gift(frequency=Frequency.MONTH, current_period_end=utcnow() - timedelta(days=1))
-    assert cancelled_marker(ended) == "banner-former"
-    assert cancelled_marker(Gift(frequency=Frequency.MONTH)) == "banner-former"
+    assert cancelled_marker(ended) == "banner-gave-0"
+    assert cancelled_marker(Gift(frequency=Frequency.MONTH)) == "banner-gave-0"

@@ -68,6 +68,10 @@ def test_published_files_are_what_the_app_answers(client, make_campaign, tmp_pat
         )
     # Without data-campaign: the live campaign of highest priority, as /api/banner picks it.
     assert (tmp_path / "banner" / "_live.json").read_bytes() == client.get("/api/banner?path=/story").data
+    # A former donor's twin: what the service answers donor=former.
+    assert (tmp_path / "banner" / "spring.former.json").read_bytes() == (
+        client.get("/api/banner?campaign=spring&donor=former").data
+    )
     assert (manifest["live"], sorted(manifest["campaigns"])) == ("autumn", ["autumn", "spring"])
 
 
@@ -101,7 +105,12 @@ def test_a_campaign_that_stops_being_live_loses_its_file(make_campaign, tmp_path
     db.session.commit()
     report = publish.publish(tmp_path)
 
-    assert sorted(report.removed) == ["banner/_live.json", "banner/spring.json"]
+    assert sorted(report.removed) == [
+        "banner/_live.former.json",
+        "banner/_live.json",
+        "banner/spring.former.json",
+        "banner/spring.json",
+    ]
     assert list(tmp_path.glob("banner/*")) == []
 
 
@@ -125,7 +134,7 @@ def test_targeted_campaigns_are_published_but_live_json_holds_one_for_every_page
 def test_no_live_json_when_every_live_campaign_is_targeted(make_campaign, tmp_path):
     make_campaign(slug="politics", path_include=["/politics/"])
     publish.publish(tmp_path)
-    assert sorted(p.name for p in (tmp_path / "banner").iterdir()) == ["politics.json"]
+    assert sorted(p.name for p in (tmp_path / "banner").iterdir()) == ["politics.former.json", "politics.json"]
 
 
 def test_publishing_again_rewrites_nothing(make_campaign, tmp_path):
@@ -136,7 +145,7 @@ def test_publishing_again_rewrites_nothing(make_campaign, tmp_path):
 
     again = publish.publish(tmp_path)
 
-    assert len(first.written) == 4 and again.written == [] and again.removed == []
+    assert len(first.written) == 6 and again.written == [] and again.removed == []
     assert sorted(again.unchanged) == sorted(first.written)
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
     assert {path: path.stat().st_ino for path in stamps} == inodes
@@ -174,8 +183,8 @@ def test_the_command_prints_progress_and_a_summary(app, make_campaign, tmp_path)
 
     assert first.exit_code == 0, first.output
     assert f"wrote {tmp_path / 'banner' / 'spring.json'}" in first.output
-    assert first.output.endswith("4 written, 0 unchanged, 0 removed.\n")
-    assert again.output == "0 written, 4 unchanged, 0 removed.\n"
+    assert first.output.endswith("6 written, 0 unchanged, 0 removed.\n")
+    assert again.output == "0 written, 6 unchanged, 0 removed.\n"
 
 
 def test_the_command_says_when_there_is_nowhere_to_publish(app):
@@ -360,6 +369,6 @@ def test_the_snippet_names_the_published_answers(app):
         .output
     )
     assert (
-        f'<script async src="http://testserver/{script.hashed_name}" integrity="{script.integrity}" '
+        f'<script async src="{app.config["PUBLIC_URL"]}/{script.hashed_name}" integrity="{script.integrity}" '
         'crossorigin="anonymous" data-source="https://cdn.example.org/banner"></script>'
     ) in output

@@ -59,12 +59,14 @@ def test_each_file_is_uploaded_with_the_apps_bytes_and_headers(client, make_camp
 
     name = embed_script().hashed_name
     assert keys(bucket) == [
+        "site/cdn/banner/_live.former.json",
         "site/cdn/banner/_live.json",
+        "site/cdn/banner/spring.former.json",
         "site/cdn/banner/spring.json",
         f"site/cdn/{name}",
         "site/cdn/manifest.json",
     ]
-    assert len(report.written) == 4
+    assert len(report.written) == 6
     for key, url in [
         (f"site/cdn/{name}", f"/{name}"),
         ("site/cdn/banner/spring.json", "/api/banner?campaign=spring"),
@@ -95,7 +97,10 @@ def test_publishing_again_uploads_nothing_and_removes_what_is_no_longer_live(mak
     db.session.commit()
     ended = publish.publish()
 
-    assert ended.removed == [f"s3://{BUCKET}/site/cdn/banner/spring.json"]
+    assert sorted(ended.removed) == [
+        f"s3://{BUCKET}/site/cdn/banner/spring.former.json",
+        f"s3://{BUCKET}/site/cdn/banner/spring.json",
+    ]
     assert "site/cdn/embed.0123456789abcdef.js" in keys(bucket)  # pages that pin it still load it
     assert "elsewhere/banner/spring.json" in keys(bucket)  # outside the prefix: not ours to delete
 
@@ -105,7 +110,7 @@ def test_the_command_publishes_to_a_directory_and_the_bucket(app, make_campaign,
     result = app.test_cli_runner().invoke(args=["banner", "publish", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"uploaded s3://{BUCKET}/site/cdn/banner/spring.json" in result.output
-    assert result.output.endswith("8 written, 0 unchanged, 0 removed.\n")
+    assert result.output.endswith("12 written, 0 unchanged, 0 removed.\n")
     assert (tmp_path / "banner" / "spring.json").read_bytes() == (
         bucket.get_object(Bucket=BUCKET, Key="site/cdn/banner/spring.json")["Body"].read()
     )

@@ -1,9 +1,10 @@
 """What the banner script remembers of a reader who gave: until when they are a current donor.
 
-Links back to the article from the thank-you and cancellation pages end in `#banner-gave-<days>`
-(a current donor for that many days, a former one after) or `#banner-former` (a former donor
-now); the script keeps the end in `localStorage` and tells /api/banner `donor=current` (no
-banner) or `donor=former` (the campaign's variants for former donors, when it has some).
+Links back to the article from the thank-you and cancellation pages end in `#banner-gave-<days>`:
+a current donor for that many days, a former one after (`#banner-gave-0`: a former donor now).
+The script keeps the end in `localStorage`; while it lies ahead the reader is shown nothing and
+nothing is asked, after it the script tells /api/banner `donor=former` (the campaign's variants
+for former donors, when it has some). /api/banner also answers `donor=current` with nothing.
 """
 
 from math import ceil
@@ -29,4 +30,4 @@ def cancelled_marker(gift: Gift) -> str:
     donor once the period they paid for ends."""
     end = gift.current_period_end
     days_left = (end - utcnow()).total_seconds() / 86400 if end is not None else 0
-    return f"banner-gave-{ceil(days_left)}" if days_left > 0 else "banner-former"
+    return f"banner-gave-{ceil(days_left)}" if days_left > 0 else "banner-gave-0"

@@ -178,22 +178,22 @@
     preview: function (data, slot) { data.preview = 1; return render(data, data.variants[0], slot); }
   };
   if (!service) return;
-  // Back from giving (#banner-gave-<days>: a current donor that long) or cancelling (#banner-former).
-  var marker = /^#banner-(gave|former)-?(\d*)$/.exec(location.hash), donor = recall("donor");
+  // Back from giving or cancelling: #banner-gave-<days> makes a current donor for that long (0: a former one).
+  var marker = /^#banner-gave-(\d+)$/.exec(location.hash), donor = recall("donor");
   if (marker) {
-    remember("donor", donor = marker[1] == "gave" ? now + (marker[2] || 365) * DAY : 0); // when they stop being current
+    remember("donor", donor = now + marker[1] * DAY); // when they stop being current
     history.replaceState(null, "", location.pathname + location.search);
   }
   var preview = new URLSearchParams(location.search).get("banner_preview"), campaign = script.getAttribute("data-campaign");
   var timeout = AbortSignal.timeout, query = { path: location.pathname, ref: document.referrer };
   if (campaign) query.campaign = campaign; // else the service picks the live campaign for this page
   if (preview) query.preview = preview;
-  if (donor != null) query.donor = now < donor ? "current" : "former"; // a current donor is shown nothing
+  if (now < donor && !preview) return; // a current donor is shown nothing and asks for nothing
+  if (donor != null) query.donor = "former";
   // data-source: the answers `banner publish` put on a CDN, one file per campaign and "_live" for
-  // the rest, each with a ".former" twin for former donors; a current donor asks for nothing there.
+  // the rest, each with a ".former" twin for former donors.
   var source = !preview && script.getAttribute("data-source");
-  if (source && now < donor) return;
-  fetch(source ? source + "/" + (campaign || "_live") + (donor != null ? ".former" : "") + ".json" : service + "/api/banner?" + new URLSearchParams(query), { signal: timeout && timeout(2000) })
+  fetch(source ? source + "/" + (campaign || "_live") + (query.donor ? ".former" : "") + ".json" : service + "/api/banner?" + new URLSearchParams(query), { signal: timeout && timeout(2000) })
     .then(function (response) { return response.ok && response.json(); }) // 204 or 404: nothing to show
     .then(function (data) {
       document.body ? show(data) : document.addEventListener("DOMContentLoaded", function () { show(data); });
