@@ -38,6 +38,7 @@ from banner.models.outbox import MailKind, OutboxMessage
 from banner.models.staff import AuditEntry, LoginFailure, Role, StaffUser
 from banner.models.statement import YearlyStatement
 from banner.models.stripe import InvoicePayment, StripeEvent
+from banner.models.version import EditVersion, VersionEvent
 
 __all__ = [
     "BEFORE_FIRST_PAYMENT",
@@ -62,6 +63,7 @@ __all__ = [
     "Campaign",
     "CampaignStatus",
     "Donor",
+    "EditVersion",
     "Frequency",
     "Gift",
     "GiftEvent",
@@ -79,6 +81,7 @@ __all__ = [
     "StripeEvent",
     "TransitionRefused",
     "Variant",
+    "VersionEvent",
     "YearlyStatement",
     "check_move",
     "monthly_value",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from banner.extensions import db
 from banner.models import Campaign, Donor, Gift, Payment, StaffUser, Variant
-from banner.services.staff import record_audit
+from banner.services.audit import record_audit
 
 #: rows fetched from the database, and written out, at a time
 BATCH = 1000
