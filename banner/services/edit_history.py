@@ -83,6 +83,8 @@ LABELS = {
 FREQUENCY_WORDS = {"once": "once", "month": "monthly", "year": "yearly"}
 #: the longest text shown whole in a change; longer copy is cut with an ellipsis
 SHOWN_CHARACTERS = 80
+#: the newest versions the campaign page lists
+HISTORY_SHOWN = 200
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,8 @@ def start_history(campaign: Campaign, variant: Variant | None) -> None:
 
 
 def history(campaign: Campaign) -> list[VersionRow]:
-    """Return every version of the campaign and of its variants, newest first, each change in words."""
+    """Return the versions of the campaign and of its variants, newest first (the HISTORY_SHOWN
+    newest), each change in words."""
     versions = db.session.scalars(
         sa.select(EditVersion).where(EditVersion.campaign_id == campaign.id).order_by(EditVersion.id.desc())
     ).all()
