@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from banner.extensions import db
 from banner.models import AuditEntry, Campaign, EditVersion, GoalMode, Placement, Variant, VersionEvent
+from banner.services import edit_history
 from tests.test_staff import campaign_form, variant_form
 
 
@@ -262,3 +263,15 @@ def test_the_audit_log_shows_old_to_new_values(client, live_campaign, log_in_as)
 
     assert "goal_amount: €25,000 → €30,000" in page
     assert "preset_amounts: €5, €15 → €5, €10" in page
+
+
+def test_the_campaign_page_lists_only_the_newest_versions(client, live_campaign, log_in_as, monkeypatch):
+    monkeypatch.setattr(edit_history, "HISTORY_SHOWN", 2)
+    log_in_as("fundraiser")
+    for title in ("One", "Two", "Three"):
+        client.post("/staff/campaigns/spring", data={"title": title})
+
+    page = client.get("/staff/campaigns/spring").text
+
+    assert "Campaign, version 4" in page and "Campaign, version 3" in page
+    assert "Campaign, version 2" not in page and "Campaign, version 1" not in page

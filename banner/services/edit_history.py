@@ -159,7 +159,10 @@ def history(campaign: Campaign) -> list[VersionRow]:
     """Return the versions of the campaign and of its variants, newest first (the HISTORY_SHOWN
     newest), each change in words."""
     versions = db.session.scalars(
-        sa.select(EditVersion).where(EditVersion.campaign_id == campaign.id).order_by(EditVersion.id.desc())
+        sa.select(EditVersion)
+        .where(EditVersion.campaign_id == campaign.id)
+        .order_by(EditVersion.id.desc())
+        .limit(HISTORY_SHOWN)
     ).all()
     seen: set[int | None] = set()  # the campaign (None) and each variant still there, by id
     rows = []
