@@ -20,7 +20,16 @@ from banner.forms import (
 from banner.models import Donor, Gift
 from banner.services import donors, manage, privacy, receipts, replies, timeline
 from banner.views import requires
-from banner.views.staff.common import ADMINS, EDITORS, EVERYONE, STRIPE_FAILED, bp, is_admin, refused
+from banner.views.staff.common import (
+    ADMINS,
+    EDITORS,
+    EVERYONE,
+    STRIPE_FAILED,
+    bp,
+    first_error,
+    is_admin,
+    refused,
+)
 
 
 @bp.get("/donors")
@@ -120,7 +129,7 @@ def reply_to_comment(donor_id, reference):
     gift = _gift_or_404(donor_id, reference)
     form = ReplyForm()
     if not form.validate():
-        flash(f"{form.errors[next(iter(form.errors))][0]} No answer was sent.", "error")
+        flash(f"{first_error(form)} No answer was sent.", "error")
     else:
         try:
             replies.answer_comment(current_user, gift, form.message.data, request.remote_addr)
