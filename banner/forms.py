@@ -866,3 +866,23 @@ class AuditFilterForm(FlaskForm):
     def __init__(self, *args, actions: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.action.choices = [SelectChoice("", "All actions")] + [SelectChoice(a, a) for a in actions]
+
+
+# --- staff edit history ---
+
+
+class RestoreForm(FlaskForm):
+    """The one-click restore of an earlier version of a campaign or variant: its CSRF token only."""
+
+
+class ReplyForm(FlaskForm):
+    """Staff's answer to a donor's comment, e-mailed to the donor."""
+
+    message = TextAreaField(
+        "Your answer",
+        filters=[stripped],
+        validators=[
+            DataRequired("Write your answer."),
+            Length(max=5000, message="Use at most 5,000 characters."),
+        ],
+    )

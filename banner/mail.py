@@ -81,6 +81,18 @@ def send_action_required(gift, manage_url: str) -> None:
     )
 
 
+def send_staff_reply(gift, comment: str, answer: str, manage_url: str) -> OutboxMessage:
+    """Queue staff's answer to the comment a donor left when cancelling a gift."""
+    return send(
+        MailKind.STAFF_REPLY,
+        to=gift.donor.email,
+        subject=f"About your gift to {current_app.config['SITE_NAME']}: an answer to your comment",
+        body=render_template(
+            "mail/staff_reply.txt", gift=gift, comment=comment, answer=answer, manage_url=manage_url
+        ),
+    )
+
+
 def public_url(endpoint: str, **values) -> str:
     """Return the absolute URL of a page at BANNER_PUBLIC_URL, with or without a request."""
     path = current_app.url_map.bind("localhost").build(endpoint, values)

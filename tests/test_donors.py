@@ -214,11 +214,17 @@ def ada(app):
     ada.stripe_customer_id = "cus_ada"
     monthly = ada.gifts[0]
     monthly.amount = 1500
-    monthly.events.append(GiftEvent(kind="amount", actor=Actor.DONOR, reason="can give more", data={}))
+    change = {"old": {"amount": 1000, "frequency": "month"}, "new": {"amount": 1500, "frequency": "month"}}
+    monthly.events.append(GiftEvent(kind="amount", actor=Actor.DONOR, reason="can give more", data=change))
     db.session.commit()
     monthly.cancellation_comment = "Moving abroad, thank you for everything"
     monthly.events.append(
-        GiftEvent(kind="cancel_request", actor=Actor.DONOR, reason="Moving abroad", data={"reason": "moving"})
+        GiftEvent(
+            kind="cancel_request",
+            actor=Actor.DONOR,
+            reason="Moving abroad",
+            data={"reason": "financial", "at_period_end": True, "offered": ["pause"]},
+        )
     )
     monthly.set_status(
         GiftStatus.CANCELLED, Actor.STAFF, actor_ref="admin@example.org", reason="asked by phone"
@@ -240,9 +246,9 @@ def test_the_donor_page_shows_gifts_payments_and_one_timeline(client, log_in_as,
     whats = re.findall(r"<td><a href=\"#gift-\d+\">#\d+</a></td>\s*<td>(.*?)</td>", timeline, re.S)
     assert [" ".join(what.split()) for what in whats] == [
         "active → cancelled",
-        "cancel request; reason: moving",
+        "Asked to cancel at the end of the paid period: My finances changed; offered a pause",
         "Monthly value: voluntary churn, −$15 a month",  # noqa: RUF001 (a minus sign, as printed)
-        "amount",
+        "Amount: $10/month → $15/month",
         "Monthly value: expansion, +$5 a month",
         "Monthly value: new, +$10 a month",
     ]

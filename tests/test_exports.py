@@ -80,10 +80,10 @@ def test_donor_export_lists_the_donors_who_joined_in_the_period(client, log_in_a
     )
     assert response.headers["Cache-Control"] == "no-store"
     assert rows(response) == [
-        ["donor_id", "email", "name", "joined_at", "stripe_customer_id"],
+        ["donor_id", "email", "name", "joined_at", "stripe_customer_id", "total_minor", "total_currency"],
         [str(ledger["mallory"].id), "mallory@example.org", '\'=HYPERLINK("https://evil.example","Click")',
-         "2025-03-02T12:00:00+00:00", "cus_m"],
-        [str(ledger["ada"].id), "ada@example.org", "Ada", "2025-03-31T12:00:00+00:00", ""],
+         "2025-03-02T12:00:00+00:00", "cus_m", "0", ""],
+        [str(ledger["ada"].id), "ada@example.org", "Ada", "2025-03-31T12:00:00+00:00", "", "1530", "usd"],
     ]  # fmt: skip
 
 
@@ -108,8 +108,57 @@ def test_gift_export_has_amounts_in_minor_units_with_their_currency(client, log_
         "created_at": "2025-03-31T12:00:00+00:00",
         "cancelled_at": "",
         "cancellation_reason": "",
+        "cancellation_reason_words": "",
+        "cancellation_channel": "",
+        "cancellation_comment": "",
         "stripe_subscription_id": "sub_1",
     }
+
+
+def test_donor_totals_add_up_every_gift_net_of_refunds_in_one_currency(client, log_in_as, ledger):
+    ada = ledger["ada"]
+    later = Gift(
+        donor=ada, frequency=Frequency.ONCE, amount=2500, currency="usd", status=GiftStatus.SUCCEEDED
+    )
+    later.payments.append(Payment(stripe_payment_intent_id="pi_2", amount=2500, amount_refunded=500,
+                                  currency="usd", paid_at=at(20, month=4)))  # fmt: skip
+    euro = Gift(donor=ledger["mallory"], frequency=Frequency.ONCE, amount=900, currency="eur",
+                status=GiftStatus.SUCCEEDED)  # fmt: skip
+    euro.payments.append(Payment(stripe_payment_intent_id="pi_3", amount=900, currency="eur", paid_at=at(3)))
+    pound = Gift(donor=ledger["mallory"], frequency=Frequency.ONCE, amount=800, currency="gbp",
+                 status=GiftStatus.SUCCEEDED)  # fmt: skip
+    pound.payments.append(Payment(stripe_payment_intent_id="pi_4", amount=800, currency="gbp", paid_at=at(4)))
+    db.session.add_all([later, euro, pound])
+    db.session.commit()
+    log_in_as("admin")
+
+    exported = rows(client.get("/staff/export/donors.csv", query_string=PERIOD))
+
+    totals = {row[1]: (row[5], row[6]) for row in exported[1:]}
+    assert totals == {
+        "ada@example.org": ("3530", "usd"),  # $15.30 + $25.00 - $5.00 refunded, after the period too
+        "mallory@example.org": ("", "several"),  # no sum of euros and pounds
+    }
+
+
+def test_gift_export_carries_the_cancellation_reason_in_words_and_the_comment(client, log_in_as, ledger):
+    gift = ledger["ada"].gifts[0]
+    gift.status = GiftStatus.CANCELLED
+    gift.cancelled_at = at(31)
+    gift.cancellation_reason, gift.cancellation_channel = "financial", "donor"
+    gift.cancellation_comment = "=Lost my job, back soon"
+    db.session.commit()
+    log_in_as("admin")
+
+    [header, row] = rows(client.get("/staff/export/gifts.csv", query_string=PERIOD))
+
+    exported = dict(zip(header, row, strict=True))
+    assert (exported["cancellation_reason"], exported["cancellation_reason_words"]) == (
+        "financial",
+        "My finances changed",
+    )
+    assert exported["cancellation_channel"] == "donor"
+    assert exported["cancellation_comment"] == "'=Lost my job, back soon"  # a formula stays text
 
 
 def test_payment_export_covers_payments_received_in_the_period(client, log_in_as, ledger):

@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from banner.extensions import db
-from banner.models import Donor, Frequency, Gift, GiftStatus, Payment, Role, StaffUser
+from banner.models import Donor, Frequency, Gift, GiftStatus, Payment, Role, StaffUser, VersionEvent
+from banner.services import edit_history
 from banner.views import allowed_roles, requires
 
 #: None: a visitor who is not logged in
@@ -37,7 +38,8 @@ def attempts(app) -> list[tuple]:
 @pytest.fixture
 def path_values(app, make_campaign, make_staff):
     """A real object for every path argument a /staff rule takes."""
-    make_campaign()  # "spring", with variant "a"
+    campaign = make_campaign()  # "spring", with variant "a"
+    version = edit_history.record(None, campaign, None, VersionEvent.BASELINE, {})
     donor = Donor(email="ada@example.org", name="Ada", stripe_customer_id="cus_ada")
     gift = Gift(donor=donor, frequency=Frequency.MONTH, amount=1000, currency="usd", status=GiftStatus.ACTIVE)
     gift.payments.append(Payment(stripe_invoice_id="in_1", amount=1000, currency="usd"))
@@ -51,6 +53,7 @@ def path_values(app, make_campaign, make_staff):
         "reference": gift.reference,
         "staff_id": colleague.id,
         "kind": "donors",
+        "version_id": version.id,
     }
 
 

@@ -38,6 +38,7 @@ from banner.models.outbox import MailKind, OutboxMessage
 from banner.models.staff import AuditEntry, LoginFailure, Role, StaffUser
 from banner.models.statement import YearlyStatement
 from banner.models.stripe import InvoicePayment, StripeEvent
+from banner.models.version import EditVersion, VersionEvent
 
 __all__ = [
     "BEFORE_FIRST_PAYMENT",
@@ -63,6 +64,7 @@ __all__ = [
     "CampaignStatus",
     "CampaignsVersion",
     "Donor",
+    "EditVersion",
     "Frequency",
     "Gift",
     "GiftEvent",
@@ -80,6 +82,7 @@ __all__ = [
     "StripeEvent",
     "TransitionRefused",
     "Variant",
+    "VersionEvent",
     "YearlyStatement",
     "check_move",
     "monthly_value",

@@ -18,6 +18,7 @@ class MailKind(enum.Enum):
     CANCELLATION = "cancellation"
     ACTION_REQUIRED = "action_required"
     STATEMENT = "statement"
+    STAFF_REPLY = "staff_reply"  #: staff answering a donor's comment
 
 
 class OutboxMessage(Model):

@@ -32,8 +32,8 @@ from banner.models import (
     utcnow,
 )
 from banner.services import manage
+from banner.services.audit import record_audit
 from banner.services.links import manage_url
-from banner.services.staff import record_audit
 
 PAGE_SIZE = 50
 #: a donor whose last payment is older than this has lapsed

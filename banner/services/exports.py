@@ -1,5 +1,10 @@
 """CSV exports of donors, gifts and payments of a period, written row by row as the database
-hands them over, so an export of a million payments takes no more memory than one of ten."""
+hands them over, so an export of a million payments takes no more memory than one of ten.
+
+Donors carry what each gave in all (net of refunds, from their gifts' own totals); a donor who
+gave in several currencies has no single total: their currency reads "several" and the gifts
+export has each amount. Gifts carry their cancellation: when, the reason (code and words), the
+channel and the donor's comment."""
 
 import csv
 import enum
@@ -9,23 +14,44 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.elements import ColumnElement
 
 from banner.extensions import db
-from banner.models import Campaign, Donor, Gift, Payment, StaffUser, Variant
-from banner.services.staff import record_audit
+from banner.models import CANCELLATION_REASONS, Campaign, Donor, Gift, Payment, StaffUser, Variant
+from banner.services.audit import record_audit
 
 #: rows fetched from the database, and written out, at a time
 BATCH = 1000
 #: what a spreadsheet would run as a formula when a cell starts with it
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: each donor's gifts added up: net total, and the lowest and highest currency they paid in
+TOTALS = (
+    sa.select(
+        Gift.donor_id.label("donor_id"),
+        sa.func.sum(Gift.received).label("total"),
+        sa.func.min(Gift.currency).filter(Gift.last_paid_at.is_not(None)).label("low"),
+        sa.func.max(Gift.currency).filter(Gift.last_paid_at.is_not(None)).label("high"),
+    )
+    .group_by(Gift.donor_id)
+    .subquery("totals")
+)
+SEVERAL = TOTALS.c.low != TOTALS.c.high
+#: a cancellation reason in the words the donor chose it by
+REASON_WORDS = sa.case(
+    {code: words for code, (words, _) in CANCELLATION_REASONS.items()},
+    value=Gift.cancellation_reason,
+    else_=Gift.cancellation_reason,
+)
 #: export -> (header, SQL column) of each of its columns; amounts in minor units beside their currency
-COLUMNS: dict[str, list[tuple[str, QueryableAttribute[object]]]] = {
+COLUMNS: dict[str, list[tuple[str, QueryableAttribute | ColumnElement]]] = {
     "donors": [
         ("donor_id", Donor.id),
         ("email", Donor.email),
         ("name", Donor.name),
         ("joined_at", Donor.created_at),
         ("stripe_customer_id", Donor.stripe_customer_id),
+        ("total_minor", sa.case((SEVERAL, None), else_=sa.func.coalesce(TOTALS.c.total, 0))),
+        ("total_currency", sa.case((SEVERAL, "several"), else_=TOTALS.c.low)),
     ],
     "gifts": [
         ("gift_id", Gift.id),
@@ -43,6 +69,9 @@ COLUMNS: dict[str, list[tuple[str, QueryableAttribute[object]]]] = {
         ("created_at", Gift.created_at),
         ("cancelled_at", Gift.cancelled_at),
         ("cancellation_reason", Gift.cancellation_reason),
+        ("cancellation_reason_words", REASON_WORDS),
+        ("cancellation_channel", Gift.cancellation_channel),
+        ("cancellation_comment", Gift.cancellation_comment),
         ("stripe_subscription_id", Gift.stripe_subscription_id),
     ],
     "payments": [
@@ -82,7 +111,11 @@ def export(staff: StaffUser, kind: str, start: date, end: date, ip: str | None) 
 def _lines(kind: str, since: datetime, until: datetime) -> Iterator[str]:
     query = sa.select(*(column for _, column in COLUMNS[kind]))
     if kind == "donors":
-        query = query.where(Donor.created_at >= since, Donor.created_at < until).order_by(Donor.id)
+        query = (
+            query.outerjoin(TOTALS, TOTALS.c.donor_id == Donor.id)
+            .where(Donor.created_at >= since, Donor.created_at < until)
+            .order_by(Donor.id)
+        )
     elif kind == "gifts":
         query = (
             query.join(Donor, Gift.donor_id == Donor.id)

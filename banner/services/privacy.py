@@ -19,7 +19,7 @@ from banner import mail, payments
 from banner.extensions import db
 from banner.models import LIVE, AuditEntry, Donor, Gift, GiftEvent, Payment, StaffUser
 from banner.services import outbox, redaction
-from banner.services.staff import record_audit
+from banner.services.audit import record_audit
 
 ERASED_NAME = "Erased donor"
 
@@ -56,7 +56,7 @@ def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
             gift.cancellation_comment = None
             comments += 1
         for event in gift.events:
-            if event.kind == "cancel_request" and event.reason is not None:
+            if event.kind in ("cancel_request", "staff_reply") and event.reason is not None:
                 event.reason = None
                 comments += 1
     data = {

@@ -21,8 +21,8 @@ from banner.extensions import db
 from banner.models import Donor, Gift, Payment, StaffUser, YearlyStatement, utcnow
 from banner.money import format_amount
 from banner.services import links
+from banner.services.audit import record_audit
 from banner.services.reports import local_midnight, site_zone
-from banner.services.staff import record_audit
 
 FREQUENCY_WORDS = {"once": "One-time gift", "month": "Monthly gift", "year": "Yearly gift"}
 

@@ -1,101 +1,25 @@
-"""Staff accounts and logins, staff changes to campaigns and banner variants, and the audit log
-that records each of them."""
+"""Staff accounts: created, given another role, deactivated or given a new password by an admin,
+each change written to the audit log (services.audit)."""
 
 import secrets
-from dataclasses import asdict, dataclass
-from datetime import datetime
 
 import sqlalchemy as sa
 
 from banner.extensions import db
-from banner.models import (
-    AuditEntry,
-    BannerStat,
-    Campaign,
-    CampaignStatus,
-    Gift,
-    GoalMode,
-    Placement,
-    Role,
-    StaffUser,
-    Variant,
-)
-from banner.services import banners, campaigns
-from banner.signals import campaigns_changed
+from banner.models import Role, StaffUser
+from banner.services.audit import record_audit
 
 
 class Taken(Exception):
-    """Another campaign has this slug, or another variant of the campaign has this key."""
+    """Another staff account has this e-mail."""
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
 
 
-class VariantHasGifts(Exception):
-    """The variant brought gifts, which stay attributed to it, so it cannot be deleted."""
-
-
 class OwnAccount(Exception):
     """An admin tried to deactivate or demote themself (another admin must)."""
-
-
-#: audit entries on one page of the audit log
-AUDIT_PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class CampaignFields:
-    """Everything staff set on a campaign, validated."""
-
-    slug: str
-    title: str
-    description: str
-    goal_amount: int  #: minor units of `currency`
-    currency: str
-    goal_mode: GoalMode
-    status: CampaignStatus
-    starts_at: datetime | None
-    ends_at: datetime | None
-    priority: int
-    preset_amounts: list[int]
-    path_include: list[str]
-    path_exclude: list[str]
-    referrer_domains: list[str]
-    placement: Placement
-    dismiss_days: int
-    gave_hide_days: int
-    daily_cap: int | None
-
-
-@dataclass(frozen=True)
-class VariantFields:
-    """Everything staff set on a banner variant, validated."""
-
-    key: str
-    heading: str
-    body: str
-    button_text: str
-    preset_amounts: list[int] | None  #: None: the campaign's
-    default_amounts: dict[str, int]  #: the amount chosen at first, per frequency
-    popular_label: bool
-    theme: str
-    weight: int
-    audience: str
-
-
-def audit(
-    action: str,
-    staff: StaffUser | None,
-    ip: str | None,
-    *,
-    email: str | None = None,
-    target: str | None = None,
-    data: dict | None = None,
-) -> None:
-    """Write one entry to the audit log."""
-    record_audit(action, staff, ip, email=email, target=target, data=data)
-    db.session.commit()
 
 
 def create_staff(
@@ -167,117 +91,6 @@ def staff_list() -> list[StaffUser]:
     return list(db.session.scalars(sa.select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.email)))
 
 
-def audit_page(action: str | None, page: int):
-    """Return one page of the audit log, newest first, of one action or all."""
-    query = sa.select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-    if action:
-        query = query.where(AuditEntry.action == action)
-    return db.paginate(query, page=page, per_page=AUDIT_PAGE_SIZE, error_out=False)
-
-
-def audit_actions() -> list[str]:
-    """Return every action the audit log holds, for its filter."""
-    return list(db.session.scalars(sa.select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
-
-
 def new_password() -> str:
     """Return a random password of 16 URL-safe characters."""
     return secrets.token_urlsafe(12)
-
-
-def campaign_overview() -> list[tuple[Campaign, campaigns.Progress]]:
-    """Return every campaign with its goal progress: live ones first, then by priority, newest first."""
-    rows = db.session.scalars(sa.select(Campaign).order_by(Campaign.priority.desc(), Campaign.id.desc()))
-    ordered = sorted(rows, key=lambda campaign: campaign.status is not CampaignStatus.LIVE)
-    return [(campaign, campaigns.goal_progress(campaign)) for campaign in ordered]
-
-
-def save_campaign(
-    staff: StaffUser, campaign: Campaign | None, fields: CampaignFields, ip: str | None
-) -> Campaign:
-    """Create a campaign (`campaign` None) or change one, and show the change to the banner at once."""
-    clash = sa.select(Campaign.id).where(Campaign.slug == fields.slug)
-    if campaign is not None:
-        clash = clash.where(Campaign.id != campaign.id)
-    if db.session.scalar(clash) is not None:
-        raise Taken("slug", f"Another campaign already uses “{fields.slug}”.")
-    created = campaign is None
-    campaign = campaign or Campaign()
-    changed = _apply(campaign, asdict(fields))
-    db.session.add(campaign)
-    _publish(staff, ip, "campaign_edit", f"campaign:{campaign.slug}", created, changed)
-    campaigns_changed.send(campaign)
-    return campaign
-
-
-def save_variant(
-    staff: StaffUser, campaign: Campaign, variant: Variant | None, fields: VariantFields, ip: str | None
-) -> Variant:
-    """Add a variant to `campaign` (`variant` None) or change one, and show it to the banner at once."""
-    clash = sa.select(Variant.id).where(Variant.campaign_id == campaign.id, Variant.key == fields.key)
-    if variant is not None:
-        clash = clash.where(Variant.id != variant.id)
-    if db.session.scalar(clash) is not None:
-        raise Taken("key", f"Another variant of this campaign already uses “{fields.key}”.")
-    created = variant is None
-    if variant is None:
-        variant = Variant()
-        campaign.variants.append(variant)
-    changed = _apply(variant, asdict(fields))
-    _publish(staff, ip, "variant_edit", f"campaign:{campaign.slug}:variant:{variant.key}", created, changed)
-    campaigns_changed.send(campaign)
-    return variant
-
-
-def _publish(staff: StaffUser, ip: str | None, action: str, target: str, created: bool, changed) -> None:
-    """Audit an edit, commit it, and let the public banner see it at once."""
-    record_audit(action, staff, ip, target=target, data={"created": created, "changed": changed})
-    db.session.commit()
-    banners.clear_cache()
-
-
-def delete_variant(staff: StaffUser, variant: Variant, ip: str | None) -> None:
-    """Delete a variant and its banner counters, unless gifts are attributed to it."""
-    if db.session.scalar(sa.select(Gift.id).where(Gift.variant_id == variant.id).limit(1)) is not None:
-        raise VariantHasGifts(
-            "Gifts came from this variant, so it stays in the results. "
-            "Set its weight to 0 to stop showing it."
-        )
-    campaign = variant.campaign
-    target = f"campaign:{campaign.slug}:variant:{variant.key}"
-    # SQLite does not enforce the counters' ON DELETE CASCADE, so delete them here for both.
-    db.session.execute(sa.delete(BannerStat).where(BannerStat.variant_id == variant.id))
-    db.session.delete(variant)
-    record_audit("variant_delete", staff, ip, target=target, data={"heading": variant.heading})
-    db.session.commit()
-    banners.clear_cache()
-    campaigns_changed.send(campaign)
-
-
-def record_audit(
-    action: str,
-    staff: StaffUser | None,
-    ip: str | None,
-    *,
-    email: str | None = None,
-    target: str | None = None,
-    data: dict | None = None,
-) -> None:
-    db.session.add(
-        AuditEntry(
-            staff_user_id=staff.id if staff else None,
-            actor_email=email or (staff.email if staff else None),
-            action=action,
-            target=target,
-            ip=ip,
-            data=data or {},
-        )
-    )
-
-
-def _apply(row: Campaign | Variant, values: dict) -> list[str]:
-    """Set the attributes of `row` that differ from `values`; return their names."""
-    changed = [name for name, value in values.items() if getattr(row, name) != value]
-    for name in changed:
-        setattr(row, name, values[name])
-    return changed

@@ -18,7 +18,7 @@ from banner.extensions import db
 from banner.models import StaffUser, utcnow
 from banner.models.staff import PASSWORD_METHOD
 from banner.services import login_throttle
-from banner.services.staff import audit, record_audit
+from banner.services.audit import audit, record_audit
 
 #: how long the code may wait after the password was right
 CODE_MINUTES = 5
