@@ -134,7 +134,10 @@ def test_targeted_campaigns_are_published_but_live_json_holds_one_for_every_page
 def test_no_live_json_when_every_live_campaign_is_targeted(make_campaign, tmp_path):
     make_campaign(slug="politics", path_include=["/politics/"])
     publish.publish(tmp_path)
-    assert sorted(p.name for p in (tmp_path / "banner").iterdir()) == ["politics.former.json", "politics.json"]
+    assert sorted(p.name for p in (tmp_path / "banner").iterdir()) == [
+        "politics.former.json",
+        "politics.json",
+    ]
 
 
 def test_publishing_again_rewrites_nothing(make_campaign, tmp_path):
