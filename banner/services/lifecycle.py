@@ -26,6 +26,10 @@ The gift's status then follows from what Stripe last said:
   donor's 3-D Secure (the donor is e-mailed the manage link), past_due while attempts fail,
   else active; before the first payment, only the donate page and its events move the gift;
   past_due / unpaid -> past_due; active with cancel_at_period_end -> cancelling; active -> active.
+
+A renewal that fails, waits for 3-D Secure or (yearly) comes soon sends the donor a notice once
+(services/notices.py, with the card's expiry the gift keeps from payment_method events); failed
+renewals are kept until recovered (paid) or lost (the gift ended, the invoice given up).
 """
 
 import logging
@@ -53,7 +57,7 @@ from banner.models import (
     utcnow,
     watermark,
 )
-from banner.services import ledger, links, receipts, redaction
+from banner.services import ledger, links, notices, receipts, redaction
 from banner.services.checkout import send_receipt
 from banner.services.ledger import record_payment
 
@@ -180,6 +184,8 @@ def on_subscription(subscription: dict, delivery: Delivery) -> None:
         log.warning("stripe event %s: no gift for subscription %s", delivery.id, snapshot.id)
         delivery.note = "no gift for this subscription"
         return
+    if delivery.mark > gift.stripe_watermark:
+        _follow_card(gift, subscription)
     apply_subscription(gift, snapshot, delivery.mark, Actor.STRIPE, delivery.id)
 
 
@@ -246,6 +252,7 @@ def _settle_status(gift: Gift, actor: Actor, actor_ref: str, reason: str) -> Non
     status = _derived_status(gift)
     if status is not None and status is not gift.status:
         gift.set_status(status, actor, actor_ref=actor_ref, reason=reason)
+        notices.follow_status(gift, gift.cancelled_at or utcnow())
 
 
 def _derived_status(gift: Gift) -> GiftStatus | None:
@@ -313,6 +320,7 @@ def apply_invoice(gift: Gift, info: payments.InvoiceInfo, mark: int, actor: Acto
                 )
             )
             _apply_waiting(payment)
+            notices.renewal_paid(info.id, payment.paid_at)
             if any(earlier is not payment for earlier in gift.payments):
                 receipts.queue_renewal_receipt(payment)  # the first one's receipt: checkout.send_receipt
             changed = True
@@ -353,6 +361,17 @@ def on_invoice_failed(invoice: dict, delivery: Delivery) -> None:
     if gift is None:
         delivery.note = "no gift for this invoice"
         return
+    renewal = _is_renewal(gift, invoice)
+    if renewal:  # kept whatever the order, for the reports: recovered or lost later
+        failure = notices.Failure(
+            invoice=info.id,
+            amount=payments.field(invoice, "amount_due", default=0) or gift.amount,
+            currency=info.currency,
+            attempt=max(1, info.attempt_count),
+            next_attempt=_time(info.next_payment_attempt),
+            at=_time(delivery.event["created"]) or utcnow(),
+        )
+        row = notices.record_failure(gift, failure)
     if delivery.mark > gift.invoice_watermark:
         gift.invoice_watermark = delivery.mark
         gift.failed_attempts = max(1, info.attempt_count)
@@ -360,6 +379,44 @@ def on_invoice_failed(invoice: dict, delivery: Delivery) -> None:
         gift.action_required = False
         reason = f"payment failed (attempt {gift.failed_attempts})"
         _settle_status(gift, Actor.STRIPE, delivery.id, reason)
+        if renewal and gift.status is GiftStatus.PAST_DUE:
+            notices.notify_failure(gift, failure, row)
+
+
+def _is_renewal(gift: Gift, invoice: dict) -> bool:
+    """Whether an invoice renews a gift paid before (the first one is the donate page's)."""
+    return payments.field(invoice, "billing_reason") != "subscription_create" and not _never_paid(gift)
+
+
+def on_invoice_given_up(invoice: dict, delivery: Delivery) -> None:
+    """invoice.voided / invoice.marked_uncollectible: Stripe gave up a renewal; if it failed
+    before, it is lost (paid later after all, it is recovered)."""
+    info = payments.invoice_info(invoice)
+    gift = gift_for_subscription(info.subscription, None)
+    if gift is None:
+        delivery.note = "no gift for this invoice"
+        return
+    notices.renewals_lost(gift, _time(delivery.event["created"]) or utcnow(), info.id)
+
+
+def on_invoice_upcoming(invoice: dict, delivery: Delivery) -> None:
+    """invoice.upcoming: a yearly gift renews in a few days (Stripe's "upcoming renewal events"
+    setting); its donor is reminded, once per renewal."""
+    info = payments.invoice_info(invoice)
+    gift = gift_for_subscription(info.subscription, None)
+    if gift is None:
+        delivery.note = "no gift for this invoice"
+        return
+    lines = payments.field(invoice, "lines", "data", default=[]) or []
+    charge_at = (
+        _time(payments.field(lines[0], "period", "start") if lines else None)
+        or _time(info.next_payment_attempt)
+        or gift.current_period_end
+    )
+    if charge_at is None or not notices.yearly_reminder(
+        gift, charge_at, payments.field(invoice, "amount_due")
+    ):
+        delivery.note = "no reminder: not a yearly gift that renews, or reminded already"
 
 
 def on_invoice_action_required(invoice: dict, delivery: Delivery) -> None:
@@ -564,17 +621,67 @@ def on_customer_deleted(customer: dict, delivery: Delivery) -> None:
 
 
 def on_card_updated(payment_method: dict, delivery: Delivery) -> None:
-    """payment_method.automatically_updated: the card network gave the card a new number or
-    expiry date; the gifts it pays show it."""
+    """payment_method.attached / updated / automatically_updated: a card saved for a gift (at
+    checkout, or a new one from the manage page), or given a new number or expiry date by the
+    card network; the gifts it pays keep its digits and expiry, for the "card expiring" notice.
+
+    A gift's card is its subscription's default_payment_method (see on_subscription); the card
+    saved at checkout may be told before the subscription names it, so a gift of that customer
+    with no card known yet and the same last digits takes it.
+    """
     card = payments.card_info(payment_method)
     gifts = db.session.scalars(sa.select(Gift).where(Gift.stripe_payment_method_id == card.id)).all()
+    if not gifts and card.customer:
+        gifts = db.session.scalars(
+            sa.select(Gift).where(
+                Gift.stripe_customer_id == card.customer,
+                Gift.stripe_payment_method_id.is_(None),
+                Gift.card_last4 == card.last4,
+            )
+        ).all()
     if not gifts:
-        delivery.note = "no gift paid by this card"
+        delivery.note = NO_CARD
+    attached = delivery.event["type"] == "payment_method.attached"
     for gift in gifts:
+        gift.stripe_payment_method_id = card.id
+        if attached and gift.card_exp_year is not None:
+            continue  # the card network's later news is kept, however late this comes
         gift.card_brand = card.brand or gift.card_brand
         gift.card_last4 = card.last4 or gift.card_last4
         gift.card_exp_month = card.exp_month or gift.card_exp_month
         gift.card_exp_year = card.exp_year or gift.card_exp_year
+
+
+def _follow_card(gift: Gift, subscription: dict) -> None:
+    """The subscription's default_payment_method is the gift's card; a new one's expiry is not
+    known until its payment_method event, so the old card's is dropped."""
+    card_id = payments.object_id(payments.field(subscription, "default_payment_method"))
+    if card_id and card_id != gift.stripe_payment_method_id:
+        if gift.stripe_payment_method_id is not None:
+            gift.card_exp_month = gift.card_exp_year = None
+        gift.stripe_payment_method_id = card_id
+        apply_waiting_card(card_id)
+
+
+#: the note of a card event that came before any gift was known to use the card
+NO_CARD = "no gift paid by this card"
+
+
+def apply_waiting_card(card_id: str) -> None:
+    """Apply the events of a card that came before a gift was known to use it, oldest first."""
+    waiting = db.session.scalars(
+        sa.select(StripeEvent)
+        .where(
+            StripeEvent.error == NO_CARD,
+            StripeEvent.payload["data"]["object"]["id"].as_string() == card_id,
+        )
+        .order_by(StripeEvent.created, StripeEvent.id)
+    ).all()
+    for stored in waiting:
+        delivery = Delivery(stored.payload)
+        on_card_updated(stored.payload["data"]["object"], delivery)
+        stored.error = delivery.note
+        stored.processed_at = utcnow()
 
 
 def _fields(gift: Gift) -> tuple:
@@ -606,6 +713,9 @@ HANDLERS = {
     "payment_intent.payment_failed": on_intent_failed,
     "invoice_payment.paid": on_invoice_payment_paid,
     "invoice.payment_action_required": on_invoice_action_required,
+    "invoice.voided": on_invoice_given_up,
+    "invoice.marked_uncollectible": on_invoice_given_up,
+    "invoice.upcoming": on_invoice_upcoming,
     "charge.refunded": on_charge_refunded,
     "refund.failed": on_refund_failed,
     "charge.dispute.created": on_dispute,
@@ -613,4 +723,6 @@ HANDLERS = {
     "customer.updated": on_customer_updated,
     "customer.deleted": on_customer_deleted,
     "payment_method.automatically_updated": on_card_updated,
+    "payment_method.attached": on_card_updated,
+    "payment_method.updated": on_card_updated,
 }

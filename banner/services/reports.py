@@ -34,6 +34,7 @@ from banner.models import (
     GiftEvent,
     GiftStatus,
     Payment,
+    RenewalFailure,
     utcnow,
 )
 from banner.services import campaigns
@@ -217,6 +218,18 @@ class Month:
     churn: Rate | None = None
 
 
+@dataclass
+class Renewals:
+    """Renewals that failed in a month, and failed ones recovered or lost in it (count, money)."""
+
+    failed: int = 0
+    failed_amount: int = 0
+    recovered: int = 0
+    recovered_amount: int = 0
+    lost: int = 0
+    lost_amount: int = 0
+
+
 @dataclass(frozen=True)
 class Recurring:
     currency: str
@@ -224,6 +237,30 @@ class Recurring:
     arr: int
     active_donors: int
     months: list[Month]
+    renewals: dict[str, Renewals]  #: per month key
+
+
+def renewals(currency: str, keys: Sequence[str]) -> dict[str, Renewals]:
+    """Per month: renewals that first failed in it, and failed renewals paid (recovered) or given
+    up (lost: the gift ended, or Stripe voided the invoice) in it."""
+    table = {key: Renewals() for key in keys}
+    since, until = month_start(keys[0]), month_start(next_month(keys[-1]))
+    for column, name in (
+        (RenewalFailure.failed_at, "failed"),
+        (RenewalFailure.recovered_at, "recovered"),
+        (RenewalFailure.lost_at, "lost"),
+    ):
+        month = month_key(column, keys).label("month")
+        rows = db.session.execute(
+            sa.select(month, sa.func.count(RenewalFailure.id), sa.func.sum(RenewalFailure.amount))
+            .where(RenewalFailure.currency == currency, column >= since, column < until)
+            .group_by(month)
+        )
+        for key, count, amount in rows:
+            if key in table:
+                setattr(table[key], name, int(count))
+                setattr(table[key], f"{name}_amount", int(amount or 0))
+    return table
 
 
 def _monthly(currency: str):
@@ -278,7 +315,7 @@ def _changes(currency: str, since: datetime):
 
 def recurring(currency: str, months: int = 12, period: Period | None = None) -> Recurring:
     """MRR and ARR now, active donors, and per month of the period (else of the last `months`)
-    the MRR waterfall and churn.
+    the MRR waterfall, churn, and failed renewals recovered and lost.
 
     Only the movements since the first month began are read: MRR (and the number of donors
     giving) at its start is what it is now less what changed since.
@@ -327,7 +364,12 @@ def recurring(currency: str, months: int = 12, period: Period | None = None) -> 
         row.churn = Rate(row.lost, row.active_start, minimum)
         active_before += row.started - row.ended
     return Recurring(
-        currency=currency, mrr=mrr, arr=mrr * 12, active_donors=active, months=list(table.values())
+        currency=currency,
+        mrr=mrr,
+        arr=mrr * 12,
+        active_donors=active,
+        months=list(table.values()),
+        renewals=renewals(currency, keys),
     )
 
 
