@@ -23,6 +23,7 @@ from banner.models import (
     Payment,
     RenewalFailure,
     SentNotice,
+    utcnow,
 )
 from banner.money import format_amount
 from banner.services import links
@@ -117,6 +118,8 @@ def notify_failure(gift: Gift, failure: Failure, row: RenewalFailure) -> bool:
     when Stripe will not try again. Return whether one was queued."""
     if row.recovered_at is not None or not _reachable(gift):
         return False
+    if failure.next_attempt is not None and failure.next_attempt <= utcnow():
+        return False  # told late (reconcile): that retry is past, and has news of its own
     last = failure.next_attempt is None
     if not claim(f"renewal_failed:{failure.invoice}:{failure.attempt}", "renewal_failed", gift):
         return False
@@ -164,6 +167,8 @@ def yearly_reminder(gift: Gift, charge_at: datetime, amount: int | None) -> bool
     was queued. Only a yearly gift that will be charged (active) gets one."""
     if gift.frequency is not Frequency.YEAR or gift.status is not GiftStatus.ACTIVE or not _reachable(gift):
         return False
+    if charge_at <= utcnow():
+        return False  # told late: charged already
     key = f"yearly_reminder:{gift.stripe_subscription_id or gift.id}:{charge_at.date().isoformat()}"
     if not claim(key, "yearly_reminder", gift):
         return False
