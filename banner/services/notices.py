@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from banner import mail
 from banner.extensions import db
 from banner.models import (
+    CHANGEABLE,
     ENDED,
     Frequency,
     Gift,
@@ -30,8 +31,6 @@ from banner.services import links
 from banner.services.reports import site_zone, today
 
 EVERY = {Frequency.MONTH: "monthly", Frequency.YEAR: "yearly", Frequency.ONCE: "one-time"}
-#: the gifts whose card is still charged: a gift set to end, or ended, needs no new card
-CHARGED = (GiftStatus.ACTIVE, GiftStatus.PAST_DUE, GiftStatus.ACTION_REQUIRED, GiftStatus.PAUSED)
 
 
 def claim(key: str, kind: str, gift: Gift | None = None) -> bool:
@@ -186,7 +185,7 @@ def cards_expiring(day: date) -> list[Gift]:
             sa.select(Gift)
             .where(
                 Gift.frequency != Frequency.ONCE,
-                Gift.status.in_(CHARGED),
+                Gift.status.in_(CHANGEABLE),  # a gift set to end, or ended, needs no new card
                 Gift.donor_id.is_not(None),
                 Gift.card_exp_year == day.year,
                 Gift.card_exp_month == day.month,
