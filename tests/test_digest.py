@@ -129,7 +129,7 @@ def test_the_digest_tells_staff_the_days_donors_cancellations_and_failures_once(
     assert "Ada Newcomer, $15 monthly" in text
     assert "Bo Leaving, $20 monthly, gave 0 months, cancelled by the donor: It costs too much" in text
     assert '"Prices went up everywhere; I will be back."' in text
-    assert f"http://testserver/staff/donors/{donor_id}" in text
+    assert f"{app.config['PUBLIC_URL']}/staff/donors/{donor_id}" in text
     assert (
         "Cy Dashboard" in text and "in the Stripe dashboard: Low quality" in text and '"Too many ads"' in text
     )
