@@ -24,7 +24,7 @@ from banner.assets import embed_script
 from banner.cli_publish import publish_command
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
-from banner.services import checkout, demo_data, outbox, receipts, reconcile
+from banner.services import checkout, demo_data, digest, notices, outbox, receipts, reconcile
 from banner.services import staff as staff_accounts
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,35 @@ def statements_command(year, dry_run):
         year, progress=lambda donor: click.echo(f"sent: donor {donor.id}", err=True)
     )
     click.echo(f"{sent} statements of {year} queued; donors who had theirs were skipped.")
+
+
+@group.command("notices")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The day to run for, in the site's time zone (today by default).",
+)
+def notices_command(day):
+    """Queue a notice for each gift whose card expires at the end of this month, once per card
+    and expiry (run it daily)."""
+    queued = notices.send_card_notices(day.date() if day else None)
+    click.echo(f"{queued} card expiry notices queued.")
+
+
+@group.command("digest")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The day to summarise, in the site's time zone (yesterday by default).",
+)
+def digest_command(day):
+    """Send staff the day's new monthly donors, cancellations and failed renewals, once per day
+    (BANNER_DIGEST_TO, and BANNER_DIGEST_WEBHOOK_URL when set)."""
+    click.echo(digest.send_digest(day.date() if day else None))
 
 
 @group.command("forget-attempts")

@@ -91,6 +91,10 @@ DEFAULTS = {
     # share the first limit; the second applies to one browser, when its beacons carry a reader id
     "EVENTS_PER_IP": "120 per minute;2000 per day",
     "EVENTS_PER_READER": "30 per minute;300 per day",
+    # the daily digest to staff (`banner digest`): an address, and an optional Slack-compatible
+    # incoming webhook the outbox worker posts the same summary to
+    "DIGEST_TO": None,
+    "DIGEST_WEBHOOK_URL": None,
     "STAFF_IDLE_MINUTES": 30,  # a staff session unused this long ends
     "REQUIRE_ADMIN_2FA": False,  # admins must turn on two-factor before anything else
     # static copies of the banner for a CDN (`banner publish`, and again after each staff save):
@@ -170,6 +174,9 @@ def check(config):
         raise ConfigError("BANNER_MAIL_BATCH_SIZE is a whole number above 0.")
     if type(config["MAIL_POLL_SECONDS"]) not in (int, float) or config["MAIL_POLL_SECONDS"] <= 0:
         raise ConfigError("BANNER_MAIL_POLL_SECONDS is a number of seconds above 0.")
+    hook = config["DIGEST_WEBHOOK_URL"]
+    if hook and not re.fullmatch(r"https?://[^\s]+", str(hook)):
+        raise ConfigError("BANNER_DIGEST_WEBHOOK_URL is an http(s) address, like https://hooks.slack.com/...")
     if config["RENEWAL_RECEIPTS"] not in ("each", "statement"):
         raise ConfigError('BANNER_RENEWAL_RECEIPTS is "each" or "statement".')
     try:

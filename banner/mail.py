@@ -68,16 +68,63 @@ def send_cancellation(gift, manage_url: str) -> None:
 
 def send_action_required(gift, manage_url: str) -> None:
     """Queue the request to confirm, on the manage page, a renewal the bank holds for 3-D Secure."""
+    context = {"gift": gift, "amount": format_amount(gift.amount, gift.currency), "manage_url": manage_url}
     send(
         MailKind.ACTION_REQUIRED,
         to=gift.donor.email,
         subject=f"Please confirm your gift to {current_app.config['SITE_NAME']}",
-        body=render_template(
-            "mail/action_required.txt",
-            gift=gift,
-            amount=format_amount(gift.amount, gift.currency),
-            manage_url=manage_url,
+        body=render_template("mail/action_required.txt", **context),
+        html=render_template("mail/action_required.html", **context),
+    )
+
+
+def send_renewal_failed(gift, context: dict) -> None:
+    """Queue the notice of a failed renewal (services.notices.renewal_context): the retry date
+    and the link to put in a new card, or the last notice when Stripe will not retry."""
+    last = context["last"]
+    send(
+        MailKind.RENEWAL_LAST_NOTICE if last else MailKind.RENEWAL_FAILED,
+        to=gift.donor.email,
+        subject=(
+            f"Last notice: your gift to {current_app.config['SITE_NAME']} will end"
+            if last
+            else f"Your gift to {current_app.config['SITE_NAME']} could not be collected"
         ),
+        body=render_template("mail/renewal_failed.txt", gift=gift, **context),
+        html=render_template("mail/renewal_failed.html", gift=gift, **context),
+    )
+
+
+def send_card_expiring(gift, context: dict) -> None:
+    """Queue the notice that the card paying a gift expires at the end of the month."""
+    send(
+        MailKind.CARD_EXPIRING,
+        to=gift.donor.email,
+        subject=f"Your card for {current_app.config['SITE_NAME']} expires soon",
+        body=render_template("mail/card_expiring.txt", gift=gift, **context),
+        html=render_template("mail/card_expiring.html", gift=gift, **context),
+    )
+
+
+def send_yearly_reminder(gift, context: dict) -> None:
+    """Queue the reminder that a yearly gift is about to be charged."""
+    send(
+        MailKind.YEARLY_REMINDER,
+        to=gift.donor.email,
+        subject=f"Your yearly gift renews on {context['charge_on']}",
+        body=render_template("mail/yearly_reminder.txt", gift=gift, **context),
+        html=render_template("mail/yearly_reminder.html", gift=gift, **context),
+    )
+
+
+def send_digest(to: str, digest) -> None:
+    """Queue the staff's daily digest (services.digest.Digest)."""
+    send(
+        MailKind.DIGEST,
+        to=to,
+        subject=f"{current_app.config['SITE_NAME']} donors, {digest.day:%A %d %B %Y}: {digest.headline}",
+        body=render_template("mail/digest.txt", digest=digest),
+        html=render_template("mail/digest.html", digest=digest),
     )
 
 

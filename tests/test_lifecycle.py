@@ -503,7 +503,7 @@ def test_a_renewal_needing_3d_secure_waits_for_the_donor_until_it_is_paid(client
     assert gift.status is GiftStatus.ACTION_REQUIRED
     [message] = outbox
     assert message["To"] == gift.donor.email
-    [token] = re.findall(r"/manage/(\S+)", message.get_content())
+    [token] = re.findall(r"/manage/(\S+)", message.get_body(("plain",)).get_content())
     assert links.donor_for(token).id == gift.donor.id
 
     paid = se.invoice("in_3ds", gift.stripe_subscription_id, created=T0 + 60)

@@ -34,6 +34,7 @@ from banner.models.gift_rules import (
     check_move,
     watermark,
 )
+from banner.models.notice import RenewalFailure, SentNotice
 from banner.models.outbox import MailKind, OutboxMessage
 from banner.models.staff import AuditEntry, LoginFailure, Role, StaffUser
 from banner.models.statement import YearlyStatement
@@ -77,7 +78,9 @@ __all__ = [
     "Payment",
     "PaymentStatus",
     "Placement",
+    "RenewalFailure",
     "Role",
+    "SentNotice",
     "StaffUser",
     "StripeEvent",
     "TransitionRefused",

@@ -19,6 +19,17 @@ class MailKind(enum.Enum):
     ACTION_REQUIRED = "action_required"
     STATEMENT = "statement"
     STAFF_REPLY = "staff_reply"  #: staff answering a donor's comment
+    RENEWAL_FAILED = "renewal_failed"
+    RENEWAL_LAST_NOTICE = "renewal_last_notice"
+    CARD_EXPIRING = "card_expiring"
+    YEARLY_REMINDER = "yearly_reminder"
+    DIGEST = "digest"
+    #: not an e-mail: the digest posted to BANNER_DIGEST_WEBHOOK_URL (Slack-compatible)
+    DIGEST_WEBHOOK = "digest_webhook"
+
+    @property
+    def is_webhook(self) -> bool:
+        return self is MailKind.DIGEST_WEBHOOK
 
 
 class OutboxMessage(Model):

@@ -296,9 +296,13 @@ def finish_card_update(gift: Gift, setup_intent_id: str, action_key: str) -> Gif
     if saved.customer != _customer(gift) or saved.status != "succeeded" or not saved.payment_method:
         raise ManageError(saved.error_message or "The card could not be saved. Please try again.")
     payments.use_card_for(subscription_id, saved.payment_method, _key(gift, "card", action_key))
+    if gift.stripe_payment_method_id != saved.payment_method:
+        # the new card's expiry comes with its payment_method.attached event
+        gift.card_exp_month = gift.card_exp_year = None
     gift.stripe_payment_method_id = saved.payment_method
     if saved.card is not None:
         gift.card_brand, gift.card_last4 = saved.card.brand, saved.card.last4
+    lifecycle.apply_waiting_card(saved.payment_method)
     gift.events.append(
         GiftEvent(
             kind="card",

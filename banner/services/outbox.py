@@ -1,4 +1,5 @@
-"""Delivering the outbox: what banner.mail queued, sent by the worker with retries.
+"""Delivering the outbox: what banner.mail queued, sent by the worker with retries (and the
+staff digest's webhook posts, banner.hooks, alike).
 
 Each message is claimed, sent and recorded in a transaction of its own. On PostgreSQL the claim
 is `SELECT ... FOR UPDATE SKIP LOCKED`, so several workers never take the same message; SQLite
@@ -8,6 +9,7 @@ error. A worker stopped between the mail server's answer and its commit sends th
 again: at least once, never lost.
 """
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -15,10 +17,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from markupsafe import escape
 
-from banner import mail
+from banner import hooks, mail
 from banner.extensions import db
-from banner.models import OutboxMessage, utcnow
+from banner.models import MailKind, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ def deliver_due(
         if message is None:
             break
         try:
-            mail.transmit(message)
+            (hooks.post if message.kind.is_webhook else mail.transmit)(message)
         except (OSError, ValueError) as error:  # the server refused, or an address it cannot take
             _record_failure(message, error, now, done)
         else:
@@ -128,6 +131,26 @@ def erase_messages_to(address: str) -> int:
         message.text_body = ERASED
         message.html_body = None
     return len(messages)
+
+
+def redact_digests(texts: set[str]) -> int:
+    """Replace each of `texts` (an erased donor's name, their words) in the staff digests kept
+    in the outbox, in the caller's transaction; return how many digests changed."""
+    wanted = sorted((text for text in texts if text and len(text) > 1), key=len, reverse=True)
+    digests = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.kind.in_((MailKind.DIGEST, MailKind.DIGEST_WEBHOOK)))
+    ).all()
+    changed = 0
+    for message in digests:
+        before = (message.text_body, message.html_body)
+        for text in wanted:
+            # as written in the text part, the HTML part, and inside the webhook's JSON string
+            for form in {text, str(escape(text)), json.dumps(text)[1:-1]}:
+                message.text_body = message.text_body.replace(form, ERASED)
+                if message.html_body is not None:
+                    message.html_body = message.html_body.replace(form, ERASED)
+        changed += (message.text_body, message.html_body) != before
+    return changed
 
 
 def waiting() -> int:

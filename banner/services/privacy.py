@@ -29,7 +29,8 @@ class DonorHasRunningGift(Exception):
 
 
 def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
-    """Erase the donor's personal data here, at Stripe, in the outbox and in stored mail."""
+    """Erase the donor's personal data here, at Stripe, in the outbox (the staff digests too) and
+    in stored mail."""
     running = sa.select(Gift.id).where(Gift.donor_id == donor.id, Gift.status.in_(LIVE)).limit(1)
     if db.session.scalar(running) is not None:
         raise DonorHasRunningGift(
@@ -47,6 +48,10 @@ def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:
         payments.erase_customer(customer, f"donor-{donor.id}-erase-{customer}")
     events = redaction.redact_events({*customers, *emails, *_stripe_ids(gifts)}, known)
     removed = mail.forget(emails) + sum(outbox.erase_messages_to(email) for email in emails)
+    words = {gift.cancellation_comment for gift in gifts} | {
+        event.reason for gift in gifts for event in gift.events if event.kind == "cancel_request"
+    }
+    outbox.redact_digests({*known, *(w for w in words if w)})
     donor.email = f"erased-{donor.id}@invalid"
     donor.name = ERASED_NAME
     comments = 0
