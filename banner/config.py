@@ -92,6 +92,7 @@ DEFAULTS = {
     "EVENTS_PER_READER": "30 per minute;300 per day",
     "STAFF_IDLE_MINUTES": 30,  # a staff session unused this long ends
     "REQUIRE_ADMIN_2FA": False,  # admins must turn on two-factor before anything else
+    "LOG_FORMAT": "plain",  # "json": one JSON object per line, and a line per request (banner/logs.py)
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
@@ -163,6 +164,8 @@ def check(config):
         raise ConfigError("BANNER_MAIL_BATCH_SIZE is a whole number above 0.")
     if type(config["MAIL_POLL_SECONDS"]) not in (int, float) or config["MAIL_POLL_SECONDS"] <= 0:
         raise ConfigError("BANNER_MAIL_POLL_SECONDS is a number of seconds above 0.")
+    if config["LOG_FORMAT"] not in ("plain", "json"):
+        raise ConfigError('BANNER_LOG_FORMAT is "plain" or "json".')
     if config["RENEWAL_RECEIPTS"] not in ("each", "statement"):
         raise ConfigError('BANNER_RENEWAL_RECEIPTS is "each" or "statement".')
     try:
