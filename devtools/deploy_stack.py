@@ -7,9 +7,11 @@ breaks one fails here instead of testing something else. nginx runs as the curre
 `-p folder -c conf`, `daemon off`, its pid file, logs, temp and cache paths in the folder.
 """
 
+import contextlib
 import http.client
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -134,11 +136,13 @@ def tail(log: Path, lines: int = 20) -> str:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """Stop a process this module started (SIGTERM, then SIGKILL to its own session)."""
+    """Stop a process started in a session of its own, and what it started (SIGTERM to its
+    process group, then SIGKILL)."""
     if process.poll() is None:
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):  # it stopped meanwhile
+            os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
