@@ -92,19 +92,30 @@ def nginx_conf(folder: Path, site: str, workers: int = 1, access_log: bool = Tru
     return conf
 
 
-def start_nginx(nginx: str, folder: Path, conf: Path) -> subprocess.Popen:
-    """Check the configuration, then start nginx in the foreground (its own session)."""
+def nginx_command(nginx: str, folder: Path, conf: Path) -> list[str]:
+    """The command that runs nginx with `conf`, once `nginx -t` has accepted it."""
     command = [nginx, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(conf)]
     test = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     if test.returncode != 0:
         raise StackError(f"nginx rejected {conf}:\n{test.stderr}")
+    return command
+
+
+def start_nginx(nginx: str, folder: Path, conf: Path) -> subprocess.Popen:
+    """Check the configuration, then start nginx in the foreground (its own session)."""
+    command = nginx_command(nginx, folder, conf)
     with open(folder / "nginx.out", "wb") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def gunicorn_command(port: int, *extra: str) -> list[str]:
+    """gunicorn with deploy/gunicorn.conf.py on 127.0.0.1:`port`, run from the checkout."""
+    return [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "--bind", f"{HOST}:{port}", *extra]
+
+
 def start_gunicorn(port: int, env: dict, log: Path, *extra: str) -> subprocess.Popen:
     """Start gunicorn with deploy/gunicorn.conf.py on 127.0.0.1:`port` (its own session)."""
-    command = [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "--bind", f"{HOST}:{port}", *extra]
+    command = gunicorn_command(port, *extra)
     with open(log, "wb") as out:
         return subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
