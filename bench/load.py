@@ -228,6 +228,11 @@ def main() -> int:
     finally:
         for process in reversed(started):
             deploy_stack.stop(process)
+        app_log = tmp / "gunicorn.log"
+        app_errors = [  # the app's own account of a 5xx, shown under the checks
+            line for line in (app_log.read_text(errors="replace").splitlines() if app_log.exists() else [])
+            if " ERROR " in line or line.startswith(("Traceback", "sqlalchemy.", "psycopg."))
+        ]  # fmt: skip
         if options.keep:
             print(f"Kept {tmp}")
         else:
@@ -245,6 +250,7 @@ def main() -> int:
         texts += part_text
         beacons_sent += part_beacons
         webhooks_sent += part_webhooks
+    texts += app_errors[:10]
     return report(options, times, errors, texts, beacons_sent, beacons_stored, webhooks_sent,
                   webhooks_stored, webhook_errors)  # fmt: skip
 
