@@ -2,7 +2,9 @@
 the request's id, and one line per request.
 
 The JSON formatter is `logging.Formatter` and `json.dumps`: the fields are few and fixed, so
-python-json-logger would add a dependency for what is ten lines here.
+python-json-logger would add a dependency for what is ten lines here. The request id costs
+about 10 µs a request (in-process, /embed.js: 565 µs without the middleware, 576 µs with it,
+best of 15 rounds of 300 on this 2-core machine); the request line is written only with JSON logs.
 """
 
 import json
