@@ -1,6 +1,5 @@
 """The reader-revenue service: banner, donations, monthly gifts and staff reports."""
 
-import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -9,7 +8,7 @@ from flask import Flask, current_app, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from banner import config, forms, republish
+from banner import config, forms, logs, republish
 from banner.cli import group as cli_group
 from banner.config import ConfigError
 from banner.extensions import csrf, db, limiter, login, migrate, talisman
@@ -65,9 +64,11 @@ def configure_proxies(app: Flask) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    logging.getLogger("stripe").setLevel(logging.WARNING)  # it logs every request at INFO
-    if not app.debug:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Plain or JSON log lines; every answer carries its request id (X-Request-ID)."""
+    json_logs = app.config["LOG_FORMAT"] == "json"
+    logs.configure(app.config["LOG_FORMAT"], app.debug)
+    # Outside ProxyFix: it reads the reader's address once ProxyFix has set it.
+    app.wsgi_app = logs.RequestIds(app.wsgi_app, log_requests=json_logs)  # type: ignore[method-assign]
 
 
 def configure_extensions(app: Flask) -> None:

@@ -103,6 +103,7 @@ DEFAULTS = {
     "PUBLISH_S3_BUCKET": None,
     "PUBLISH_S3_ENDPOINT_URL": None,  # None: AWS itself
     "PUBLISH_S3_PREFIX": "",
+    "LOG_FORMAT": "plain",  # "json": one JSON object per line, and a line per request (banner/logs.py)
 }
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
@@ -177,6 +178,8 @@ def check(config):
     hook = config["DIGEST_WEBHOOK_URL"]
     if hook and not re.fullmatch(r"https?://[^\s]+", str(hook)):
         raise ConfigError("BANNER_DIGEST_WEBHOOK_URL is an http(s) address, like https://hooks.slack.com/...")
+    if config["LOG_FORMAT"] not in ("plain", "json"):
+        raise ConfigError('BANNER_LOG_FORMAT is "plain" or "json".')
     if config["RENEWAL_RECEIPTS"] not in ("each", "statement"):
         raise ConfigError('BANNER_RENEWAL_RECEIPTS is "each" or "statement".')
     try:

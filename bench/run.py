@@ -1,11 +1,13 @@
-"""Benchmark the banner's public endpoints: gunicorn against nginx serving the same bytes, and
-the banner on the demo article page in Chromium.
+"""Benchmark the banner's public endpoints: gunicorn against nginx serving the same bytes and
+against deploy/'s nginx (its proxy_cache in front of deploy/'s gunicorn), and the banner on the
+demo article page in Chromium.
 
     .venv/bin/python bench/run.py            # about 3 minutes; prints a Markdown results table
     .venv/bin/python bench/run.py --keep     # keep the temporary folder (logs, configs) afterwards
     .venv/bin/python bench/run.py --gunicorn="-w 2 -k gthread --threads 8"   # other gunicorn options
 
-Loopback only (127.0.0.1:5055 gunicorn, :5056 nginx, :8077 the article page). Every load is
+Loopback only (127.0.0.1:5055 gunicorn, :5056 nginx, :5052 deploy/'s nginx with :5053 its
+redirect server and :5054 its gunicorn, :8077 the article page). Every load is
 bounded: wrk runs for -d10s (-d2s to warm up), the browser loads the page 1 + 20 times.
 Everything it starts is stopped on exit, Ctrl-C included. See bench/README.md.
 """
@@ -31,11 +33,22 @@ from math import ceil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench import servers  # noqa: E402
+from devtools import deploy_stack  # noqa: E402
+
 BIN = Path(sys.executable).parent  # the venv's bin: flask and gunicorn live beside this Python
 HOST = "127.0.0.1"
 GUNICORN_PORT, NGINX_PORT, SITE_PORT = 5055, 5056, 8077
+DEPLOY_PORT, DEPLOY_REDIRECT_PORT, DEPLOY_APP_PORT = 5052, 5053, 5054
 GUNICORN = f"http://{HOST}:{GUNICORN_PORT}"
 NGINX = f"http://{HOST}:{NGINX_PORT}"
+DEPLOY = f"http://{HOST}:{DEPLOY_PORT}"
+SERVERS = (
+    ("gunicorn", GUNICORN, GUNICORN_PORT),
+    ("nginx", NGINX, NGINX_PORT),
+    ("deploy", DEPLOY, DEPLOY_PORT),
+)
 SITE = f"http://{HOST}:{SITE_PORT}/"
 BANNER_PATH = "/api/banner?campaign=spring&path=/news/story"
 TARGETS = [("/embed.js", "/embed.js"), ("/api/banner?campaign=spring&path=/news/story", BANNER_PATH)]
@@ -280,7 +293,9 @@ http {{
 """
 
 
-def start_nginx(nginx: str, tmp: Path, script: bytes, banner: bytes, processes: Processes) -> None:
+def start_nginx(
+    nginx: str, tmp: Path, script: bytes, banner: bytes, processes: Processes
+) -> subprocess.Popen:
     folder = tmp / "nginx"
     (folder / "www").mkdir(parents=True)
     (folder / "www" / "embed.js").write_bytes(script)
@@ -293,7 +308,43 @@ def start_nginx(nginx: str, tmp: Path, script: bytes, banner: bytes, processes: 
     test = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     if test.returncode != 0:
         raise BenchError(f"nginx rejected {conf}:\n{test.stderr}")
-    processes.start("nginx", command, folder / "stdout.log")
+    return processes.start("nginx", command, folder / "stdout.log")
+
+
+def start_deploy(nginx: str, tmp: Path, env: dict, processes: Processes) -> list[subprocess.Popen]:
+    """deploy/'s gunicorn and, in front of it, deploy/'s nginx site (its main server without TLS)."""
+    app = processes.start(
+        "deploy/'s gunicorn",
+        deploy_stack.gunicorn_command(DEPLOY_APP_PORT),
+        tmp / "deploy-gunicorn.log",
+        cwd=ROOT,
+        env=env,
+    )
+    folder = tmp / "deploy"
+    folder.mkdir()
+    try:
+        site = deploy_stack.render_site(folder, DEPLOY_APP_PORT, DEPLOY_PORT, DEPLOY_REDIRECT_PORT, tls=False)
+        command = deploy_stack.nginx_command(
+            nginx, folder, deploy_stack.nginx_conf(folder, site, workers=2, access_log=False)
+        )
+    except deploy_stack.StackError as error:
+        raise BenchError(str(error)) from None
+    return [app, processes.start("deploy/'s nginx", command, folder / "stdout.log")]
+
+
+def memory_lines(leaders: dict[str, list[int]]) -> list[str]:
+    """The resident memory of each server's workers, read after the wrk rounds."""
+    threads = os.environ.get("GUNICORN_THREADS", "12")
+    parts = []
+    for label, leader in (
+        ("gunicorn -w 2 (sync)", leaders["gunicorn"][0]),
+        (f"deploy/'s gunicorn (gthread, {threads} threads)", leaders["deploy"][0]),
+        ("nginx", leaders["nginx"][0]),
+        ("deploy/'s nginx (with its cache)", leaders["deploy"][1]),
+    ):
+        sizes = ", ".join(f"{mb:.1f}" for mb in servers.workers_rss(leader))
+        parts.append(f"{label} {sizes} MB")
+    return ["Memory per worker (RSS) after the wrk rounds: " + "; ".join(parts) + "."]
 
 
 def start_site(tmp: Path, processes: Processes) -> None:
@@ -331,6 +382,7 @@ def wrk(binary: str, url: str, args: list[str] = WRK_ARGS) -> dict:
         raise BenchError(f"wrk {url} failed (exit {done.returncode}):\n{out}{done.stderr}")
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    requests = re.search(r"(\d+) requests in", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": float(rate.group(1)),
@@ -339,15 +391,14 @@ def wrk(binary: str, url: str, args: list[str] = WRK_ARGS) -> dict:
         "errors": sum(map(int, errors.groups())) if errors else 0,
         "error_text": errors.group(0) if errors else "",
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "requests": int(requests.group(1)) if requests else 0,
     }
 
 
-def run_wrk(binary: str, processes: Processes) -> dict:
-    urls = {
-        (name, server): base + path
-        for name, path in TARGETS
-        for server, base in (("gunicorn", GUNICORN), ("nginx", NGINX))
-    }
+def run_wrk(binary: str, processes: Processes, leaders: dict[str, list[int]]) -> dict:
+    """wrk each target in rounds; each run also notes the CPU time its server's processes used
+    (`leaders`: the process groups of each server) per request answered."""
+    urls = {(name, server): base + path for name, path in TARGETS for server, base, _port in SERVERS}
     say("Warming up (wrk -d2s per target) ...")
     for url in urls.values():
         wrk(binary, url, ["-t2", "-c50", "-d2s"])
@@ -356,10 +407,14 @@ def run_wrk(binary: str, processes: Processes) -> dict:
         for key, url in urls.items():
             processes.check()
             say(f"  round {round_}/{WRK_RUNS}: wrk {' '.join(WRK_ARGS)} {url}")
+            cpu = servers.cpu_seconds(leaders[key[1]])
             result = wrk(binary, url)
+            used = servers.cpu_seconds(leaders[key[1]]) - cpu
+            result["cpu_us"] = used * 1e6 / result["requests"] if result["requests"] else float("nan")
             results[key].append(result)
             say(
                 f"    {result['rps']:>10,.0f} req/s   p50 {result['p50']:.2f} ms   p99 {result['p99']:.2f} ms"
+                f"   {result['cpu_us']:.0f} µs CPU/request"
                 + (f"   {result['error_text']}" if result["errors"] else "")
                 + (f"   non-2xx {result['non2xx']}" if result["non2xx"] else "")
             )
@@ -436,7 +491,13 @@ def rates(runs: list[dict]) -> str:
 
 
 def report(
-    results: dict, loads: list[dict], headers: dict, source: bytes, served: bytes, machine: str
+    results: dict,
+    loads: list[dict],
+    headers: dict,
+    source: bytes,
+    served: bytes,
+    machine: str,
+    memory: list[str],
 ) -> str:
     lines = [
         f"### Results ({date.today().isoformat()}, this {os.cpu_count()}-core machine)",
@@ -444,32 +505,43 @@ def report(
         machine,
         "",
         f"wrk {' '.join(WRK_ARGS)}, median of {WRK_RUNS} runs; gunicorn {shlex.join(GUNICORN_OPTIONS)}, "
-        "nginx worker_processes 2; both serve identical bodies.",
+        "nginx worker_processes 2; both serve identical bodies. deploy/: deploy/nginx/banner.conf "
+        "(without TLS, worker_processes 2, its proxy_cache) in front of gunicorn -c "
+        "deploy/gunicorn.conf.py; the same bodies. CPU: user + system time of the server's "
+        "processes (deploy/: nginx and its gunicorn) during the run, per request answered.",
         "",
-        "| endpoint | gunicorn req/s | nginx req/s | gunicorn/nginx | gunicorn p50 | gunicorn p99 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| endpoint | gunicorn req/s | nginx req/s | gunicorn/nginx | gunicorn p50 | gunicorn p99 "
+        "| deploy/ req/s | deploy//nginx | deploy/ p50 | deploy/ p99 "
+        "| CPU µs/req gunicorn | CPU µs/req nginx | CPU µs/req deploy/ |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     notes = []
     for name, _path in TARGETS:
-        g, n = results[(name, "gunicorn")], results[(name, "nginx")]
+        g, n, d = results[(name, "gunicorn")], results[(name, "nginx")], results[(name, "deploy")]
         g_rps, n_rps = statistics.median(r["rps"] for r in g), statistics.median(r["rps"] for r in n)
         g50, g99 = statistics.median(r["p50"] for r in g), statistics.median(r["p99"] for r in g)
+        d_rps = statistics.median(r["rps"] for r in d)
+        d50, d99 = statistics.median(r["p50"] for r in d), statistics.median(r["p99"] for r in d)
+        cpu = [statistics.median(r["cpu_us"] for r in runs) for runs in (g, n, d)]
         lines.append(
-            f"| `{name}` | {g_rps:,.0f} | {n_rps:,.0f} | {g_rps / n_rps:.3f} | {g50:.2f} ms | {g99:.2f} ms |"
+            f"| `{name}` | {g_rps:,.0f} | {n_rps:,.0f} | {g_rps / n_rps:.3f} | {g50:.2f} ms | {g99:.2f} ms "
+            f"| {d_rps:,.0f} | {d_rps / n_rps:.3f} | {d50:.2f} ms | {d99:.2f} ms "
+            f"| {cpu[0]:,.0f} | {cpu[1]:,.0f} | {cpu[2]:,.0f} |"
         )
         n50, n99 = statistics.median(r["p50"] for r in n), statistics.median(r["p99"] for r in n)
         notes.append(
             f"- `{name}`: runs gunicorn {rates(g)} req/s, nginx {rates(n)} req/s; "
             f"nginx p50 {n50:.2f} ms, p99 {n99:.2f} ms; response headers "
             f"{headers[(name, 'gunicorn')]} B (gunicorn) vs {headers[(name, 'nginx')]} B (nginx)"
+            f"; deploy/ runs {rates(d)} req/s, response headers {headers[(name, 'deploy')]} B"
         )
-        for server, runs in (("gunicorn", g), ("nginx", n)):
+        for server, runs in (("gunicorn", g), ("nginx", n), ("deploy/", d)):
             bad = sum(r["errors"] for r in runs), sum(r["non2xx"] for r in runs)
             if any(bad):
                 notes.append(
                     f"  - {server}: socket errors {bad[0]}, non-2xx responses {bad[1]} over {WRK_RUNS} runs"
                 )
-    lines += ["", *notes, ""]
+    lines += ["", *notes, "", *memory, ""]
 
     shown = [load for load in loads if load["banner"] is not None and load["scriptEnd"] is not None]
     delays = [load["banner"] - load["scriptEnd"] for load in shown]
@@ -537,13 +609,14 @@ def main() -> int:
     failed = True  # print gunicorn's log tail unless the run succeeded or was interrupted
     try:
         nginx, wrk_binary = ensure_tools()
-        for port in (GUNICORN_PORT, NGINX_PORT, SITE_PORT):
+        ports = (GUNICORN_PORT, NGINX_PORT, SITE_PORT, DEPLOY_PORT, DEPLOY_REDIRECT_PORT, DEPLOY_APP_PORT)
+        for port in ports:
             ensure_free(port)
         started, load = time.monotonic(), os.getloadavg()[0]
         env = app_env(tmp)
         say(f"Temporary folder {tmp}; database {env['BANNER_DATABASE_URL']}")
         prepare_database(env)
-        processes.start(
+        gunicorn = processes.start(
             "gunicorn",
             [str(BIN / "gunicorn"), *GUNICORN_OPTIONS, "-b", f"{HOST}:{GUNICORN_PORT}", "wsgi:app"],
             tmp / "gunicorn.log",
@@ -554,19 +627,27 @@ def main() -> int:
         script, banner = fetch(GUNICORN + "/embed.js"), fetch(GUNICORN + BANNER_PATH)
         if not banner.startswith(b"{"):
             raise BenchError(f"{BANNER_PATH} did not answer the spring campaign's JSON: {banner[:200]!r}")
-        start_nginx(nginx, tmp, script, banner, processes)
+        plain = start_nginx(nginx, tmp, script, banner, processes)
+        deploy = start_deploy(nginx, tmp, env, processes)
         wait_for(NGINX + "/embed.js", processes)
+        wait_for(DEPLOY + "/embed.js", processes)
         for name, path in TARGETS:
-            if fetch(NGINX + path) != fetch(GUNICORN + path):
-                raise BenchError(f"nginx and gunicorn answer different bytes for {name}.")
+            if not fetch(NGINX + path) == fetch(DEPLOY + path) == fetch(GUNICORN + path):
+                raise BenchError(f"nginx, deploy/'s nginx and gunicorn answer different bytes for {name}.")
         headers = {
             (name, server): header_bytes(port, path)
             for name, path in TARGETS
-            for server, port in (("gunicorn", GUNICORN_PORT), ("nginx", NGINX_PORT))
+            for server, _base, port in SERVERS
         }
-        say(f"Both serve identical bodies: embed.js {len(script):,} B, banner JSON {len(banner):,} B.")
+        say(f"All serve identical bodies: embed.js {len(script):,} B, banner JSON {len(banner):,} B.")
 
-        results = run_wrk(wrk_binary, processes)
+        leaders = {
+            "gunicorn": [gunicorn.pid],
+            "nginx": [plain.pid],
+            "deploy": [process.pid for process in deploy],
+        }
+        results = run_wrk(wrk_binary, processes, leaders)
+        memory = memory_lines(leaders)
 
         start_site(tmp, processes)
         wait_for(SITE, processes)
@@ -585,6 +666,7 @@ def main() -> int:
             (ROOT / "static" / "embed" / "banner.js").read_bytes(),
             script,
             versions(nginx, wrk_binary, load),
+            memory,
         )
         say("\n" + text + "\n")
         say(f"Command: .venv/bin/python bench/run.py   (took {time.monotonic() - started:.0f} s)")

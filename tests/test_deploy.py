@@ -1,0 +1,230 @@
+"""deploy/: Debian's nginx with deploy/nginx/banner.conf in front of gunicorn with
+deploy/gunicorn.conf.py, in production mode, smoke-tested through TLS from another loopback
+address (127.0.0.2), so the reader's address the app sees is not nginx's."""
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import ssl
+import time
+
+import pytest
+
+from banner import create_app
+from banner.assets import embed_script
+from banner.extensions import db
+from banner.models import Campaign, CampaignStatus, Variant, utcnow
+from banner.services import banners
+from devtools import deploy_stack
+from tests.conftest import STRICT, free_port
+
+READER = "127.0.0.2"
+HOST_NAME = "donate.example.org"
+
+
+def _database(folder) -> str:
+    url = f"sqlite:///{folder}/deploy.sqlite3"
+    keys = {
+        "STRIPE_SECRET_KEY": "sk_test_x",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_x",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    }
+    app = create_app({"ENV": "testing", "DATABASE_URL": url, **keys})
+    with app.app_context():
+        db.create_all()
+        db.session.add(
+            Campaign(
+                slug="spring",
+                title="Spring drive",
+                goal_amount=100_000,
+                currency="usd",
+                status=CampaignStatus.LIVE,
+                starts_at=utcnow(),
+                preset_amounts=[500, 1000],
+                variants=[Variant(key="a", heading="Support us", body="Please give.")],
+            )
+        )
+        db.session.commit()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """nginx (HTTPS and HTTP ports) in front of gunicorn; yields the ports and gunicorn's log."""
+    nginx = deploy_stack.nginx_binary()
+    for name, missing in (("nginx", nginx is None), ("openssl", shutil.which("openssl") is None)):
+        if missing:
+            if STRICT:
+                pytest.fail(f"{name} is missing: apt-get install -y {name}")
+            pytest.skip(f"the deployment test needs Debian's {name} (apt-get install -y {name})")
+    folder = tmp_path_factory.mktemp("deploy")
+    app_port, https_port, http_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANNER_")}
+    secret = secrets.token_hex(32)
+    env.update(
+        BANNER_ENV="production",
+        BANNER_SECRET_KEY=secret,
+        BANNER_DATABASE_URL=_database(folder),
+        BANNER_PUBLIC_URL=f"https://{HOST_NAME}",
+        BANNER_STRIPE_SECRET_KEY="sk_test_deploy",
+        BANNER_STRIPE_PUBLISHABLE_KEY="pk_test_deploy",
+        BANNER_STRIPE_WEBHOOK_SECRET="whsec_deploy",
+        BANNER_PROXIES="1",
+        BANNER_LOG_FORMAT="json",
+        WEB_CONCURRENCY="1",
+    )
+    log = folder / "gunicorn.log"
+    gunicorn = deploy_stack.start_gunicorn(app_port, env, log)
+    try:
+        deploy_stack.wait_until_up(app_port, gunicorn, log)
+        site = deploy_stack.render_site(folder, app_port, https_port, http_port)
+        server = deploy_stack.start_nginx(nginx, folder, deploy_stack.nginx_conf(folder, site))
+        try:
+            deploy_stack.wait_until_up(http_port, server, folder / "error.log")
+            yield {"https": https_port, "http": http_port, "log": log, "secret": secret}
+        finally:
+            deploy_stack.stop(server)
+    finally:
+        deploy_stack.stop(gunicorn)
+
+
+def fetch(port, path, method="GET", body=None, headers=None, tls=True):
+    """One request from the reader's address; return (status, headers, body)."""
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port, context=context, timeout=20, source_address=(READER, 0)
+        )
+    else:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20, source_address=(READER, 0))
+    try:
+        connection.request(method, path, body=body, headers={"Host": HOST_NAME, **(headers or {})})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def app_log_line(stack, request_id):
+    """The app's JSON line about the request with this id (gunicorn's log), or None."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for line in stack["log"].read_text().splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if entry.get("request_id") == request_id and entry["logger"] == "banner.request":
+                    return entry
+        time.sleep(0.1)
+    return None
+
+
+def test_plain_http_is_sent_to_https(stack):
+    status, headers, _ = fetch(stack["http"], "/donate?amount=10", tls=False)
+    assert status == 301
+    assert headers["Location"] == f"https://{HOST_NAME}/donate?amount=10"
+
+
+def test_healthz_answers_through_nginx(stack):
+    status, headers, body = fetch(stack["https"], "/healthz")
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    assert app_log_line(stack, headers["X-Request-ID"])["path"] == "/healthz"
+
+
+def test_the_banner_script_is_cached_by_nginx(stack):
+    first = fetch(stack["https"], "/embed.js")
+    second = fetch(stack["https"], "/embed.js")
+    assert first[0] == second[0] == 200
+    assert first[1]["X-Cache-Status"] in ("MISS", "EXPIRED", "HIT")
+    assert second[1]["X-Cache-Status"] == "HIT"
+    assert second[2] == first[2] and b"function" in first[2]
+    # a cached answer carries this request's id, not the one that filled the cache
+    assert first[1]["X-Request-ID"] != second[1]["X-Request-ID"]
+    assert app_log_line(stack, second[1]["X-Request-ID"]) is None  # the app never saw it
+
+
+def test_the_pinned_script_is_cached_and_a_wrong_hash_is_not_found(stack):
+    with create_app_context():
+        name = embed_script().hashed_name
+    fetch(stack["https"], f"/{name}")
+    status, headers, _ = fetch(stack["https"], f"/{name}")
+    assert (status, headers["X-Cache-Status"]) == (200, "HIT")
+    assert "immutable" in headers["Cache-Control"]
+    assert fetch(stack["https"], "/embed.0123456789abcdef.js")[0] == 404
+
+
+def test_the_banner_answer_is_cached_for_its_max_age(stack):
+    path = "/api/banner?campaign=spring&path=/news/story"
+    first, second = fetch(stack["https"], path), fetch(stack["https"], path)
+    assert first[0] == 200 and json.loads(first[2])["campaign"] == "spring"
+    assert second[1]["X-Cache-Status"] == "HIT" and second[2] == first[2]
+    assert "max-age=30" in second[1]["Cache-Control"]
+
+
+def test_a_staff_preview_is_never_cached(stack):
+    with create_app_context(stack["secret"]):
+        token = banners.preview_token("spring", "a")
+    path = f"/api/banner?campaign=spring&path=/&preview={token}"
+    for _ in range(2):
+        status, headers, body = fetch(stack["https"], path)
+        assert status == 200 and json.loads(body)["preview"] is True
+        assert (headers["Cache-Control"], headers["X-Cache-Status"]) == ("no-store", "BYPASS")
+
+
+def test_the_donate_page_is_served_by_the_app_with_its_headers(stack):
+    status, headers, body = fetch(stack["https"], "/donate?campaign=spring&amount=10")
+    assert status == 200 and b"<form" in body
+    assert "Content-Security-Policy" in headers and "Strict-Transport-Security" in headers
+    assert "X-Cache-Status" not in headers
+
+
+def test_static_files_are_served_by_nginx_from_the_checkout(stack):
+    status, headers, body = fetch(stack["https"], "/static/site.css")
+    assert status == 200
+    assert body == (deploy_stack.ROOT / "static" / "site.css").read_bytes()
+    assert "Content-Security-Policy" not in headers  # the app adds one to everything it answers
+    assert "max-age=3600" in headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    ("path", "size", "reaches_app"),
+    [
+        ("/donate", 65 * 1024, False),
+        ("/api/events", 65 * 1024, False),
+        ("/stripe/webhook", 1024 * 1024 + 1, False),
+        ("/stripe/webhook", 100 * 1024, True),  # too big for a form, fine for Stripe's events
+    ],
+)
+def test_bodies_over_the_apps_limits_are_refused_by_nginx(stack, path, size, reaches_app):
+    status, headers, _ = fetch(
+        stack["https"], path, "POST", b"x" * size, {"Content-Type": "application/json"}
+    )
+    if reaches_app:
+        assert status == 400  # the app's answer: no valid Stripe signature
+        assert app_log_line(stack, headers["X-Request-ID"])["status"] == 400
+    else:
+        assert status == 413
+        assert app_log_line(stack, headers["X-Request-ID"]) is None
+
+
+def test_the_app_sees_the_readers_address_not_a_forged_one(stack):
+    status, headers, _ = fetch(
+        stack["https"], "/healthz", headers={"X-Forwarded-For": "203.0.113.9", "X-Request-ID": "forged"}
+    )
+    assert status == 200 and headers["X-Request-ID"] != "forged"  # nginx's own id
+    line = app_log_line(stack, headers["X-Request-ID"])
+    assert line["remote_addr"] == READER
+    assert line["method"] == "GET" and line["status"] == 200
+
+
+def create_app_context(secret=None):
+    keys = {
+        "STRIPE_SECRET_KEY": "sk_test_x",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_x",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    }
+    app = create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "SECRET_KEY": secret, **keys})
+    return app.app_context()
