@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from banner import config, forms
 from banner.cli import group as cli_group
 from banner.config import ConfigError
+from banner.errors import ServiceError
 from banner.extensions import SessionInterface, csrf, db, limiter, login, migrate, talisman
 from banner.money import format_amount, major_units
 from banner.services import manage as manage_service
@@ -201,6 +202,16 @@ def configure_errors(app: Flask) -> None:
     app.register_error_handler(CSRFError, lambda error: error_page(400))
     for status in (403, 404, 413, 429, 500):
         app.register_error_handler(status, lambda error, status=status: error_page(status))
+    app.register_error_handler(ServiceError, service_error_page)
+
+
+def service_error_page(error: ServiceError):
+    """Answer a service's refusal with its status and message, as a page or as JSON; nothing of
+    the request's unfinished transaction is kept."""
+    db.session.rollback()
+    if _wants_json():
+        return {"error": {"code": error.code, "message": error.message}}, error.http_status
+    return render_template("error.html", title=error.title, message=error.message), error.http_status
 
 
 def configure_templates(app: Flask) -> None:

@@ -3,9 +3,9 @@
 The service speaks the API version our stripe library pins (`API_VERSION`) and nothing else:
 every request is typed with the library's own parameter TypedDicts, checked by mypy through
 `_call`, and the test suite checks every request it sends against the same types. Functions
-take and return plain values and raise the errors below. They work the same against real
-Stripe (test or live keys) and against the local emulator (BANNER_STRIPE_API_BASE), which
-translates this version into what it understands.
+take and return plain values and raise the payment errors of banner.errors (re-exported here).
+They work the same against real Stripe (test or live keys) and against the local emulator
+(BANNER_STRIPE_API_BASE), which translates this version into what it understands.
 """
 
 import contextlib
@@ -29,6 +29,8 @@ from stripe.params import (
     SubscriptionUpdateParamsItemPriceData,
 )
 
+from banner.errors import CardDeclined, NotFound, PaymentError, PaymentUnavailable, StripeRequestRejected
+
 log = logging.getLogger(__name__)
 
 #: the one Product every recurring gift's Price belongs to
@@ -36,35 +38,6 @@ PRODUCT_ID = "banner-recurring-gift"
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class PaymentError(Exception):
-    """Stripe refused a request for a reason the donor cannot fix."""
-
-
-class CardDeclined(PaymentError):
-    """The bank declined the card; the message is the bank's reason, fit to show the donor."""
-
-    def __init__(self, message: str, code: str | None = None):
-        super().__init__(message)
-        self.code = code
-
-
-class NotFound(PaymentError):
-    """Stripe has no object with that id."""
-
-
-class PaymentUnavailable(PaymentError):
-    """Stripe could not be reached or failed; trying again later may work."""
-
-
-class StripeRequestRejected(PaymentError):
-    """Stripe refused a request of ours as malformed or not allowed: a bug here, not the donor's."""
-
-    def __init__(self, message: str, request_id: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.request_id = request_id
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -128,18 +101,18 @@ def _call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     try:
         return function(*args, **kwargs)
     except stripe.CardError as error:
-        raise CardDeclined(error.user_message or "Your card was declined.", error.code) from error
+        raise CardDeclined(error.user_message, error.code) from error
     except stripe.APIConnectionError as error:
         log.warning("Stripe unreachable: %s", error)
-        raise PaymentUnavailable("The payment service did not answer; please try again.") from error
+        raise PaymentUnavailable(detail=str(error)) from error
     except stripe.StripeError as error:
         status = error.http_status or 0
         if status >= 500 or status in (409, 429) or isinstance(error, stripe.RateLimitError):
             log.warning("Stripe unavailable (HTTP %s, request %s): %s", status, error.request_id, error)
-            raise PaymentUnavailable("The payment service did not answer; please try again.") from error
+            raise PaymentUnavailable(detail=str(error)) from error
         if error.code == "resource_missing" or status == 404:
             log.info("Stripe has no such object (request %s): %s", error.request_id, error)
-            raise NotFound(str(error)) from error
+            raise NotFound(detail=str(error)) from error
         log.error(
             "Stripe rejected our request (HTTP %s, request %s, code %s): %s",
             status,
@@ -149,7 +122,7 @@ def _call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
             extra={"stripe_request_rejected": True},
         )
         raise StripeRequestRejected(
-            "The payment could not be processed.", request_id=error.request_id, code=error.code
+            request_id=error.request_id, stripe_code=error.code, detail=str(error)
         ) from error
 
 

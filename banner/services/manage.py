@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from banner import billing, mail, payments
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import (
     CHANGEABLE,
@@ -34,7 +35,7 @@ from banner.models import (
 from banner.models.donor import per_month
 from banner.models.gift_rules import CANCELLATION_REASONS
 from banner.money import major_units
-from banner.services import lifecycle
+from banner.services import lifecycle, outbox
 from banner.services.links import manage_url
 
 ACTOR_REF = "manage page"
@@ -44,7 +45,7 @@ REASONS = CANCELLATION_REASONS
 OFFERS = ("pause", "lower", "yearly")
 
 
-class ManageError(Exception):
+class ManageError(ServiceError):
     """The action cannot be done; the message is fit to show the donor."""
 
 
@@ -344,9 +345,10 @@ def cancel(gift: Gift, reason: str | None, comment: str | None, offered: list[st
     at_period_end = current_app.config["CANCEL_AT_PERIOD_END"]
     if not end_gift(gift, reason, comment, at_period_end, action_key, offered=offered):
         return False
-    if gift.donor is not None:  # a live gift always has its donor
-        mail.send_cancellation(gift, manage_url(gift.donor))
     db.session.commit()
+    donor = gift.donor
+    if donor is not None:  # a live gift always has its donor
+        outbox.queue_after_commit(lambda: mail.send_cancellation(gift, manage_url(donor)), "cancellation")
     return True
 
 

@@ -10,6 +10,7 @@ again: at least once, never lost.
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,6 +46,19 @@ def retry_delays() -> list[timedelta]:
         timedelta(minutes=float(minutes))
         for minutes in str(current_app.config["MAIL_RETRY_MINUTES"]).split(",")
     ]
+
+
+def queue_after_commit(queue: Callable[[], None], what: str) -> bool:
+    """Queue, in a transaction of its own, the message telling of a change already committed;
+    return whether it was queued. A failure is logged and undoes nothing: the change stands."""
+    try:
+        queue()
+        db.session.commit()
+    except Exception:  # a template, a setting or the database: none of them may undo the change
+        db.session.rollback()
+        log.exception("the %s message was not queued; the change it tells of stands", what)
+        return False
+    return True
 
 
 def deliver_due(

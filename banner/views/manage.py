@@ -10,7 +10,7 @@ from email.utils import parseaddr
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
-from banner import payments
+from banner import errors
 from banner.extensions import limiter
 from banner.forms import (
     ActionForm,
@@ -102,14 +102,14 @@ def with_gift(view):
             session.pop(MANAGING, None)
             return _new_link_page(str(error))
         except manage.ManageError as error:
-            return _back(str(error), "error")
-        except payments.CardDeclined as error:
-            return _back(f"{error} Nothing was changed.", "error")
-        except payments.NotFound:
+            return _back(error.message, "error")
+        except errors.CardDeclined as error:
+            return _back(f"{error.message} Nothing was changed.", "error")
+        except errors.NotFound:
             return _back(MISSING.format(contact=_contact()), "error")
-        except payments.PaymentUnavailable:
+        except errors.PaymentUnavailable:
             return _back(TRY_AGAIN, "error")
-        except payments.PaymentError:
+        except errors.PaymentError:
             return _back(OUR_FAULT.format(contact=_contact()), "error")
 
     return wrapped

@@ -26,7 +26,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from banner import payments
+from banner import errors
 from banner.extensions import db
 from banner.forms import (
     AuditFilterForm,
@@ -368,10 +368,10 @@ def edit_donor(donor_id):
         )
     except donors.DonorEditError as error:
         return _refused("staff/donor_edit.html", form, str(error), 409, donor=donor)
-    except payments.NotFound:
+    except errors.NotFound:
         message = f"Stripe has no customer {donor.stripe_customer_id}; nothing was changed."
         return _refused("staff/donor_edit.html", form, message, 409, donor=donor)
-    except payments.PaymentError:
+    except errors.PaymentError:
         return _refused("staff/donor_edit.html", form, STRIPE_FAILED, 503, donor=donor)
     flash("Saved." if changed else "Nothing to change.", "done")
     return redirect(url_for("staff.show_donor", donor_id=donor.id))
@@ -402,10 +402,10 @@ def cancel_gift(donor_id, reference):
         )
     except manage.ManageError as error:
         return _refused("staff/gift_cancel.html", form, str(error), 409, gift=gift)
-    except payments.NotFound:
+    except errors.NotFound:
         message = f"Stripe has no subscription {gift.stripe_subscription_id}; nothing was changed."
         return _refused("staff/gift_cancel.html", form, message, 409, gift=gift)
-    except payments.PaymentError:
+    except errors.PaymentError:
         return _refused("staff/gift_cancel.html", form, STRIPE_FAILED, 503, gift=gift)
     flash("The gift is cancelled." if changed else "This gift was cancelled already.", "done")
     return redirect(url_for("staff.show_donor", donor_id=donor_id, _anchor=f"gift-{gift.id}"))
@@ -445,7 +445,7 @@ def erase_donor(donor_id):
         privacy.erase(current_user, donor, request.remote_addr)
     except privacy.DonorHasRunningGift as error:
         return _refused("staff/erase.html", form, str(error), 409, donor=donor)
-    except payments.PaymentError:
+    except errors.PaymentError:
         return _refused("staff/erase.html", form, STRIPE_FAILED, 503, donor=donor)
     return redirect(url_for("staff.show_donor", donor_id=donor.id))
 
