@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 
 from banner.errors import PaymentError
 from banner.extensions import limiter
-from banner.forms import ConfirmForm, DonateForm, FeeForm
+from banner.forms.donate import ConfirmForm, DonateForm, FeeForm
 from banner.models import normalise_email
 from banner.money import format_amount, major_units
 from banner.services import brakes, campaigns, checkout, links, receipts

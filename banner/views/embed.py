@@ -7,7 +7,7 @@ from flask_limiter.util import get_remote_address
 
 from banner.assets import embed_script
 from banner.extensions import csrf, limiter
-from banner.forms import BannerQueryForm, BeaconBatch, BeaconError, read_beacons
+from banner.forms.embed import BannerQueryForm, BeaconBatch, BeaconError, read_beacons
 from banner.services import banners, beacons
 from banner.views import json_error
 

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from banner import errors
 from banner.extensions import limiter
-from banner.forms import (
+from banner.forms.manage import (
     ActionForm,
     CancelForm,
     CardForm,
