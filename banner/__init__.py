@@ -15,8 +15,7 @@ from banner.config import ConfigError
 from banner.errors import ServiceError
 from banner.extensions import SessionInterface, csrf, db, limiter, login, migrate, talisman
 from banner.money import format_amount, major_units
-from banner.services import manage as manage_service
-from banner.services import staff_auth
+from banner.services import save_offers, staff_auth
 from banner.views import donate, embed, health, json_error, manage, reports, staff, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +49,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 def configure_save_offers(app: Flask) -> None:
     """Refuse save offers for reasons, or of kinds, the cancel page does not have."""
     try:
-        manage_service.save_offer_plan(app.config)
-    except manage_service.OfferSettingError as error:
+        save_offers.save_offer_plan(app.config)
+    except save_offers.OfferSettingError as error:
         raise ConfigError(str(error)) from None
 
 

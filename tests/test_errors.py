@@ -84,7 +84,7 @@ def test_an_unknown_gift_is_the_404_page_for_a_browser(client):
 
 
 #: exceptions of services that no person sees: a setting the app refuses at start
-NOT_FOR_PEOPLE = {"banner.services.manage.OfferSettingError"}
+NOT_FOR_PEOPLE = {"banner.services.save_offers.OfferSettingError"}
 
 
 def exception_classes() -> dict[str, type[Exception]]:
