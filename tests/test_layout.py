@@ -66,3 +66,12 @@ def test_no_module_of_the_package_is_over_400_lines():
     assert {
         path: lines for path, lines in sizes.items() if lines > MAX_LINES and path not in BEING_SPLIT
     } == {}
+
+
+def test_only_the_payments_package_imports_stripe():
+    importers = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "banner").rglob("*.py")
+        if any(name.split(".")[0] == "stripe" for name in imported_modules(path))
+    )
+    assert importers and all(path.startswith("banner/payments/") for path in importers), importers
