@@ -11,11 +11,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from banner import config, forms, logs, republish
 from banner.cli import group as cli_group
 from banner.config import ConfigError
+from banner.errors import ServiceError
 from banner.extensions import csrf, db, limiter, login, migrate, talisman
 from banner.hotpath import App, SessionInterface, hot_headers
 from banner.money import format_amount, major_units
-from banner.services import donor_marker, staff_auth
-from banner.services import manage as manage_service
+from banner.services import donor_marker, save_offers, staff_auth
 from banner.views import donate, embed, health, json_error, manage, reports, staff, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,8 +51,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 def configure_save_offers(app: Flask) -> None:
     """Refuse save offers for reasons, or of kinds, the cancel page does not have."""
     try:
-        manage_service.save_offer_plan(app.config)
-    except manage_service.OfferSettingError as error:
+        save_offers.save_offer_plan(app.config)
+    except save_offers.OfferSettingError as error:
         raise ConfigError(str(error)) from None
 
 
@@ -210,6 +210,16 @@ def configure_errors(app: Flask) -> None:
     app.register_error_handler(CSRFError, lambda error: error_page(400))
     for status in (403, 404, 413, 429, 500):
         app.register_error_handler(status, lambda error, status=status: error_page(status))
+    app.register_error_handler(ServiceError, service_error_page)
+
+
+def service_error_page(error: ServiceError):
+    """Answer a service's refusal with its status and message, as a page or as JSON; nothing of
+    the request's unfinished transaction is kept."""
+    db.session.rollback()
+    if _wants_json():
+        return {"error": {"code": error.code, "message": error.message}}, error.http_status
+    return render_template("error.html", title=error.title, message=error.message), error.http_status
 
 
 def configure_templates(app: Flask) -> None:

@@ -65,7 +65,7 @@ DEFAULTS = {
     "CANCEL_AT_PERIOD_END": True,  # a donor's cancellation ends the paid period (else: at once)
     "SAVE_OFFERS": "pause,lower,yearly",  # offered before a cancellation; empty for none
     #: offers for some reasons instead, like "too_expensive=lower,pause;financial=pause";
-    #: reasons not named get SAVE_OFFERS (checked at start-up by services.manage.save_offer_plan)
+    #: reasons not named get SAVE_OFFERS (checked at start-up by services.save_offers.save_offer_plan)
     "SAVE_OFFERS_BY_REASON": "",
     # the payment methods the donate page offers: "automatic" (what the Stripe account enables:
     # wallets and Link where available, card always) or a list such as "card" or "card,link"

@@ -13,7 +13,7 @@ from itsdangerous import URLSafeTimedSerializer
 from banner import billing, payments
 from banner.extensions import db
 from banner.models import Frequency, Gift, GiftEvent, GiftStatus
-from banner.services import donor_marker, links, manage
+from banner.services import donor_marker, links, manage, pauses, save_offers
 from tests import fake_stripe as fake
 from tests import stripe_events as se
 from tests.stripe_helpers import VISA, confirm_setup, give
@@ -308,9 +308,9 @@ def test_pausing_and_resuming(client, gift, outbox):
     )
     monthly = reload(monthly)
     assert monthly.status is GiftStatus.PAUSED
-    said = ", ".join(manage.day_month(d) for d in dates[:2])
+    said = ", ".join(pauses.day_month(d) for d in dates[:2])
     assert (
-        f"Your next 2 charges ({said}) are skipped; giving resumes on {manage.day_month(dates[2])}"
+        f"Your next 2 charges ({said}) are skipped; giving resumes on {pauses.day_month(dates[2])}"
         in page.text
     )
     assert dates[1] < monthly.paused_until < dates[2]
@@ -380,7 +380,7 @@ def test_a_yearly_gift_may_skip_its_next_charge_and_no_more(client, gift, outbox
     page = client.get(f"{link}/gifts").text
     next_year = billing.charge_dates(yearly.current_period_end, "year", 2)[-1]
     assert "Skip the next yearly charge" in page and "2 months" not in page
-    assert f"giving resumes on {manage.day_month(next_year)}" in page
+    assert f"giving resumes on {pauses.day_month(next_year)}" in page
     offers = client.get(f"{link}/gifts/{yearly.reference}/cancel").text
     assert "Skip the next yearly charge instead" in offers and "Pause for 3 months" not in offers
 
@@ -521,7 +521,7 @@ def test_cancelling_records_the_reason_and_the_channel_and_confirms_by_email(cli
     dates = billing.charge_dates(
         monthly.current_period_end, "month", 4
     )  # the emulator reports no anchor: the day of the next charge
-    assert f"Your next 3 charges ({', '.join(manage.day_month(d) for d in dates[:3])}) are skipped" in form
+    assert f"Your next 3 charges ({', '.join(pauses.day_month(d) for d in dates[:3])}) are skipped" in form
 
     page = client.post(
         f"{link}/gifts/{monthly.reference}/cancel",
@@ -643,7 +643,7 @@ BY_REASON = "too_expensive=lower,pause;financial=pause;coverage="
 )
 def test_save_offers_are_chosen_by_the_reason_given(app, monkeypatch, reason, offered):
     monkeypatch.setitem(app.config, "SAVE_OFFERS_BY_REASON", BY_REASON)
-    assert manage.offers_for(reason) == offered
+    assert save_offers.offers_for(reason) == offered
 
 
 def test_the_cancellation_records_the_offers_for_the_reason_given(client, gift, outbox, app, monkeypatch):

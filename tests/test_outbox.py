@@ -129,6 +129,74 @@ def test_a_staff_cancellation_answers_normally_when_the_mail_server_is_down(
     assert [m.kind for m in stored()] == [MailKind.RECEIPT, MailKind.CANCELLATION]
 
 
+@pytest.fixture
+def break_the_outbox(monkeypatch):
+    """Call the result to make the outbox refuse every new message, as a full disk would."""
+
+    def refuse(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT INTO outbox_messages", {}, OSError("No space left on device"))
+
+    return lambda: monkeypatch.setattr(mail, "send", refuse)
+
+
+def cancel_as_donor(client, gift):
+    [receipt] = stored()
+    return client.post(
+        f"{opened(client, receipt.text_body)}/gifts/{gift.reference}/cancel",
+        data={"reason": "too_expensive", "action_key": uuid.uuid4().hex},
+    )
+
+
+def assert_cancelled_without_message(gift, channel, caplog):
+    db.session.expire_all()
+    cancelled = db.session.get(Gift, gift.id)
+    assert cancelled.status is GiftStatus.CANCELLING and cancelled.cancellation_channel == channel
+    assert [m.kind for m in stored()] == [MailKind.RECEIPT]
+    assert any("cancellation message was not queued" in r.getMessage() for r in caplog.records)
+
+
+def test_a_donors_cancellation_stands_when_its_confirmation_cannot_be_queued(
+    client, stripe_base, break_the_outbox, caplog
+):
+    gift = give(stripe_base)
+    stored()  # the receipt was queued while the outbox worked
+    break_the_outbox()
+
+    page = cancel_as_donor(client, gift)
+
+    assert page.status_code == 200 and "Your gift is cancelled" in page.text
+    assert_cancelled_without_message(gift, "donor", caplog)
+
+
+def test_a_staff_cancellation_stands_when_its_confirmation_cannot_be_queued(
+    client, stripe_base, log_in_as, break_the_outbox, caplog
+):
+    gift = give(stripe_base)
+    log_in_as("admin")
+    break_the_outbox()
+
+    response = client.post(
+        f"/staff/donors/{gift.donor_id}/gifts/{gift.reference}/cancel",
+        data={"reason": "financial", "when": "period_end", "action_key": uuid.uuid4().hex},
+    )
+
+    assert response.status_code == 302
+    assert_cancelled_without_message(gift, "staff", caplog)
+
+
+def test_a_cancellation_stands_when_its_confirmation_cannot_be_delivered(
+    client, stripe_base, mail_server_down, outbox
+):
+    gift = give(stripe_base)
+    assert cancel_as_donor(client, gift).status_code == 200
+
+    assert mail_outbox.deliver_all_due(utcnow() + timedelta(days=30)).sent == 0
+
+    db.session.expire_all()
+    assert db.session.get(Gift, gift.id).status is GiftStatus.CANCELLING
+    assert outbox.received == []
+
+
 def test_a_message_is_kept_by_the_commit_of_its_change_and_dropped_by_its_rollback(app):
     mail.send(MailKind.MANAGE_LINK, to="ada@example.org", subject="Dropped", body="...")
     db.session.rollback()

@@ -251,6 +251,6 @@ def test_a_request_stripe_rejects_is_logged_loudly_with_its_request_id(
     with pytest.raises(payments.StripeRequestRejected) as raised:
         payments.resume_subscription("sub_1", "gift-x-resume-1")
     assert raised.value.request_id and raised.value.request_id.startswith("req_fake_")
-    assert raised.value.code == code
+    assert raised.value.stripe_code == code
     [logged] = stripe_rejections_fail_the_test
     assert logged.levelname == "ERROR" and raised.value.request_id in logged.getMessage()

@@ -1,5 +1,6 @@
 """Every table of the service; import models from here."""
 
+from banner.models import mrr_movements  # noqa: F401  # its listener records every MRR movement
 from banner.models.banner_stats import EVENT_COLUMNS, BannerStat
 from banner.models.base import CURRENCIES, new_reference, utcnow
 from banner.models.campaign import Campaign, CampaignStatus, CampaignsVersion, GoalMode, Placement, Variant
@@ -10,8 +11,6 @@ from banner.models.donor import (
     Frequency,
     Gift,
     GiftEvent,
-    Payment,
-    PaymentStatus,
     monthly_value,
     normalise_email,
 )
@@ -36,6 +35,7 @@ from banner.models.gift_rules import (
 )
 from banner.models.notice import RenewalFailure, SentNotice
 from banner.models.outbox import MailKind, OutboxMessage
+from banner.models.payment import Payment, PaymentStatus
 from banner.models.staff import AuditEntry, LoginFailure, Role, StaffUser
 from banner.models.statement import YearlyStatement
 from banner.models.stripe import InvoicePayment, StripeEvent

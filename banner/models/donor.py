@@ -1,4 +1,4 @@
-"""Donors, their gifts, the payments of each gift and every change a gift goes through."""
+"""Donors, their gifts and every change a gift goes through, with the rules of monthly value."""
 
 import enum
 from datetime import datetime
@@ -23,6 +23,7 @@ from banner.models.gift_rules import (
 
 if TYPE_CHECKING:
     from banner.models.campaign import Campaign, Variant
+    from banner.models.payment import Payment
 
 
 class Frequency(enum.Enum):
@@ -110,7 +111,7 @@ class Gift(GiftRules, Model):
     #: who tried, for the card-testing brake: a keyed digest of the IP, and the browser's session id
     checkout_client: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     checkout_browser: Mapped[str | None] = mapped_column(sa.String(32), index=True)
-    # active_history: the MRR listener below needs the old value even when it was not loaded
+    # active_history: the MRR listener (models.mrr_movements) needs the old value even when it was not loaded
     frequency: Mapped[Frequency] = mapped_column(enum_column(Frequency), active_history=True)
     amount: Mapped[int] = mapped_column(active_history=True)  #: minor units each time, fee included
     fee_amount: Mapped[int] = mapped_column(default=0)  #: the part of `amount` covering card fees
@@ -159,7 +160,7 @@ class Gift(GiftRules, Model):
     disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: a chargeback was opened
 
     #: what its payments brought in so far, net of refunds, and the latest of them: kept in step
-    #: with the payments by the listener below, so reports need not add up every payment
+    #: with the payments by models.payment's listener, so reports need not add up every payment
     received: Mapped[int] = mapped_column(default=0)
     last_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -237,68 +238,6 @@ class Gift(GiftRules, Model):
         return billing.next_charge_after(self.paused_until, self.current_period_end, self.frequency.value)
 
 
-class PaymentStatus(enum.Enum):
-    SUCCEEDED = "succeeded"
-    REFUNDED = "refunded"  #: in full; a partial refund keeps SUCCEEDED with amount_refunded > 0
-    DISPUTED = "disputed"  #: the bank took the money back (a dispute open, or lost)
-
-
-class Payment(Model):
-    """Money received: one per PaymentIntent (one-time gift) or invoice (recurring gift)."""
-
-    __tablename__ = "payments"
-    __table_args__ = (
-        sa.CheckConstraint("amount > 0", name="amount_positive"),
-        sa.CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
-        sa.CheckConstraint(
-            "amount_disputed >= 0 AND amount_refunded + amount_disputed <= amount",
-            name="dispute_within_amount",
-        ),
-        sa.CheckConstraint(CURRENCY_CHECK, name="currency_valid"),
-        sa.CheckConstraint(
-            "stripe_payment_intent_id IS NOT NULL OR stripe_invoice_id IS NOT NULL",
-            name="has_stripe_id",
-        ),
-        # money received in a period (the reports): an index-only scan on PostgreSQL
-        sa.Index(
-            "ix_payments_paid_at",
-            "paid_at",
-            postgresql_include=["gift_id", "amount", "amount_refunded", "currency"],
-        ),
-        # a donor's last payment, and whether they paid since a date (the staff donor list)
-        sa.Index("ix_payments_gift_id_paid_at", "gift_id", "paid_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    gift_id: Mapped[int] = mapped_column(sa.ForeignKey("gifts.id"), index=True)
-    stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
-    stripe_invoice_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
-    stripe_charge_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
-    amount: Mapped[int]  #: minor units
-    amount_refunded: Mapped[int] = mapped_column(default=0, active_history=True)
-    #: what the charge last said was refunded (failed refunds later than it are taken off), and
-    #: how new that news is (gift_rules.watermark): a late charge.refunded changes nothing
-    charge_refunded: Mapped[int] = mapped_column(default=0)
-    refund_watermark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
-    #: taken back by the donor's bank while a dispute is open, or for good once it is lost
-    amount_disputed: Mapped[int] = mapped_column(default=0, active_history=True)
-    #: the dispute's status at Stripe (needs_response, under_review, won, lost, ...), as last heard
-    dispute_status: Mapped[str | None] = mapped_column(sa.String(30))
-    currency: Mapped[str] = mapped_column(sa.String(3))
-    status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus), default=PaymentStatus.SUCCEEDED)
-    paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: its receipt was queued: once per payment, renewals included (BANNER_RENEWAL_RECEIPTS)
-    receipt_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    gift: Mapped[Gift] = relationship(back_populates="payments")
-
-    @hybrid_property
-    def net(self) -> int:
-        """What the payment brought in: its amount less refunds and money a dispute took back."""
-        return self.amount - self.amount_refunded - self.amount_disputed
-
-
 class GiftEvent(Model):
     """One change of a gift: what, when, who or what caused it, and why."""
 
@@ -340,7 +279,8 @@ class GiftEvent(Model):
 
 
 # Monthly recurring revenue. Every change of a gift's monthly value is kept as a movement
-# (an "mrr" GiftEvent), so MRR at any date, the monthly waterfall and churn are sums of them.
+# (an "mrr" GiftEvent, banner.models.mrr_movements), so MRR at any date, the monthly waterfall
+# and churn are sums of them.
 
 #: the statuses in which a recurring gift counts in MRR (kept as a name the reports know)
 MRR_STATUSES = COUNTED_IN_MRR
@@ -379,100 +319,3 @@ def movement(before: int, after: int, status: GiftStatus, channel: str | None, r
     if after == 0 and status in ENDED:
         return "involuntary_churn" if channel in INVOLUNTARY else "voluntary_churn"
     return "expansion" if after > before else "contraction"
-
-
-@sa.event.listens_for(sa.orm.Session, "before_flush")
-def _record_mrr_movements(session, flush_context, instances) -> None:
-    """Add an "mrr" event to every gift whose monthly value this flush changes."""
-    for gift in [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Gift)]:
-        state: sa.orm.InstanceState[Gift] = sa.inspect(gift)
-        old = {}
-        for name in ("status", "amount", "frequency"):
-            history = state.attrs[name].history
-            old[name] = history.deleted[0] if history.deleted else getattr(gift, name)
-        before = 0 if state.pending else monthly_value(old["amount"], old["frequency"], old["status"])
-        after = monthly_value(gift.amount, gift.frequency, gift.status)
-        if before == after:
-            continue
-        with session.no_autoflush:
-            returning = before == 0 and _gave_monthly_before(session, gift)
-        # The movement is credited to whoever made the change in this flush, if anyone said.
-        cause = next((e for e in reversed(gift.events) if e.id is None and e.kind != "mrr"), None)
-        gift.events.append(
-            GiftEvent(
-                kind="mrr",
-                actor=cause.actor if cause else Actor.SYSTEM,
-                actor_ref=cause.actor_ref if cause else None,
-                movement=movement(before, after, gift.status, gift.cancellation_channel, returning),
-                mrr_delta=after - before,
-                from_status=old["status"],
-                to_status=gift.status,
-                created_at=utcnow(),
-            )
-        )
-
-
-def _gave_monthly_before(session, gift: Gift) -> bool:
-    """Whether this gift, or another of its donor's, counted in MRR before."""
-    if any(event.movement and event.mrr_delta > 0 for event in gift.events):
-        return True
-    donor_id = gift.donor_id if gift.donor_id is not None else getattr(gift.donor, "id", None)
-    if donor_id is None:
-        return False
-    earlier = (
-        sa.select(GiftEvent.id)
-        .join(Gift, GiftEvent.gift_id == Gift.id)
-        .where(Gift.donor_id == donor_id, GiftEvent.mrr_delta > 0)
-        .limit(1)
-    )
-    return session.execute(earlier).first() is not None
-
-
-# Each gift's received total and last payment, kept in step with its payments in the same flush.
-
-
-@sa.event.listens_for(sa.orm.Session, "before_flush")
-def _keep_gift_totals(session, flush_context, instances) -> None:
-    """Add each new payment, and each change of what refunds and disputes took back, to its gift."""
-    changes: dict[int, tuple[Gift, int, datetime | None]] = {}
-    for payment in [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Payment)]:
-        state: sa.orm.InstanceState[Payment] = sa.inspect(payment)
-        if state.pending:
-            payment.amount_refunded = payment.amount_refunded or 0
-            payment.amount_disputed = payment.amount_disputed or 0
-            payment.paid_at = payment.paid_at or utcnow()
-            delta, paid_at = payment.net, payment.paid_at
-        else:
-            delta, paid_at = 0, None
-            for name in ("amount_refunded", "amount_disputed"):
-                history = state.attrs[name].history
-                if history.deleted:
-                    delta += history.deleted[0] - getattr(payment, name)
-            if not delta:
-                continue
-        with session.no_autoflush:
-            gift = payment.gift
-            if gift is None and payment.gift_id is not None:  # made with the id alone
-                gift = session.get(Gift, payment.gift_id)
-        if gift is None:
-            continue
-        _, total, latest = changes.get(id(gift), (gift, 0, None))
-        if paid_at is not None and (latest is None or paid_at > latest):
-            latest = paid_at
-        changes[id(gift)] = (gift, total + delta, latest)
-    for gift, delta, paid_at in changes.values():
-        if sa.inspect(gift).pending:  # not in the table yet: plain values
-            gift.received = (gift.received or 0) + delta
-            if paid_at is not None and (gift.last_paid_at is None or paid_at > gift.last_paid_at):
-                gift.last_paid_at = paid_at
-            continue
-        # In the table: add in SQL, so that two requests recording payments of the same gift at
-        # once both count.
-        if delta:
-            gift.received = Gift.received + delta
-        if paid_at is not None:
-            moment = sa.literal(paid_at, UTCDateTime())
-            gift.last_paid_at = sa.case(
-                (sa.or_(Gift.last_paid_at.is_(None), Gift.last_paid_at < moment), moment),
-                else_=Gift.last_paid_at,
-            )

@@ -26,6 +26,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import Gift, GiftStatus, normalise_email, utcnow
 
@@ -35,12 +36,20 @@ WINDOW = timedelta(hours=24)
 BURST = timedelta(hours=1)
 
 
-class TooManyDeclines(Exception):
+class TooManyDeclines(ServiceError):
     """Too many declined attempts; the message is fit to show the reader."""
+
+    code = "too_many_declines"
+    http_status = 429
+    title = "Please wait"
 
 
 class ChallengeRequired(TooManyDeclines):
     """The reader must pass the challenge (again) before a payment starts."""
+
+    code = "challenge_required"
+    http_status = 403
+    title = "Please confirm"
 
 
 @dataclass(frozen=True)

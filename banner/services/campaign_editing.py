@@ -7,6 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import (
     BannerStat,
@@ -25,16 +26,20 @@ from banner.services.audit import record_audit
 from banner.signals import campaigns_changed
 
 
-class Taken(Exception):
+class Taken(ServiceError):
     """Another campaign has this slug, or another variant of the campaign has this key."""
+
+    code = "taken"
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
 
 
-class VariantHasGifts(Exception):
+class VariantHasGifts(ServiceError):
     """The variant brought gifts, which stay attributed to it, so it cannot be deleted."""
+
+    code = "variant_has_gifts"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from banner import payments
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import (
     MADE_AT_CHECKOUT,
@@ -39,12 +40,19 @@ from banner.services.ledger import record_payment
 log = logging.getLogger(__name__)
 
 
-class CheckoutError(Exception):
+class CheckoutError(ServiceError):
     """The gift cannot go on; the message is fit to show the donor."""
+
+    code = "conflict"
 
 
 class GiftNotFound(CheckoutError):
-    pass
+    """No gift has this reference."""
+
+    code = "not_found"
+    http_status = 404
+    title = "Not found"
+    default_message = "We could not find this gift."
 
 
 @dataclass(frozen=True)

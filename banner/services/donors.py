@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from banner import mail, payments
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import (
     BEFORE_FIRST_PAYMENT,
@@ -31,7 +32,7 @@ from banner.models import (
     normalise_email,
     utcnow,
 )
-from banner.services import manage
+from banner.services import manage, outbox
 from banner.services.audit import record_audit
 from banner.services.links import manage_url
 
@@ -59,7 +60,7 @@ SORTS = {
 PAID_AT_LEAST_ONCE = Gift.last_paid_at.is_not(None)
 
 
-class DonorEditError(Exception):
+class DonorEditError(ServiceError):
     """The edit cannot be made; the message says why, fit to show staff."""
 
 
@@ -217,7 +218,7 @@ def cancel_gift(
     assert donor is not None  # only a live gift can end, and a live gift has its donor (a check says so)
     data = {"donor": gift.donor_id, "reason": reason, "at_period_end": at_period_end}
     record_audit("gift_cancel", staff, ip, target=f"gift:{gift.reference}", data=data)
-    mail.send_cancellation(gift, manage_url(donor))
+    outbox.queue_or_log(lambda: mail.send_cancellation(gift, manage_url(donor)), "cancellation")
     db.session.commit()
     return True
 

@@ -15,6 +15,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from banner import mail
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import Donor, Gift, Payment
 
@@ -22,8 +23,12 @@ SALT = "manage-link"
 RECEIPT_SALT = "receipt"
 
 
-class LinkError(Exception):
+class LinkError(ServiceError):
     """The link is not (or no longer) valid; the page offers a new one."""
+
+    code = "link_invalid"
+    http_status = 403
+    title = "Link not valid"
 
 
 def _serializer() -> URLSafeTimedSerializer:

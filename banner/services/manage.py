@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from banner import billing, mail, payments
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import (
     CHANGEABLE,
@@ -34,17 +35,18 @@ from banner.models import (
 from banner.models.donor import per_month
 from banner.models.gift_rules import CANCELLATION_REASONS
 from banner.money import major_units
-from banner.services import lifecycle
+from banner.services import lifecycle, outbox
 from banner.services.links import manage_url
+from banner.services.pauses import PauseOption, pause_option
 
 ACTOR_REF = "manage page"
 #: why a donor leaves: our words, and the Stripe feedback code each one is sent as
 REASONS = CANCELLATION_REASONS
-#: what the newsroom may offer before a donor cancels
+#: what the newsroom may offer before a donor cancels (banner.services.save_offers)
 OFFERS = ("pause", "lower", "yearly")
 
 
-class ManageError(Exception):
+class ManageError(ServiceError):
     """The action cannot be done; the message is fit to show the donor."""
 
 
@@ -191,53 +193,6 @@ def change_amount(
     return True
 
 
-@dataclass(frozen=True)
-class PauseOption:
-    """A pause as the donor is offered it: the charges it skips and the one giving resumes with."""
-
-    skipped: list[datetime]
-    resumes_on: datetime
-
-    @property
-    def count(self) -> int:
-        return len(self.skipped)
-
-    def describe(self) -> str:
-        dates = ", ".join(day_month(d) for d in self.skipped)
-        resumes = day_month(self.resumes_on)
-        if self.count == 1:
-            return f"Your next charge ({dates}) is skipped; giving resumes on {resumes}."
-        return f"Your next {self.count} charges ({dates}) are skipped; giving resumes on {resumes}."
-
-
-def day_month(moment: datetime) -> str:
-    """Return a date as the page says it: "1 January 2027"."""
-    return f"{moment.day} {moment:%B %Y}"
-
-
-#: how many charges a donor may skip, by how often they give: a yearly gift skips one or none
-PAUSE_LENGTHS = {Frequency.MONTH: (1, 2, 3), Frequency.YEAR: (1,)}
-
-
-def pause_option(
-    gift: Gift, skipped: int, next_charge: datetime | None = None, anchor_day: int | None = None
-) -> PauseOption | None:
-    """Return what skipping the next `skipped` charges means for this gift, or None when it cannot
-    pause that long (or its next charge is unknown)."""
-    next_charge = next_charge or gift.current_period_end
-    if next_charge is None or skipped not in PAUSE_LENGTHS.get(gift.frequency, ()):
-        return None
-    interval = gift.frequency.value
-    dates = billing.charge_dates(next_charge, interval, skipped + 1, anchor_day)
-    return PauseOption(skipped=dates[:-1], resumes_on=dates[-1])
-
-
-def pause_options(gift: Gift) -> list[PauseOption]:
-    """Return the pauses this gift may take, shortest first, from what this service knows."""
-    options = (pause_option(gift, skipped) for skipped in PAUSE_LENGTHS.get(gift.frequency, ()))
-    return [option for option in options if option is not None]
-
-
 def pause(gift: Gift, skipped: int, action_key: str) -> PauseOption | None:
     """Skip the gift's next `skipped` charges, reckoned from Stripe's own billing cycle; return the
     pause, or None when the gift is paused already."""
@@ -348,8 +303,9 @@ def cancel(gift: Gift, reason: str | None, comment: str | None, offered: list[st
     at_period_end = current_app.config["CANCEL_AT_PERIOD_END"]
     if not end_gift(gift, reason, comment, at_period_end, action_key, offered=offered):
         return False
-    if gift.donor is not None:  # a live gift always has its donor
-        mail.send_cancellation(gift, manage_url(gift.donor))
+    donor = gift.donor
+    if donor is not None:  # a live gift always has its donor
+        outbox.queue_or_log(lambda: mail.send_cancellation(gift, manage_url(donor)), "cancellation")
     db.session.commit()
     return True
 
@@ -419,66 +375,3 @@ def keep(gift: Gift, action_key: str) -> bool:
     _apply(gift, snapshot)
     db.session.commit()
     return True
-
-
-def record_offer_taken(gift: Gift, offered: list[str], taken: str) -> None:
-    """Note that a donor about to cancel took one of the newsroom's offers instead."""
-    gift.events.append(
-        GiftEvent(
-            kind="save_offer",
-            actor=Actor.DONOR,
-            actor_ref=ACTOR_REF,
-            data={"offered": offered, "taken": taken},
-        )
-    )
-    db.session.commit()
-
-
-def offer_amounts(gift: Gift) -> tuple[int, int]:
-    """Return the amounts offered instead of cancelling: half the gift (at least the minimum),
-    and a year of it given once a year."""
-    return max(current_app.config["MIN_AMOUNT"], gift.base_amount // 2), gift.base_amount * 12
-
-
-class OfferSettingError(ValueError):
-    """BANNER_SAVE_OFFERS or BANNER_SAVE_OFFERS_BY_REASON names what we do not have."""
-
-
-def _offer_names(configured: str | list[str], setting: str) -> list[str]:
-    names = configured.split(",") if isinstance(configured, str) else configured
-    names = [name.strip() for name in names if name.strip()]
-    unknown = [name for name in names if name not in OFFERS]
-    if unknown:
-        raise OfferSettingError(f"BANNER_{setting} offers any of {','.join(OFFERS)}, not {unknown[0]}.")
-    return names
-
-
-def save_offer_plan(config) -> tuple[list[str], dict[str, list[str]]]:
-    """Return the offers made before a cancellation, and those made instead for some reasons;
-    raise OfferSettingError for a setting that names an unknown reason or offer."""
-    default = _offer_names(config["SAVE_OFFERS"], "SAVE_OFFERS")
-    by_reason: dict[str, list[str]] = {}
-    for entry in filter(None, (part.strip() for part in str(config["SAVE_OFFERS_BY_REASON"]).split(";"))):
-        reason, equals, names = (text.strip() for text in entry.partition("="))
-        if not equals or reason not in REASONS or reason in by_reason:
-            raise OfferSettingError(
-                f"BANNER_SAVE_OFFERS_BY_REASON is a list like too_expensive=lower,pause;financial=pause "
-                f"with each of {', '.join(REASONS)} at most once, not {entry}."
-            )
-        by_reason[reason] = _offer_names(names, "SAVE_OFFERS_BY_REASON")
-    return default, by_reason
-
-
-def offers_for(reason: str | None) -> list[str]:
-    """Return the alternatives offered to a donor leaving for `reason`, in the newsroom's order."""
-    default, by_reason = save_offer_plan(current_app.config)
-    return by_reason.get(reason or "", default)
-
-
-def offers() -> list[str]:
-    """Return every alternative the cancel page shows, whatever the reason the donor picks."""
-    default, by_reason = save_offer_plan(current_app.config)
-    shown = list(default)
-    for names in by_reason.values():
-        shown += [name for name in names if name not in shown]
-    return shown

@@ -12,6 +12,7 @@ again: at least once, never lost.
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,6 +49,19 @@ def retry_delays() -> list[timedelta]:
         timedelta(minutes=float(minutes))
         for minutes in str(current_app.config["MAIL_RETRY_MINUTES"]).split(",")
     ]
+
+
+def queue_or_log(queue: Callable[[], None], what: str) -> bool:
+    """Queue the message telling of a change, in the change's own transaction but inside a
+    savepoint; return whether it was queued. A failure (a template, a setting) is logged and
+    undoes only the message: the change still commits with the caller's commit."""
+    try:
+        with db.session.begin_nested():
+            queue()
+    except Exception:  # none of them may undo the change the message tells of
+        log.exception("the %s message was not queued; the change it tells of stands", what)
+        return False
+    return True
 
 
 def deliver_due(

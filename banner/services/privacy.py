@@ -16,6 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from banner import mail, payments
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import LIVE, AuditEntry, Donor, Gift, GiftEvent, Payment, StaffUser
 from banner.services import outbox, redaction
@@ -24,8 +25,10 @@ from banner.services.audit import record_audit
 ERASED_NAME = "Erased donor"
 
 
-class DonorHasRunningGift(Exception):
+class DonorHasRunningGift(ServiceError):
     """The donor still has a monthly or yearly gift running, which needs their e-mail."""
+
+    code = "gift_running"
 
 
 def erase(staff: StaffUser, donor: Donor, ip: str | None) -> None:

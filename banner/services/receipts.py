@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from banner import mail
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import Donor, Gift, Payment, StaffUser, YearlyStatement, utcnow
 from banner.money import format_amount
@@ -27,8 +28,12 @@ from banner.services.reports import local_midnight, site_zone
 FREQUENCY_WORDS = {"once": "One-time gift", "month": "Monthly gift", "year": "Yearly gift"}
 
 
-class StatementError(Exception):
+class StatementError(ServiceError):
     """No statement to give: the donor gave nothing that year."""
+
+    code = "no_statement"
+    http_status = 404
+    title = "No statement"
 
 
 @dataclass(frozen=True)

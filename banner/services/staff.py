@@ -5,21 +5,26 @@ import secrets
 
 import sqlalchemy as sa
 
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import Role, StaffUser
 from banner.services.audit import record_audit
 
 
-class Taken(Exception):
+class Taken(ServiceError):
     """Another staff account has this e-mail."""
+
+    code = "taken"
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
 
 
-class OwnAccount(Exception):
+class OwnAccount(ServiceError):
     """An admin tried to deactivate or demote themself (another admin must)."""
+
+    code = "own_account"
 
 
 def create_staff(

@@ -14,6 +14,7 @@ import pyotp
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import StaffUser, utcnow
 from banner.models.staff import PASSWORD_METHOD
@@ -24,12 +25,20 @@ from banner.services.audit import audit, record_audit
 CODE_MINUTES = 5
 
 
-class LoginError(Exception):
+class LoginError(ServiceError):
     """A login step failed; the message may be shown."""
+
+    code = "login_failed"
+    http_status = 401
+    title = "Not logged in"
 
 
 class Throttled(LoginError):
     """Too many failures lately: the attempt was not checked, and may be made again later."""
+
+    code = "too_many"
+    http_status = 429
+    title = "Please wait"
 
     def __init__(self, seconds: int):
         super().__init__(f"Too many failed attempts: wait {seconds} seconds, then try again.")
@@ -39,9 +48,13 @@ class Throttled(LoginError):
 class WrongPassword(LoginError):
     """The password (or, at login, the e-mail) is not right."""
 
+    code = "wrong_password"
+
 
 class WrongCode(LoginError):
     """The two-factor code is not right, or was used already."""
+
+    code = "wrong_code"
 
 
 def now_seconds() -> float:

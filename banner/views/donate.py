@@ -6,9 +6,9 @@ import time
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
-from banner import payments
+from banner.errors import PaymentError
 from banner.extensions import limiter
-from banner.forms import ConfirmForm, DonateForm, FeeForm
+from banner.forms.donate import ConfirmForm, DonateForm, FeeForm
 from banner.models import normalise_email
 from banner.money import format_amount, major_units
 from banner.services import brakes, campaigns, checkout, links, receipts
@@ -51,16 +51,7 @@ def start():
         if request.accept_mimetypes.best == "application/json":
             return json_error("invalid", "Please check the form.", 400, fields=form.errors)
         return _render(form), 400
-    try:
-        outcome = checkout.start_gift(_gift_request(form))
-    except checkout.CheckoutError as error:
-        return json_error("conflict", str(error), 409)
-    except brakes.ChallengeRequired as error:
-        return json_error("challenge_required", str(error), 403)
-    except brakes.TooManyDeclines as error:
-        return json_error("too_many_declines", str(error), 429)
-    except payments.PaymentError as error:
-        return json_error("payment_unavailable", str(error), 503)
+    outcome = checkout.start_gift(_gift_request(form))  # refusals: banner.errors' handler
     session[STARTED_HERE] = [*session.get(STARTED_HERE, [])[-4:], outcome.reference]
     return _outcome_json(outcome)
 
@@ -70,13 +61,7 @@ def confirm(reference):
     form = ConfirmForm()
     if not form.validate():
         return json_error("invalid", "Reload the page and try again.", 400, fields=form.errors)
-    try:
-        outcome = checkout.complete_gift(reference)
-    except checkout.GiftNotFound as error:
-        return json_error("not_found", str(error), 404)
-    except payments.PaymentError as error:
-        return json_error("payment_unavailable", str(error), 503)
-    return _outcome_json(outcome)
+    return _outcome_json(checkout.complete_gift(reference))
 
 
 @bp.get("/<reference>/return")
@@ -84,9 +69,7 @@ def returned(reference):
     """Where Stripe sends the reader back after a payment method that leaves the page."""
     try:
         outcome = checkout.complete_gift(reference)
-    except checkout.GiftNotFound:
-        abort(404)
-    except payments.PaymentError:
+    except PaymentError:
         return render_template("donate/not_completed.html", message=None), 503
     if outcome.status == "succeeded":
         _remember(reference)
@@ -99,10 +82,7 @@ def returned(reference):
 def thanks(reference):
     if not _gave_here(reference):
         abort(404)
-    try:
-        gift = checkout.get_gift(reference)
-    except checkout.GiftNotFound:
-        abort(404)
+    gift = checkout.get_gift(reference)
     if not gift.made_at_checkout:
         abort(404)
     return render_template("donate/thanks.html", gift=gift)

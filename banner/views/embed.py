@@ -9,7 +9,7 @@ from werkzeug.http import parse_etags
 from banner.assets import embed_script
 from banner.banner_query import BadBannerQuery, read_banner_query
 from banner.extensions import csrf, limiter
-from banner.forms import BeaconBatch, BeaconError, read_beacons
+from banner.forms.embed import BeaconBatch, BeaconError, read_beacons
 from banner.services import banners, beacons
 from banner.views import json_error
 

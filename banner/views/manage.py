@@ -10,9 +10,9 @@ from email.utils import parseaddr
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
-from banner import payments
+from banner import errors
 from banner.extensions import limiter
-from banner.forms import (
+from banner.forms.manage import (
     ActionForm,
     CancelForm,
     CardForm,
@@ -22,7 +22,7 @@ from banner.forms import (
 )
 from banner.models import Frequency, GiftStatus, normalise_email
 from banner.money import format_amount, major_units
-from banner.services import links, manage, receipts
+from banner.services import links, manage, pauses, receipts, save_offers
 from banner.views import json_error
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -102,14 +102,14 @@ def with_gift(view):
             session.pop(MANAGING, None)
             return _new_link_page(str(error))
         except manage.ManageError as error:
-            return _back(str(error), "error")
-        except payments.CardDeclined as error:
-            return _back(f"{error} Nothing was changed.", "error")
-        except payments.NotFound:
+            return _back(error.message, "error")
+        except errors.CardDeclined as error:
+            return _back(f"{error.message} Nothing was changed.", "error")
+        except errors.NotFound:
             return _back(MISSING.format(contact=_contact()), "error")
-        except payments.PaymentUnavailable:
+        except errors.PaymentUnavailable:
             return _back(TRY_AGAIN, "error")
-        except payments.PaymentError:
+        except errors.PaymentError:
             return _back(OUR_FAULT.format(contact=_contact()), "error")
 
     return wrapped
@@ -139,7 +139,7 @@ def gifts(donor, gift):
                 amount=major_units(manage.proposed_amount(g, _other(g.frequency)), g.currency),
             ),
             "pause": PauseForm(formdata=None),
-            "pauses": manage.pause_options(g),
+            "pauses": pauses.pause_options(g),
             "action": ActionForm(formdata=None),
         }
         for g in overview.recurring
@@ -308,15 +308,17 @@ def cancel(donor, gift):
     if not form.validate():
         return _cancel_page(gift, form), 400
     reason = form.reason.data or None
-    changed = manage.cancel(gift, reason, form.comment.data, manage.offers_for(reason), form.action_key.data)
+    changed = manage.cancel(
+        gift, reason, form.comment.data, save_offers.offers_for(reason), form.action_key.data
+    )
     if not changed:
         return _back("This gift is already cancelled.")
     return render_template("manage/cancelled.html", gift=gift)
 
 
 def _cancel_page(gift, form):
-    offers = manage.offers()
-    lower_amount, yearly_amount = manage.offer_amounts(gift)
+    offers = save_offers.offers()
+    lower_amount, yearly_amount = save_offers.offer_amounts(gift)
     lower = ChangeAmountForm(
         formdata=None,
         currency=gift.currency,
@@ -337,7 +339,7 @@ def _cancel_page(gift, form):
         form=form,
         offers=offers,
         pause_form=PauseForm(formdata=None, offer="pause"),
-        pause_offer=manage.pause_options(gift)[-1:],
+        pause_offer=pauses.pause_options(gift)[-1:],
         lower_form=lower,
         yearly_form=yearly,
     )
@@ -349,5 +351,5 @@ def _other(frequency: Frequency) -> Frequency:
 
 def _note_offer(gift, taken: str | None) -> None:
     """A change made from the cancel page's offers is a save: the donor stayed."""
-    if taken in manage.offers():
-        manage.record_offer_taken(gift, manage.offers(), taken)
+    if taken in save_offers.offers():
+        save_offers.record_offer_taken(gift, save_offers.offers(), taken)

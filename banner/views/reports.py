@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import Blueprint, render_template, request
 
 from banner import charts
-from banner.forms import ReportForm
+from banner.forms.reports import ReportForm
 from banner.models import Role
 from banner.money import format_amount
 from banner.services import campaigns, reports

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from banner import payments
+from banner import errors
 from banner.extensions import db
 from banner.forms import (
     DonorEditForm,
@@ -80,10 +80,10 @@ def edit_donor(donor_id):
         )
     except donors.DonorEditError as error:
         return refused("staff/donor_edit.html", form, str(error), 409, donor=donor)
-    except payments.NotFound:
+    except errors.NotFound:
         message = f"Stripe has no customer {donor.stripe_customer_id}; nothing was changed."
         return refused("staff/donor_edit.html", form, message, 409, donor=donor)
-    except payments.PaymentError:
+    except errors.PaymentError:
         return refused("staff/donor_edit.html", form, STRIPE_FAILED, 503, donor=donor)
     flash("Saved." if changed else "Nothing to change.", "done")
     return redirect(url_for("staff.show_donor", donor_id=donor.id))
@@ -114,10 +114,10 @@ def cancel_gift(donor_id, reference):
         )
     except manage.ManageError as error:
         return refused("staff/gift_cancel.html", form, str(error), 409, gift=gift)
-    except payments.NotFound:
+    except errors.NotFound:
         message = f"Stripe has no subscription {gift.stripe_subscription_id}; nothing was changed."
         return refused("staff/gift_cancel.html", form, message, 409, gift=gift)
-    except payments.PaymentError:
+    except errors.PaymentError:
         return refused("staff/gift_cancel.html", form, STRIPE_FAILED, 503, gift=gift)
     flash("The gift is cancelled." if changed else "This gift was cancelled already.", "done")
     return redirect(url_for("staff.show_donor", donor_id=donor_id, _anchor=f"gift-{gift.id}"))
@@ -174,7 +174,7 @@ def erase_donor(donor_id):
         privacy.erase(current_user, donor, request.remote_addr)
     except privacy.DonorHasRunningGift as error:
         return refused("staff/erase.html", form, str(error), 409, donor=donor)
-    except payments.PaymentError:
+    except errors.PaymentError:
         return refused("staff/erase.html", form, STRIPE_FAILED, 503, donor=donor)
     return redirect(url_for("staff.show_donor", donor_id=donor.id))
 
