@@ -129,7 +129,7 @@ def banner(page):
 
 def answered(page) -> None:
     """Wait until the banner script has had the service's answer, or given up, and acted on it."""
-    page.wait_for_function("window.__bannerDone")
+    page.wait_for_function("() => window.__bannerDone")
 
 
 def counted(column: str, expected: int, timeout: float = 8) -> int:
