@@ -171,6 +171,21 @@ def use_stripe(app, base: str) -> None:
     app.extensions.pop("stripe_client", None)
 
 
+def use_what_the_test_asks_for(app, request) -> None:
+    """Point the app at the emulator (emptied) if the test asks for `stripe_base`, and its mail at
+    the SMTP server if it asks for `outbox`; elsewhere at addresses that refuse."""
+    if "stripe_base" in request.fixturenames:
+        base = request.getfixturevalue("stripe_base")
+        empty_the_emulator(base)
+        use_stripe(app, base)
+    else:
+        use_stripe(app, f"http://{NO_STRIPE.address}")
+    if {"outbox", "smtp_server"} & set(request.fixturenames):
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{request.getfixturevalue('smtp_server')[1]}"
+    else:
+        app.config["MAIL_URL"] = f"smtp://{NO_SMTP.address}"
+
+
 class Mailbox:
     """Messages received by the loopback SMTP server."""
 
@@ -227,13 +242,11 @@ class Delivered(Sequence):
 
 
 @pytest.fixture
-def outbox(smtp_server, session_app):
-    """The mail delivered to the loopback SMTP server during this test (the app sends there)."""
-    mailbox, port = smtp_server
+def outbox(smtp_server):
+    """The mail the loopback SMTP server received during this test (the app sends there)."""
+    mailbox, _ = smtp_server
     mailbox.messages.clear()
-    session_app.config["MAIL_URL"] = f"smtp://127.0.0.1:{port}"
-    yield Delivered(mailbox.messages)
-    session_app.config["MAIL_URL"] = f"smtp://{NO_SMTP.address}"
+    return Delivered(mailbox.messages)
 
 
 def database_urls():
@@ -300,11 +313,9 @@ def session_app(app_settings):
 
 @pytest.fixture
 def app(session_app, request):
-    """The app with empty tables; with an empty emulator when the test asks for `stripe_base`."""
-    if "stripe_base" in request.fixturenames:
-        base = request.getfixturevalue("stripe_base")
-        empty_the_emulator(base)
-        use_stripe(session_app, base)
+    """The app with empty tables; with an empty emulator when the test asks for `stripe_base`, and
+    sending mail to the SMTP server when it asks for `outbox`."""
+    use_what_the_test_asks_for(session_app, request)
     session_app.config["WTF_CSRF_ENABLED"] = False
     session_app.extensions.pop("banner_cache", None)
     session_app.extensions.pop("progress_cache", None)
@@ -313,7 +324,6 @@ def app(session_app, request):
         yield session_app
         db.session.remove()
         empty_tables()
-    use_stripe(session_app, f"http://{NO_STRIPE.address}")
 
 
 def empty_tables():

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from banner.extensions import db, limiter
-from tests.conftest import NO_STRIPE, STRICT, empty_tables, empty_the_emulator, use_stripe
+from tests.conftest import STRICT, empty_tables, use_what_the_test_asks_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -26,10 +26,9 @@ def browser():
 
 
 @pytest.fixture
-def live(live_server, session_app, stripe_base):
+def live(live_server, session_app, stripe_base, request):
     """The live server's URL, over an empty database and emulator, with CSRF on."""
-    empty_the_emulator(stripe_base)
-    use_stripe(session_app, stripe_base)
+    use_what_the_test_asks_for(session_app, request)
     session_app.config["WTF_CSRF_ENABLED"] = True
     session_app.extensions.pop("banner_cache", None)
     session_app.extensions.pop("progress_cache", None)
@@ -38,7 +37,6 @@ def live(live_server, session_app, stripe_base):
         yield live_server
         db.session.remove()
         empty_tables()
-    use_stripe(session_app, f"http://{NO_STRIPE.address}")
 
 
 #: Tell the page's scripts it is hidden, as when the reader leaves it: the banner sends what it has
