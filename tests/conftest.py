@@ -1,4 +1,5 @@
-"""Fixtures: one Stripe emulator and one SMTP server per session; a clean database per test.
+"""Fixtures: a clean database per test; the Stripe emulator and the SMTP server start once per
+session, and only for tests that ask for them (`stripe_base`, `outbox`).
 
 Every test that uses `app` runs on SQLite and, when BANNER_TEST_DATABASE_URL is set, on
 PostgreSQL too.
@@ -12,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from collections.abc import Sequence
 from email import message_from_bytes, policy
@@ -22,25 +22,19 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask import g, request_started
-from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from banner import create_app
 from banner.extensions import db, limiter
 from banner.models import (
-    Campaign,
-    CampaignStatus,
-    Donor,
     Frequency,
-    Gift,
     GiftStatus,
-    Role,
-    StaffUser,
-    Variant,
-    utcnow,
 )
 from banner.services import outbox as mail_outbox
 from devtools.stripe_contract import Tally
+from tests import factories
+from tests.factories import PASSWORD
+from tests.waiting import eventually
 
 pytest_plugins = ("tests.fake_stripe",)
 
@@ -57,15 +51,16 @@ def free_port() -> int:
 
 
 def wait_for(url: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    """Wait until `url` answers."""
+
+    def answers() -> bool:
         try:
             urllib.request.urlopen(url, timeout=1)
-            return
         except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            return False
+        return True
+
+    eventually(answers, timeout, what=f"{url} to answer")
 
 
 class _Rejections(logging.Handler):
@@ -91,27 +86,104 @@ def stripe_rejections_fail_the_test(request):
         pytest.fail("Stripe rejected a request: " + "; ".join(r.getMessage() for r in handler.records))
 
 
+class Refuser:
+    """A loopback address that takes each connection and closes it at once: where the app's Stripe
+    client and mail point in a test that did not ask for the emulator or the SMTP server, so such
+    a test fails at once (and says why) instead of waiting on a timeout."""
+
+    def __init__(self):
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.socket.getsockname()[1]}"
+        self.knocks = 0  #: connections taken so far
+        threading.Thread(target=self._refuse, daemon=True).start()
+
+    def _refuse(self):
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.knocks += 1
+            connection.close()
+
+
+#: What a test reaches when it calls Stripe or sends mail without the fixture that provides them.
+NO_STRIPE = Refuser()
+NO_SMTP = Refuser()
+#: How many times this session started the Stripe emulator and the SMTP server (printed at the end).
+STARTED = {"Stripe emulator": 0, "SMTP server": 0}
+
+
+class ReservedPort:
+    """A loopback port held (bound, not listening: connections are refused) until a server takes it."""
+
+    def __init__(self):
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+
+    def release(self) -> int:
+        self.socket.close()
+        return self.port
+
+
+#: The emulator's address is known before it starts, so the app is made once with it (Stripe.js
+#: URL, Content-Security-Policy) and the emulator starts only for the first test that asks.
+STRIPE_PORT = ReservedPort()
+STRIPE_BASE = f"http://127.0.0.1:{STRIPE_PORT.port}"
+
+
 @pytest.fixture(scope="session")
 def stripe_base():
-    """Start the Stripe emulator (localstripe behind devtools/stripe_emulator's shim); its address."""
+    """Start the Stripe emulator (localstripe behind devtools/stripe_emulator's shim); its address.
+
+    Request this fixture in every test that talks to Stripe: the `app` fixture then points the
+    app at the emulator, emptied, for that test. Without it the app's Stripe calls fail at once.
+    """
     from devtools import stripe_emulator  # a development tool of the checkout, not of the app
 
     port = free_port()
     executable = Path(sys.executable).with_name("localstripe")
     upstream = f"http://127.0.0.1:{port}"
+    STARTED["Stripe emulator"] += 1
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [str(executable), "--port", str(port), "--from-scratch"], stdout=log, stderr=log
         )
         try:
             wait_for(f"{upstream}/js.stripe.com/v3/")
-            shim = stripe_emulator.serve(free_port(), upstream)
-            yield f"http://127.0.0.1:{shim.server_address[1]}"
+            shim = stripe_emulator.serve(STRIPE_PORT.release(), upstream)
+            yield STRIPE_BASE
             shim.shutdown()
             shim.server_close()
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def empty_the_emulator(base: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{base}/_config/data", method="DELETE"))
+
+
+def use_stripe(app, base: str) -> None:
+    """Point the app's Stripe client at `base` from now on."""
+    app.config["STRIPE_API_BASE"] = base
+    app.extensions.pop("stripe_client", None)
+
+
+def use_what_the_test_asks_for(app, request) -> None:
+    """Point the app at the emulator (emptied) if the test asks for `stripe_base`, and its mail at
+    the SMTP server if it asks for `outbox`; elsewhere at addresses that refuse."""
+    if "stripe_base" in request.fixturenames:
+        base = request.getfixturevalue("stripe_base")
+        empty_the_emulator(base)
+        use_stripe(app, base)
+    else:
+        use_stripe(app, f"http://{NO_STRIPE.address}")
+    if {"outbox", "smtp_server"} & set(request.fixturenames):
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{request.getfixturevalue('smtp_server')[1]}"
+    else:
+        app.config["MAIL_URL"] = f"smtp://{NO_SMTP.address}"
 
 
 class Mailbox:
@@ -127,6 +199,8 @@ class Mailbox:
 
 @pytest.fixture(scope="session")
 def smtp_server():
+    """Start a loopback SMTP server; request `outbox` to read what it receives."""
+    STARTED["SMTP server"] += 1
     mailbox = Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -169,6 +243,7 @@ class Delivered(Sequence):
 
 @pytest.fixture
 def outbox(smtp_server):
+    """The mail the loopback SMTP server received during this test (the app sends there)."""
     mailbox, _ = smtp_server
     mailbox.messages.clear()
     return Delivered(mailbox.messages)
@@ -201,7 +276,7 @@ def database_url(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_settings(database_url, stripe_base, smtp_server):
+def app_settings(database_url):
     return {
         "ENV": "testing",
         "TESTING": True,
@@ -209,8 +284,8 @@ def app_settings(database_url, stripe_base, smtp_server):
         "STRIPE_SECRET_KEY": "sk_test_suite",
         "STRIPE_PUBLISHABLE_KEY": "pk_test_suite",
         "STRIPE_WEBHOOK_SECRET": "whsec_test_suite",
-        "STRIPE_API_BASE": stripe_base,
-        "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[1]}",
+        "STRIPE_API_BASE": STRIPE_BASE,
+        "MAIL_URL": f"smtp://{NO_SMTP.address}",
         "PUBLIC_URL": "http://testserver",
         "SITE_ORIGINS": "https://news.example,https://n.example",
         "CACHE_SECONDS": 30,
@@ -226,6 +301,7 @@ def forget_logged_in_user(sender, **extra):
 @pytest.fixture(scope="session")
 def session_app(app_settings):
     app = create_app(app_settings)
+    use_stripe(app, f"http://{NO_STRIPE.address}")  # until a test asks for the emulator
     request_started.connect(forget_logged_in_user, app)
     with app.app_context():
         db.drop_all()
@@ -236,9 +312,10 @@ def session_app(app_settings):
 
 
 @pytest.fixture
-def app(session_app, stripe_base):
-    """The app with empty tables and an empty emulator."""
-    urllib.request.urlopen(urllib.request.Request(f"{stripe_base}/_config/data", method="DELETE"))
+def app(session_app, request):
+    """The app with empty tables; with an empty emulator when the test asks for `stripe_base`, and
+    sending mail to the SMTP server when it asks for `outbox`."""
+    use_what_the_test_asks_for(session_app, request)
     session_app.config["WTF_CSRF_ENABLED"] = False
     session_app.extensions.pop("banner_cache", None)
     session_app.extensions.pop("progress_cache", None)
@@ -282,25 +359,7 @@ def client(app):
 @pytest.fixture
 def make_campaign(app):
     """Factory: a live campaign with one variant; keyword arguments override fields."""
-
-    def make(**overrides):
-        fields = {
-            "slug": "spring",
-            "title": "Spring drive",
-            "goal_amount": 100_000,
-            "currency": "usd",
-            "status": CampaignStatus.LIVE,
-            "starts_at": utcnow(),
-            "preset_amounts": [500, 1000, 2500],
-            "variants": [Variant(key="a", heading="Support us", body="Please give.")],
-        }
-        fields.update(overrides)
-        campaign = Campaign(**fields)
-        db.session.add(campaign)
-        db.session.commit()
-        return campaign
-
-    return make
+    return factories.campaign
 
 
 @pytest.fixture
@@ -310,26 +369,16 @@ def make_gift(app):
 
     def make(frequency=Frequency.MONTH, status=GiftStatus.ACTIVE, **fields):
         number = next(counter)
-        donor = Donor(email=f"donor{number}@example.org", name="Donor", stripe_customer_id=f"cus_{number}")
         values = dict(
-            donor=donor,
-            frequency=frequency,
-            status=status,
-            amount=1000,
-            currency="usd",
+            donor=factories.donor(
+                email=f"donor{number}@example.org", stripe_customer_id=f"cus_{number}", save=False
+            ),
             stripe_subscription_id=f"sub_{number}" if frequency.recurring else None,
             stripe_status="active" if frequency.recurring else None,
         )
-        values.update(fields)
-        gift = Gift(**values)
-        db.session.add(gift)
-        db.session.commit()
-        return gift
+        return factories.gift(frequency, status, **(values | fields))
 
     return make
-
-
-PASSWORD = "correct horse battery staple"
 
 
 def log_in(client, email, password=PASSWORD, **extra):
@@ -340,19 +389,7 @@ def log_in(client, email, password=PASSWORD, **extra):
 @pytest.fixture
 def make_staff(app):
     """Factory: a staff account with PASSWORD, hashed cheaply (the real scrypt takes half a second)."""
-
-    def make(role="fundraiser", email=None, password=PASSWORD, active=True):
-        staff = StaffUser(
-            email=email or f"{role}@example.org",
-            role=Role(role),
-            active=active,
-            password_hash=generate_password_hash(password, method="pbkdf2:sha256:1000"),
-        )
-        db.session.add(staff)
-        db.session.commit()
-        return staff
-
-    return make
+    return factories.staff
 
 
 @pytest.fixture
@@ -374,17 +411,40 @@ def log_in_as(client, make_staff):
 STRIPE_CONTRACT = Tally()
 
 
+def pytest_runtest_setup(item):
+    item.stash[KNOCKS] = (NO_STRIPE.knocks, NO_SMTP.knocks)
+
+
+KNOCKS = pytest.StashKey[tuple[int, int]]()
+
+
+def unasked_calls(item) -> str | None:
+    """Say what the test reached without asking for it: Stripe without `stripe_base`, mail
+    without `outbox`."""
+    stash = getattr(item, "stash", {})  # the contract's tests call the hook with a bare item
+    stripe_before, smtp_before = stash.get(KNOCKS, (NO_STRIPE.knocks, NO_SMTP.knocks))
+    unasked = []
+    if NO_STRIPE.knocks > stripe_before:
+        unasked.append("called Stripe without the emulator: request the `stripe_base` fixture")
+    if NO_SMTP.knocks > smtp_before:
+        unasked.append("sent mail without an SMTP server: request the `outbox` fixture")
+    return "This test " + " and ".join(unasked) + "." if unasked else None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     base = item.funcargs.get("stripe_base") if "stripe_base" in item.fixturenames else None
-    if base is None:
-        return (yield)
     try:
         result = yield
-    except BaseException:
-        STRIPE_CONTRACT.collect(base)  # counted; the test's own failure is the one to read
+    except BaseException as error:
+        if base is not None:
+            STRIPE_CONTRACT.collect(base)  # counted; the test's own failure is the one to read
+        if unasked := unasked_calls(item):
+            raise pytest.fail.Exception(unasked, pytrace=False) from error
         raise
-    violations = STRIPE_CONTRACT.collect(base)
+    if unasked := unasked_calls(item):
+        pytest.fail(unasked, pytrace=False)
+    violations = STRIPE_CONTRACT.collect(base) if base is not None else []
     if violations:
         pytest.fail("Requests outside Stripe's pinned API version:\n" + "\n".join(violations), pytrace=False)
     return result
@@ -393,3 +453,11 @@ def pytest_runtest_call(item):
 def pytest_terminal_summary(terminalreporter):
     if STRIPE_CONTRACT.active:
         terminalreporter.write_line(STRIPE_CONTRACT.summary())
+    terminalreporter.write_line(
+        "; ".join(f"{name} started {count} time{'s' * (count != 1)}" for name, count in STARTED.items())
+    )
+
+
+def pytest_sessionfinish(session):
+    for held in (NO_STRIPE.socket, NO_SMTP.socket, STRIPE_PORT.socket):
+        held.close()

@@ -9,16 +9,14 @@ import pytest
 from banner.extensions import db
 from banner.models import (
     CampaignStatus,
-    Donor,
     Frequency,
-    Gift,
     GiftStatus,
     GoalMode,
-    Payment,
     Variant,
     utcnow,
 )
 from banner.services import banners, campaigns
+from tests import factories
 
 
 def chosen(slug=None, path="/news/story", referrer=None, preview=None):
@@ -125,18 +123,17 @@ def test_variants_without_weight_are_not_offered(make_campaign):
 
 
 def add_gift(campaign, frequency, status, amount, paid=(), refunded=0):
-    donor = Donor(email=f"d{len(campaign.variants)}-{amount}-{status.value}@example.org", name="D")
-    gift = Gift(
-        donor=donor, campaign=campaign, frequency=frequency, status=status, amount=amount, currency="usd"
+    donor = factories.donor(
+        email=f"d{len(campaign.variants)}-{amount}-{status.value}@example.org", name="D", save=False
     )
+    gift = factories.gift(frequency, status, donor=donor, campaign=campaign, amount=amount, save=False)
     for number, value in enumerate(paid):
-        gift.payments.append(
-            Payment(
-                amount=value,
-                currency="usd",
-                amount_refunded=refunded,
-                stripe_payment_intent_id=f"pi_{donor.email}_{number}",
-            )
+        factories.payment(
+            gift,
+            amount=value,
+            amount_refunded=refunded,
+            stripe_payment_intent_id=f"pi_{donor.email}_{number}",
+            save=False,
         )
     db.session.add(gift)
     db.session.commit()

@@ -97,6 +97,7 @@ def test_bad_input_without_javascript_renders_the_form_with_the_error(client):
     assert 'aria-invalid="true"' in response.text
 
 
+@pytest.mark.usefixtures("stripe_base")
 def test_donate_form_requires_a_csrf_token(client, app):
     app.config["WTF_CSRF_ENABLED"] = True
     response = client.post("/donate", data=form_data(), headers=JSON)

@@ -12,6 +12,7 @@ from banner import payments
 from banner.extensions import db
 from banner.models import Actor, AuditEntry, Donor, Frequency, Gift, GiftEvent, GiftStatus, StripeEvent
 from banner.services import checkout, links, reports
+from tests import factories
 from tests import stripe_events as se
 from tests.conftest import deliver_mail
 from tests.stripe_helpers import give
@@ -75,8 +76,7 @@ def test_an_admin_corrects_a_donors_email_here_and_at_stripe(client, log_in_as, 
 
 
 def test_an_email_another_donor_has_is_refused(client, log_in_as, monthly):
-    db.session.add(Donor(email="bob@example.org", name="Bob"))
-    db.session.commit()
+    factories.donor(email="bob@example.org", name="Bob")
     log_in_as("admin")
     response = edit(client, monthly.donor_id, name="Ada Reader", email="bob@example.org")
     assert response.status_code == 409 and "Another donor has this e-mail" in response.text
@@ -109,10 +109,9 @@ def test_a_stripe_failure_changes_nothing_and_says_so(client, log_in_as, monthly
     assert audit("donor_edit") == []
 
 
+@pytest.mark.usefixtures("stripe_base")
 def test_a_customer_stripe_does_not_know_is_named(client, log_in_as, app):
-    donor = Donor(email="old@example.org", name="Old", stripe_customer_id="cus_unknown")
-    db.session.add(donor)
-    db.session.commit()
+    donor = factories.donor(email="old@example.org", name="Old", stripe_customer_id="cus_unknown")
     log_in_as("admin")
     response = edit(client, donor.id, name="Old", email="new@example.org")
     assert response.status_code == 409 and "Stripe has no customer cus_unknown" in response.text
@@ -126,9 +125,7 @@ def test_saving_the_same_details_changes_nothing(client, log_in_as, monthly):
 
 
 def test_an_erased_donor_has_nothing_to_edit(client, log_in_as):
-    donor = Donor(email="erased-7@invalid", name="Erased donor")
-    db.session.add(donor)
-    db.session.commit()
+    donor = factories.donor(email="erased-7@invalid", name="Erased donor")
     log_in_as("admin")
     assert client.get(f"/staff/donors/{donor.id}/edit").status_code == 404
     assert "Edit name or e-mail" not in client.get(f"/staff/donors/{donor.id}").text
@@ -219,12 +216,8 @@ def test_a_stripe_failure_cancels_nothing(client, log_in_as, monthly, app, monke
 
 def test_a_one_time_gift_or_another_donors_is_out_of_reach(client, log_in_as, monthly):
     log_in_as("admin")
-    other = Donor(email="bob@example.org", name="Bob")
-    once = Gift(
-        donor=other, frequency=Frequency.ONCE, amount=500, currency="usd", status=GiftStatus.SUCCEEDED
-    )
-    db.session.add(once)
-    db.session.commit()
+    other = factories.donor(email="bob@example.org", name="Bob", save=False)
+    once = factories.gift(Frequency.ONCE, GiftStatus.SUCCEEDED, donor=other, amount=500)
     assert client.get(f"/staff/donors/{other.id}/gifts/{once.reference}/cancel").status_code == 404
     assert client.get(f"/staff/donors/{other.id}/gifts/{monthly.reference}/cancel").status_code == 404
 
@@ -331,9 +324,7 @@ def test_erasure_leaves_the_name_and_email_nowhere(
 
 
 def test_an_erasure_stripe_cannot_take_changes_nothing(client, log_in_as, app, monkeypatch):
-    donor = Donor(email="cy@example.org", name="Cy Reader", stripe_customer_id="cus_cy")
-    db.session.add(donor)
-    db.session.commit()
+    donor = factories.donor(email="cy@example.org", name="Cy Reader", stripe_customer_id="cus_cy")
     log_in_as("admin")
     cut_off_stripe(app, monkeypatch)
     response = client.post(f"/staff/donors/{donor.id}/erase", data={"confirm": "y"})

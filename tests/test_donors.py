@@ -14,13 +14,13 @@ from banner.models import (
     AuditEntry,
     Donor,
     Frequency,
-    Gift,
     GiftEvent,
     GiftStatus,
     Payment,
     utcnow,
 )
 from banner.services import donors
+from tests import factories
 
 NOW = utcnow()
 numbers = count(1)
@@ -28,22 +28,22 @@ numbers = count(1)
 
 def add_donor(name, *gifts, email=None, joined=None):
     """Add a donor with gifts given as (frequency, status, [(amount, days ago), ...])."""
-    donor = Donor(
+    donor = factories.donor(
         name=name,
         email=email or f"{name.lower().replace(' ', '.')}@example.org",
         created_at=joined or NOW - timedelta(days=400),
+        save=False,
     )
     for frequency, status, payments in gifts:
         amount = payments[0][0] if payments else 1000
-        gift = Gift(donor=donor, frequency=frequency, amount=amount, currency="usd", status=status)
+        gift = factories.gift(frequency, status, donor=donor, amount=amount, save=False)
         for amount, days_ago in payments:
-            gift.payments.append(
-                Payment(
-                    stripe_invoice_id=f"in_{next(numbers)}",
-                    amount=amount,
-                    currency="usd",
-                    paid_at=NOW - timedelta(days=days_ago),
-                )
+            factories.payment(
+                gift,
+                stripe_invoice_id=f"in_{next(numbers)}",
+                amount=amount,
+                paid_at=NOW - timedelta(days=days_ago),
+                save=False,
             )
         db.session.add(gift)
     db.session.add(donor)
@@ -157,8 +157,11 @@ def test_the_list_is_one_query_for_the_page_and_one_for_the_count(app):
 
 def test_pages_hold_fifty_donors_each(app):
     db.session.add_all(
-        Donor(
-            name=f"Donor {number:03}", email=f"d{number}@example.org", created_at=NOW - timedelta(days=number)
+        factories.donor(
+            name=f"Donor {number:03}",
+            email=f"d{number}@example.org",
+            created_at=NOW - timedelta(days=number),
+            save=False,
         )
         for number in range(120)
     )
@@ -263,6 +266,7 @@ def test_an_unknown_donor_is_a_404(client, log_in_as):
 # Erasure
 
 
+@pytest.mark.usefixtures("stripe_base")
 def test_admin_erases_a_donor_after_confirming(client, log_in_as, ada):
     log_in_as("admin")
     confirm = client.get(f"/staff/donors/{ada.id}/erase")

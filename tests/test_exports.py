@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from banner.extensions import db
-from banner.models import AuditEntry, Donor, Frequency, Gift, GiftStatus, Payment, PaymentStatus
+from banner.models import AuditEntry, Frequency, GiftStatus, PaymentStatus
 from banner.services import exports
+from tests import factories
 
 PERIOD = {"from": "2025-03-01", "to": "2025-03-31"}
 
@@ -23,41 +24,40 @@ def at(day: int, month: int = 3) -> datetime:
 def ledger(app, make_campaign):
     """Two donors of March 2025 (one with a formula for a name) and one of February."""
     campaign = make_campaign()
-    mallory = Donor(
+    mallory = factories.donor(
         email="mallory@example.org",
         name='=HYPERLINK("https://evil.example","Click")',
         created_at=at(2),
         stripe_customer_id="cus_m",
+        save=False,
     )
-    ada = Donor(email="ada@example.org", name="Ada", created_at=at(31))
-    early = Donor(email="early@example.org", name="-Early Bird", created_at=at(28, month=2))
-    monthly = Gift(
+    ada = factories.donor(email="ada@example.org", name="Ada", created_at=at(31), save=False)
+    early = factories.donor(
+        email="early@example.org", name="-Early Bird", created_at=at(28, month=2), save=False
+    )
+    monthly = factories.gift(
+        Frequency.MONTH,
+        GiftStatus.ACTIVE,
         donor=ada,
-        frequency=Frequency.MONTH,
         amount=1530,
         fee_amount=30,
-        currency="usd",
-        status=GiftStatus.ACTIVE,
         campaign=campaign,
         variant=campaign.variants[0],
         article_url="https://news.example/story",
         created_at=at(31),
         stripe_subscription_id="sub_1",
+        save=False,
     )
-    monthly.payments.append(
-        Payment(stripe_invoice_id="in_1", amount=1530, currency="usd", paid_at=at(31, month=3))
-    )
-    once = Gift(donor=early, frequency=Frequency.ONCE, amount=500000, currency="jpy", status=GiftStatus.REFUNDED,
-                created_at=at(28, month=2))  # fmt: skip
-    once.payments.append(
-        Payment(
-            stripe_payment_intent_id="pi_1",
-            amount=500000,
-            amount_refunded=500000,
-            currency="jpy",
-            status=PaymentStatus.REFUNDED,
-            paid_at=at(1),
-        )
+    factories.payment(monthly, stripe_invoice_id="in_1", paid_at=at(31, month=3), save=False)
+    once = factories.gift(Frequency.ONCE, GiftStatus.REFUNDED, donor=early, amount=500000, currency="jpy",
+                          created_at=at(28, month=2), save=False)  # fmt: skip
+    factories.payment(
+        once,
+        stripe_payment_intent_id="pi_1",
+        amount_refunded=500000,
+        status=PaymentStatus.REFUNDED,
+        paid_at=at(1),
+        save=False,
     )
     db.session.add_all([mallory, monthly, once])
     db.session.commit()
@@ -239,7 +239,7 @@ def test_an_unknown_export_is_a_404(client, log_in_as):
 
 def test_a_large_export_streams_in_batches(client, log_in_as, monkeypatch):
     db.session.add_all(
-        Donor(email=f"d{number}@example.org", name=f"Donor {number}", created_at=at(10))
+        factories.donor(email=f"d{number}@example.org", name=f"Donor {number}", created_at=at(10), save=False)
         for number in range(25)
     )
     db.session.commit()

@@ -18,7 +18,6 @@ from banner.models import (
     MRR_STATUSES,
     TRANSITIONS,
     Actor,
-    Donor,
     Frequency,
     Gift,
     GiftEvent,
@@ -28,6 +27,7 @@ from banner.models import (
 )
 from banner.services import lifecycle, manage
 from banner.services.links import manage_url
+from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
 EVERY_MOVE = list(product([None, *GiftStatus], GiftStatus))
@@ -47,7 +47,7 @@ def test_every_status_has_a_row_in_the_transition_table():
 
 @pytest.mark.parametrize(("before", "after"), EVERY_MOVE, ids=lambda s: s.value if s else "new")
 def test_set_status_makes_exactly_the_moves_in_the_table(before, after):
-    gift = Gift(frequency=Frequency.MONTH, amount=1000, currency="usd", status=before)
+    gift = factories.gift(Frequency.MONTH, before, donor=None, save=False)
 
     if after in TRANSITIONS[before]:
         gift.set_status(after, Actor.SYSTEM, reason="test")
@@ -59,7 +59,7 @@ def test_set_status_makes_exactly_the_moves_in_the_table(before, after):
 
 
 def test_a_cancelled_gift_stays_cancelled():
-    gift = Gift(frequency=Frequency.MONTH, amount=1000, currency="usd", status=GiftStatus.CANCELLED)
+    gift = factories.gift(Frequency.MONTH, GiftStatus.CANCELLED, donor=None, save=False)
 
     with pytest.raises(TransitionRefused, match="from cancelled to active"):
         gift.set_status(GiftStatus.ACTIVE, Actor.STRIPE)
@@ -138,14 +138,11 @@ def test_no_template_compares_status_strings():
 
 
 def add_gift(status: GiftStatus) -> Gift:
-    donor = Donor(name="Ada Lovelace", email="ada@example.org", stripe_customer_id="cus_ada")
-    gift = Gift(
-        donor=donor,
-        frequency=Frequency.MONTH,
-        amount=1000,
-        currency="usd",
-        status=status,
-        stripe_subscription_id=f"sub_{status.value}",
+    donor = factories.donor(
+        name="Ada Lovelace", email="ada@example.org", stripe_customer_id="cus_ada", save=False
+    )
+    gift = factories.gift(
+        Frequency.MONTH, status, donor=donor, stripe_subscription_id=f"sub_{status.value}", save=False
     )
     gift.events.append(GiftEvent(kind="created", actor=Actor.DONOR, data={}))
     db.session.add(gift)
@@ -172,7 +169,7 @@ def test_the_manage_page_offers_changes_exactly_for_changeable_gifts(client, sta
 
 
 def test_a_gift_ending_at_the_close_of_its_period_may_be_kept_active():
-    gift = Gift(frequency=Frequency.MONTH, amount=1000, currency="usd", status=GiftStatus.CANCELLING)
+    gift = factories.gift(Frequency.MONTH, GiftStatus.CANCELLING, donor=None, save=False)
 
     gift.set_status(GiftStatus.ACTIVE, Actor.DONOR, reason="kept")
 

@@ -2,6 +2,8 @@
 
 from unittest import mock
 
+import pytest
+
 from banner import payments
 from banner.extensions import db, limiter
 
@@ -16,6 +18,7 @@ def test_healthz_calls_neither_stripe_nor_the_database(client):
     assert response.json == {"status": "ok"}
 
 
+@pytest.mark.usefixtures("stripe_base")
 def test_readyz_is_ok_when_database_and_stripe_answer(client, app):
     app.extensions.pop("stripe_ready", None)
     response = client.get("/readyz")
@@ -56,6 +59,7 @@ def test_readyz_is_503_when_stripe_is_unreachable(client, app):
     }
 
 
+@pytest.mark.usefixtures("stripe_base")
 def test_readyz_checks_redis_when_it_is_configured(client, app, monkeypatch):
     app.extensions.pop("stripe_ready", None)
     monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:6379/5")

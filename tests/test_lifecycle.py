@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from banner.extensions import db
 from banner.models import (
     Actor,
-    Donor,
     Frequency,
     Gift,
     GiftEvent,
@@ -25,7 +24,9 @@ from banner.models import (
 )
 from banner.payments import API_VERSION
 from banner.services import lifecycle, links, reports
+from tests import factories
 from tests import stripe_events as se
+from tests.waiting import eventually
 
 T0 = int(time.time()) - 3600  # an hour ago, so every event below is within the tolerance
 
@@ -190,6 +191,7 @@ def test_a_one_time_gift_left_at_3d_secure_is_paid_by_its_webhook_with_one_recei
     assert len(outbox) == 1
 
 
+@pytest.mark.usefixtures("stripe_base")
 def test_a_failed_one_time_payment_fails_the_gift(client, make_gift):
     gift = make_gift(Frequency.ONCE, GiftStatus.REQUIRES_ACTION, stripe_payment_intent_id="pi_2")
     se.deliver(
@@ -205,10 +207,7 @@ def test_a_failed_one_time_payment_fails_the_gift(client, make_gift):
 
 def test_refunds_are_recorded_partly_then_fully(client, make_gift):
     gift = make_gift(Frequency.ONCE, GiftStatus.SUCCEEDED, amount=2500, stripe_payment_intent_id="pi_3")
-    gift.payments.append(
-        Payment(amount=2500, currency="usd", stripe_payment_intent_id="pi_3", stripe_charge_id="ch_3")
-    )
-    db.session.commit()
+    factories.payment(gift, stripe_payment_intent_id="pi_3", stripe_charge_id="ch_3")
 
     partly = se.event("charge.refunded", se.charge("ch_3", payment_intent="pi_3", amount_refunded=1000))
     se.deliver(client, partly)
@@ -239,10 +238,7 @@ def test_refunds_are_recorded_partly_then_fully(client, make_gift):
 
 def test_a_dispute_flags_the_gift(client, make_gift):
     gift = make_gift(Frequency.ONCE, GiftStatus.SUCCEEDED, amount=2500, stripe_payment_intent_id="pi_4")
-    gift.payments.append(
-        Payment(amount=2500, currency="usd", stripe_payment_intent_id="pi_4", stripe_charge_id="ch_4")
-    )
-    db.session.commit()
+    factories.payment(gift, stripe_payment_intent_id="pi_4", stripe_charge_id="ch_4")
     se.deliver(client, se.event("charge.dispute.created", se.dispute("dp_1", charge_id="ch_4")))
 
     gift = reload(gift)
@@ -390,31 +386,28 @@ def test_payments_of_one_gift_recorded_at_once_all_add_to_its_total(live_server,
 
 def test_a_new_gift_and_its_payments_in_one_flush(app):
 
-    gift = Gift(
-        donor=Donor(email="flush@example.org", name="F"),
-        frequency=Frequency.MONTH,
+    gift = factories.gift(
+        Frequency.MONTH,
+        GiftStatus.ACTIVE,
+        donor=factories.donor(email="flush@example.org", name="F", save=False),
         amount=700,
-        currency="usd",
-        status=GiftStatus.ACTIVE,
+        save=False,
     )
     early, late = datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0 + 99, UTC)
-    gift.payments.append(Payment(amount=700, currency="usd", stripe_invoice_id="in_f2", paid_at=late))
-    gift.payments.append(
-        Payment(amount=700, amount_refunded=200, currency="usd", stripe_invoice_id="in_f1", paid_at=early)
-    )
+    factories.payment(gift, stripe_invoice_id="in_f2", paid_at=late, save=False)
+    factories.payment(gift, amount_refunded=200, stripe_invoice_id="in_f1", paid_at=early, save=False)
     db.session.add(gift)
     db.session.commit()
     gift = reload(gift)
     assert (gift.received, gift.last_paid_at) == (1200, late)
 
-    gift.payments.append(Payment(amount=700, currency="usd", stripe_invoice_id="in_f3", paid_at=early))
+    factories.payment(gift, stripe_invoice_id="in_f3", paid_at=early, save=False)
     gift.payments[0].amount_refunded = 700
     db.session.commit()
     gift = reload(gift)
     assert (gift.received, gift.last_paid_at) == (1200 - 700 + 700, late)  # an older payment: same last
 
-    db.session.add(Payment(gift_id=gift.id, amount=300, currency="usd", stripe_invoice_id="in_f4"))
-    db.session.commit()
+    factories.payment(gift_id=gift.id, amount=300, currency="usd", stripe_invoice_id="in_f4")
     assert reload(gift).received == 1500  # a payment made with the gift's id alone counts too
 
 
@@ -446,13 +439,13 @@ def test_the_emulators_own_events_agree_with_checkout(live_server, app, stripe_b
         )
         confirm_payment(stripe_base, started.client_secret, VISA)
         assert checkout.complete_gift(started.reference).status == "succeeded"
-        deadline = time.monotonic() + 15
         wanted = {"invoice.payment_succeeded", "customer.subscription.created"}
-        while time.monotonic() < deadline:
+
+        def stored_types():
             db.session.expire_all()
-            if wanted <= set(db.session.scalars(sa.select(StripeEvent.type))):
-                break
-            time.sleep(0.3)
+            return set(db.session.scalars(sa.select(StripeEvent.type)))
+
+        eventually(lambda: wanted <= stored_types(), 15, what=lambda: f"{wanted} among {stored_types()}")
     finally:
         register("http://127.0.0.1:9/closed")
 
@@ -479,6 +472,7 @@ def test_an_erased_donor_stays_erased(client, make_gift):
     assert (donor.email, donor.name) == (f"erased-{donor.id}@invalid", "Erased donor")
 
 
+@pytest.mark.usefixtures("stripe_base")
 def test_an_event_of_another_api_version_is_kept_flagged_and_not_applied(client, make_gift, caplog):
     gift = make_gift()
     older = se.event(
@@ -565,11 +559,7 @@ def test_a_first_invoice_declined_leaves_the_gift_to_the_donate_page(client, mak
 def test_a_deleted_customer_ends_the_donors_monthly_gifts_and_is_forgotten(client, make_gift):
     gift = make_gift()
     donor_id, customer_id = gift.donor.id, gift.donor.stripe_customer_id
-    one_time = Gift(
-        donor_id=donor_id, frequency=Frequency.ONCE, status=GiftStatus.SUCCEEDED, amount=500, currency="usd"
-    )
-    db.session.add(one_time)
-    db.session.commit()
+    one_time = factories.gift(Frequency.ONCE, GiftStatus.SUCCEEDED, donor_id=donor_id, amount=500)
     deleted = se.customer(customer_id, email="donor@example.org", name="Donor")
     se.deliver(client, se.event("customer.deleted", deleted, created=T0))
 

@@ -9,9 +9,6 @@ from hypothesis import strategies as st
 from banner.extensions import db
 from banner.models import (
     Actor,
-    Campaign,
-    CampaignStatus,
-    Donor,
     Frequency,
     Gift,
     GiftEvent,
@@ -20,6 +17,7 @@ from banner.models import (
     utcnow,
 )
 from banner.services import campaigns, manage, reports
+from tests import factories
 from tests.conftest import empty_tables
 
 MONTHS = 4
@@ -74,17 +72,9 @@ def last_event_id() -> int:
 def test_movements_reports_and_gifts_agree_on_monthly_revenue(app, history):
     db.session.remove()  # the last example's transaction would hold TRUNCATE back
     empty_tables()
-    campaign = Campaign(
-        slug="drive",
-        title="Drive",
-        goal_amount=100_000,
-        currency="usd",
-        status=CampaignStatus.LIVE,
-        starts_at=utcnow(),
-        variants=[Variant(key="a", heading="Give")],
+    campaign = factories.campaign(
+        slug="drive", title="Drive", preset_amounts=[], variants=[Variant(key="a", heading="Give")]
     )
-    db.session.add(campaign)
-    db.session.commit()
     keys = reports.months_back(MONTHS)
     now = utcnow()
 
@@ -104,14 +94,13 @@ def test_movements_reports_and_gifts_agree_on_monthly_revenue(app, history):
         seen = last_event_id()
         if kind == "make":
             frequency, amount = spec
-            gift = Gift(
-                donor=Donor(email=f"d{n}@example.org", name=f"D{n}"),
-                frequency=frequency,
+            gift = factories.gift(
+                frequency,
+                donor=factories.donor(email=f"d{n}@example.org", name=f"D{n}", save=False),
                 amount=amount,
-                currency="usd",
-                status=GiftStatus.SUCCEEDED if frequency is Frequency.ONCE else GiftStatus.ACTIVE,
                 campaign=campaign,
                 variant=campaign.variants[0],
+                save=False,
             )
             db.session.add(gift)
             gifts[n] = gift
@@ -147,6 +136,8 @@ def test_movements_reports_and_gifts_agree_on_monthly_revenue(app, history):
 
 
 def test_a_yearly_gift_offered_as_monthly_is_offered_its_monthly_value(app):
-    gift = Gift(frequency=Frequency.YEAR, amount=5000, fee_amount=0, currency="usd", status=GiftStatus.ACTIVE)
+    gift = factories.gift(
+        Frequency.YEAR, GiftStatus.ACTIVE, donor=None, amount=5000, fee_amount=0, save=False
+    )
 
     assert manage.proposed_amount(gift, Frequency.MONTH) == gift.monthly_amount == 417

@@ -1,6 +1,7 @@
 """Mail waits in the outbox, written with the change that causes it; the worker delivers it,
 retries while the mail server is down, and never sends a message twice."""
 
+import contextlib
 import os
 import re
 import signal
@@ -8,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -18,12 +18,14 @@ import sqlalchemy as sa
 
 from banner import mail
 from banner.extensions import db
-from banner.models import Donor, Frequency, Gift, GiftStatus, MailKind, OutboxMessage, utcnow
+from banner.models import Frequency, Gift, GiftStatus, MailKind, OutboxMessage, utcnow
 from banner.services import outbox as mail_outbox
+from tests import factories
 from tests import stripe_events as se
 from tests.conftest import ROOT, free_port
 from tests.stripe_helpers import give
 from tests.test_donate_views import give_over_http
+from tests.waiting import eventually
 
 
 def stored():
@@ -206,17 +208,12 @@ def test_a_message_is_kept_by_the_commit_of_its_change_and_dropped_by_its_rollba
 
 
 def test_a_webhook_that_fails_leaves_no_receipt_and_its_redelivery_queues_one(client, monkeypatch, outbox):
-    donor = Donor(email="ada@example.org", name="Ada Reader", stripe_customer_id="cus_1")
-    gift = Gift(
-        donor=donor,
-        frequency=Frequency.ONCE,
-        status=GiftStatus.REQUIRES_ACTION,
-        amount=2500,
-        currency="usd",
-        stripe_payment_intent_id="pi_1",
+    donor = factories.donor(
+        email="ada@example.org", name="Ada Reader", stripe_customer_id="cus_1", save=False
     )
-    db.session.add(gift)
-    db.session.commit()
+    gift = factories.gift(
+        Frequency.ONCE, GiftStatus.REQUIRES_ACTION, donor=donor, amount=2500, stripe_payment_intent_id="pi_1"
+    )
     paid = se.event("payment_intent.succeeded", se.payment_intent("pi_1", gift=gift.reference, charge="ch_1"))
     queue_receipt = mail.send_receipt
 
@@ -326,7 +323,7 @@ def test_the_worker_delivers_until_sigterm_then_exits_cleanly(app, app_settings,
         PYTHONUNBUFFERED="1",
         BANNER_ENV="testing",
         BANNER_DATABASE_URL=app_settings["DATABASE_URL"],
-        BANNER_MAIL_URL=app_settings["MAIL_URL"],
+        BANNER_MAIL_URL=app.config["MAIL_URL"],
         BANNER_MAIL_POLL_SECONDS="0.2",
     )
     worker = subprocess.Popen(
@@ -338,9 +335,8 @@ def test_the_worker_delivers_until_sigterm_then_exits_cleanly(app, app_settings,
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not outbox.received and time.monotonic() < deadline and worker.poll() is None:
-            time.sleep(0.1)
+        with contextlib.suppress(AssertionError):  # what it did is asserted below, with its output
+            eventually(lambda: outbox.received or worker.poll() is not None, 30)
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
     finally:

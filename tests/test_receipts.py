@@ -11,6 +11,7 @@ from banner.config import DEFAULTS
 from banner.extensions import db
 from banner.models import AuditEntry, Frequency, GiftStatus, MailKind, OutboxMessage, Payment
 from banner.services import checkout, links, receipts
+from tests import factories
 from tests import stripe_events as se
 from tests.conftest import log_in
 from tests.test_lifecycle import T0
@@ -23,17 +24,13 @@ INTENT_NUMBERS = itertools.count(1)
 
 
 def pay(gift, paid_at=NEW_YEARS_EVE_8PM, amount=None, **fields):
-    payment = Payment(
-        gift=gift,
+    return factories.payment(
+        gift,
         amount=amount or gift.amount,
-        currency=gift.currency,
         paid_at=paid_at,
         stripe_payment_intent_id=f"pi_receipt_{next(INTENT_NUMBERS)}",
         **fields,
     )
-    db.session.add(payment)
-    db.session.commit()
-    return payment
 
 
 def queued(kind: MailKind) -> list[OutboxMessage]:

@@ -5,8 +5,9 @@ import stripe
 
 from banner import create_app, payments
 from banner.extensions import db
-from banner.models import Donor, Frequency, Gift, GiftStatus, Payment, StripeEvent
+from banner.models import Frequency, Gift, GiftStatus, Payment, StripeEvent
 from banner.services import lifecycle
+from tests import factories
 from tests import stripe_events as se
 from tests.stripe_helpers import give
 
@@ -61,18 +62,16 @@ def test_reconcile_restores_a_lost_payment_and_a_missed_cancellation_then_change
 
 def test_webhooks_answer_5xx_while_the_database_is_down_and_nothing_is_lost(app, client, app_settings):
 
-    donor = Donor(email="drill@example.org", name="Drill", stripe_customer_id="cus_drill")
-    gift = Gift(
+    donor = factories.donor(
+        email="drill@example.org", name="Drill", stripe_customer_id="cus_drill", save=False
+    )
+    gift = factories.gift(
+        Frequency.MONTH,
+        GiftStatus.ACTIVE,
         donor=donor,
-        frequency=Frequency.MONTH,
-        status=GiftStatus.ACTIVE,
-        amount=1000,
-        currency="usd",
         stripe_subscription_id="sub_drill",
         stripe_status="active",
     )
-    db.session.add(gift)
-    db.session.commit()
     evt = se.event("invoice.paid", se.invoice("in_drill", "sub_drill"))
 
     down = create_app({**app_settings, "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none"})

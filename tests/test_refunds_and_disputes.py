@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from banner.extensions import db
 from banner.models import Frequency, Gift, GiftStatus, Payment, PaymentStatus, StripeEvent
 from banner.services import reports
+from tests import factories
 from tests import stripe_events as se
 
 T0 = int(time.time()) - 3600  # an hour ago, so every event below is within the tolerance
@@ -131,10 +132,7 @@ def test_an_inquiry_flags_the_gift_but_takes_no_money(client, make_gift):
 def test_a_failed_refund_gives_its_money_back_whatever_the_order(client, make_gift, order):
     """Refunds of 500 then 1000 of a 2500 gift; the second fails: 500 stays refunded."""
     gift = make_gift(Frequency.ONCE, GiftStatus.SUCCEEDED, stripe_payment_intent_id="pi_f")
-    gift.payments.append(
-        Payment(amount=2500, currency="usd", stripe_payment_intent_id="pi_f", stripe_charge_id="ch_f")
-    )
-    db.session.commit()
+    factories.payment(gift, amount=2500, stripe_payment_intent_id="pi_f", stripe_charge_id="ch_f")
     events = [
         se.event(
             "charge.refunded", se.charge("ch_f", payment_intent="pi_f", amount_refunded=500), created=T0
@@ -156,10 +154,7 @@ def test_a_failed_refund_gives_its_money_back_whatever_the_order(client, make_gi
 
 def test_a_full_refund_that_failed_makes_the_gift_paid_again(client, make_gift):
     gift = make_gift(Frequency.ONCE, GiftStatus.SUCCEEDED, stripe_payment_intent_id="pi_g")
-    gift.payments.append(
-        Payment(amount=1000, currency="usd", stripe_payment_intent_id="pi_g", stripe_charge_id="ch_g")
-    )
-    db.session.commit()
+    factories.payment(gift, amount=1000, stripe_payment_intent_id="pi_g", stripe_charge_id="ch_g")
     refunded = se.charge("ch_g", payment_intent="pi_g", amount=1000, amount_refunded=1000)
     se.deliver(client, se.event("charge.refunded", refunded, created=T0))
     assert db.session.get(Gift, gift.id).status is GiftStatus.REFUNDED

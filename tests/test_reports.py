@@ -10,18 +10,15 @@ import sqlalchemy as sa
 from banner.extensions import db
 from banner.models import (
     BannerStat,
-    Donor,
     Frequency,
     Gift,
     GiftEvent,
     GiftStatus,
-    Payment,
-    Role,
-    StaffUser,
     Variant,
     utcnow,
 )
 from banner.services import campaigns, reports
+from tests import factories
 
 NOW = utcnow()
 KEYS = reports.months_back(6, NOW.astimezone(ZoneInfo("America/New_York")).date())  # M-5 ... M0
@@ -40,14 +37,9 @@ class History:
 
     def gift(self, name, frequency, amount, when, article=None):
         self.count += 1
-        donor = Donor(email=f"{name}@example.org", name=name.upper())
-        gift = Gift(
-            donor=donor,
-            frequency=frequency,
-            amount=amount,
-            currency="usd",
-            status=GiftStatus.ACTIVE,
-            article_url=article,
+        donor = factories.donor(email=f"{name}@example.org", name=name.upper(), save=False)
+        gift = factories.gift(
+            frequency, GiftStatus.ACTIVE, donor=donor, amount=amount, article_url=article, save=False
         )
         db.session.add(gift)
         self._commit(gift, when)
@@ -61,16 +53,14 @@ class History:
 
     def pay(self, gift, offset, amount=None, refunded=0):
         self.count += 1
-        gift.payments.append(
-            Payment(
-                amount=amount or gift.amount,
-                currency="usd",
-                amount_refunded=refunded,
-                paid_at=at(offset),
-                stripe_invoice_id=f"in_{self.count}",
-            )
+        factories.payment(
+            gift,
+            amount=amount or gift.amount,
+            currency="usd",
+            amount_refunded=refunded,
+            paid_at=at(offset),
+            stripe_invoice_id=f"in_{self.count}",
         )
-        db.session.commit()
 
     def event(self, gift, kind, when, **data):
         gift.events.append(GiftEvent(kind=kind, actor=gift.events[0].actor, data=data, created_at=when))
@@ -269,9 +259,7 @@ def test_top_articles(history):
 
 @pytest.fixture
 def viewer(client, app):
-    staff = StaffUser(email="viewer@example.org", role=Role.VIEWER, password_hash="x")
-    db.session.add(staff)
-    db.session.commit()
+    staff = factories.staff("viewer", password_hash="x")
     with client.session_transaction() as session:
         session["_user_id"] = staff.get_id()
         session["seen_at"] = time.time()
@@ -326,17 +314,17 @@ def test_the_jit_setting_keeps_the_urls_own_options():
 
 def add_yearly_gifts(count: int, amount: int, campaign=None) -> None:
     for n in range(count):
-        donor = Donor(email=f"yearly{n}@example.org", name=f"Yearly {n}")
+        donor = factories.donor(email=f"yearly{n}@example.org", name=f"Yearly {n}", save=False)
         variant = campaign.variants[0] if campaign else None
         db.session.add(
-            Gift(
+            factories.gift(
+                Frequency.YEAR,
+                GiftStatus.ACTIVE,
                 donor=donor,
-                frequency=Frequency.YEAR,
                 amount=amount,
-                currency="usd",
-                status=GiftStatus.ACTIVE,
                 campaign=campaign,
                 variant=variant,
+                save=False,
             )
         )
     db.session.commit()
@@ -370,10 +358,7 @@ def test_negative_movements_read_with_a_minus_sign(viewer, history):
 def test_a_gift_at_8_pm_on_new_year_s_eve_in_new_york_belongs_to_december(app):
     eve = datetime(2025, 12, 31, 20, tzinfo=ZoneInfo("America/New_York"))  # 1 am on 1 January in UTC
     gift = History().gift("eve", Frequency.MONTH, 1000, eve)
-    gift.payments.append(
-        Payment(amount=1000, currency="usd", paid_at=eve.astimezone(reports.UTC), stripe_invoice_id="in_eve")
-    )
-    db.session.commit()
+    factories.payment(gift, amount=1000, paid_at=eve.astimezone(reports.UTC), stripe_invoice_id="in_eve")
     december = reports.Period(date(2025, 12, 1), date(2025, 12, 31))
     january = reports.Period(date(2026, 1, 1), date(2026, 1, 31))
 

@@ -11,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from banner.extensions import db
-from banner.models import Donor, Frequency, Gift, GiftStatus, Payment, Role, StaffUser, VersionEvent
+from banner.models import Frequency, GiftStatus, Role, StaffUser, VersionEvent
 from banner.services import edit_history
 from banner.views import allowed_roles, requires
+from tests import factories
 
 #: None: a visitor who is not logged in
 VISITORS = [None, *Role]
@@ -40,11 +41,9 @@ def path_values(app, make_campaign, make_staff):
     """A real object for every path argument a /staff rule takes."""
     campaign = make_campaign()  # "spring", with variant "a"
     version = edit_history.record(None, campaign, None, VersionEvent.BASELINE, {})
-    donor = Donor(email="ada@example.org", name="Ada", stripe_customer_id="cus_ada")
-    gift = Gift(donor=donor, frequency=Frequency.MONTH, amount=1000, currency="usd", status=GiftStatus.ACTIVE)
-    gift.payments.append(Payment(stripe_invoice_id="in_1", amount=1000, currency="usd"))
-    db.session.add(gift)
-    db.session.commit()
+    donor = factories.donor(email="ada@example.org", name="Ada", stripe_customer_id="cus_ada", save=False)
+    gift = factories.gift(Frequency.MONTH, GiftStatus.ACTIVE, donor=donor, save=False)
+    factories.payment(gift, stripe_invoice_id="in_1")
     colleague = make_staff("viewer", email="colleague@example.org")
     return {
         "slug": "spring",

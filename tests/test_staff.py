@@ -14,12 +14,11 @@ from banner.models import (
     CampaignStatus,
     Donor,
     Frequency,
-    Gift,
     GiftStatus,
-    Payment,
     Placement,
     Variant,
 )
+from tests import factories
 from tests.conftest import PASSWORD, log_in
 
 
@@ -595,19 +594,13 @@ def test_staff_pages_are_never_cached(client, log_in_as):
 
 
 def add_gift(campaign, variant, amount, frequency=Frequency.ONCE, status=GiftStatus.SUCCEEDED):
-    donor = db.session.scalar(sa.select(Donor)) or Donor(email="ada@example.org", name="Ada")
-    gift = Gift(
-        donor=donor,
-        frequency=frequency,
-        amount=amount,
-        currency="usd",
-        status=status,
-        campaign=campaign,
-        variant=variant,
+    donor = db.session.scalar(sa.select(Donor)) or factories.donor(
+        email="ada@example.org", name="Ada", save=False
     )
-    gift.payments.append(
-        Payment(stripe_payment_intent_id=f"pi_{amount}_{frequency.value}", amount=amount, currency="usd")
+    gift = factories.gift(
+        frequency, status, donor=donor, amount=amount, campaign=campaign, variant=variant, save=False
     )
+    factories.payment(gift, stripe_payment_intent_id=f"pi_{amount}_{frequency.value}", save=False)
     db.session.add(gift)
     db.session.commit()
     return gift

@@ -13,6 +13,7 @@ import stripe
 
 from devtools.stripe_emulator import server, translate
 from tests.stripe_helpers import DECLINED, DECLINED_AT_CHARGE, THREE_D_SECURE, VISA
+from tests.waiting import eventually
 
 PRICE = {"currency": "usd", "product": "prod_gift", "unit_amount": "1000", "recurring": {"interval": "month"}}
 
@@ -599,14 +600,17 @@ def receiver(emulator):
 def wait_for_event(receiver, kind: str, about: str, timeout: float = 15) -> tuple[bytes, str]:
     """The first event of this kind whose object mentions `about` (events of earlier tests may
     still be on their way)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def arrived():
         for body, header in list(receiver.received):
             if json.loads(body)["type"] == kind and about in body.decode():
                 return body, header
-        time.sleep(0.1)
-    raise AssertionError(
-        f"no {kind} arrived; got {[json.loads(body)['type'] for body, _ in receiver.received]}"
+        return None
+
+    return eventually(
+        arrived,
+        timeout,
+        what=lambda: f"no {kind} arrived; got {[json.loads(body)['type'] for body, _ in receiver.received]}",
     )
 
 

@@ -1,12 +1,11 @@
 """A real app server and Debian's Chromium, driven by Playwright."""
 
 import os
-import urllib.request
 
 import pytest
 
 from banner.extensions import db, limiter
-from tests.conftest import STRICT, empty_tables
+from tests.conftest import STRICT, empty_tables, use_what_the_test_asks_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -27,9 +26,9 @@ def browser():
 
 
 @pytest.fixture
-def live(live_server, session_app, stripe_base):
+def live(live_server, session_app, stripe_base, request):
     """The live server's URL, over an empty database and emulator, with CSRF on."""
-    urllib.request.urlopen(urllib.request.Request(f"{stripe_base}/_config/data", method="DELETE"))
+    use_what_the_test_asks_for(session_app, request)
     session_app.config["WTF_CSRF_ENABLED"] = True
     session_app.extensions.pop("banner_cache", None)
     session_app.extensions.pop("progress_cache", None)
@@ -40,15 +39,37 @@ def live(live_server, session_app, stripe_base):
         empty_tables()
 
 
+#: Tell the page's scripts it is hidden, as when the reader leaves it: the banner sends what it has
+#: queued. Returns how many beacons that sent.
+HIDE = """() => {
+  let sent = 0;
+  const own = Object.getOwnPropertyDescriptor(navigator, "sendBeacon"), send = navigator.sendBeacon;
+  navigator.sendBeacon = function () { sent++; return send.apply(navigator, arguments); };
+  Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+  document.dispatchEvent(new Event("visibilitychange"));
+  delete document.visibilityState;
+  own ? Object.defineProperty(navigator, "sendBeacon", own) : delete navigator.sendBeacon;
+  return sent;
+}"""
+
+
 def close(context) -> None:
-    """Leave the context's pages, so that the banner sends what it has queued, give those beacons
-    half a second to land, then close it. Events name campaigns by slug and variants by key, so a
-    beacon landing during the next test would count for that test's campaign. (Playwright does
-    not report beacons sent while a page unloads, so there is nothing to wait on but time.)"""
-    pages = context.pages or [context.new_page()]
-    for page in pages:
-        page.goto("about:blank")
-    pages[0].wait_for_timeout(500)
+    """Have the banner send what it has queued while each page is still open, wait until those
+    beacons are answered, then close the context. Events name campaigns by slug and variants by key,
+    so a beacon landing during the next test would count for that test's campaign. (Playwright
+    does not see beacons sent while a page unloads, so they are sent before.)"""
+    for page in context.pages:
+        answered: list = []
+
+        def landed(request, answered=answered):
+            if "/api/events" in request.url:
+                answered.append(request)
+
+        page.on("requestfinished", landed)
+        page.on("requestfailed", landed)
+        sent = page.evaluate(HIDE)
+        while len(answered) < sent:
+            page.wait_for_event("requestfinished", lambda request: "/api/events" in request.url)
     context.close()
 
 

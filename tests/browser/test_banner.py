@@ -1,5 +1,6 @@
 """The banner on a news site's article page, in Chromium: another origin, real script, real API."""
 
+import contextlib
 import http.server
 import re
 import shutil
@@ -14,11 +15,13 @@ from playwright.sync_api import expect
 
 from banner.assets import Script
 from banner.extensions import db
-from banner.models import BannerStat, Campaign, CampaignStatus, Gift, Placement, Variant, utcnow
+from banner.models import BannerStat, CampaignStatus, Gift, Placement, Variant, utcnow
 from banner.services import banners
-from tests.browser.conftest import close, type_card
+from tests import factories
+from tests.browser.conftest import HIDE, close, type_card
 from tests.conftest import ROOT, free_port
 from tests.stripe_helpers import VISA
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +33,24 @@ STRICT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 SLOT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Slot</title><link rel="icon" href="data:,">
 <link rel="stylesheet" href="slot.css"><script async src="{live}/embed.js"></script></head>
 <body><div data-donation-banner></div><h1>Story</h1><p>Text.</p></body></html>"""
-# Installed before any page script: records CSP violations and layout shifts.
+# Installed before any page script: records CSP violations, layout shifts, the beacons sent, and
+# when the banner script has had the service's answer (or given up) and acted on it.
 PROBES = """
+window.__bannerDone = false;
+window.__beacons = [];
+const answered = () => setTimeout(() => { window.__bannerDone = true; });  // after the script's own steps
+const realFetch = window.fetch;
+window.fetch = function (resource) {
+  const answer = realFetch.apply(this, arguments);
+  if (!String(resource).includes("/api/banner")) return answer;
+  return answer.then(response => {
+    if (response.status != 200) answered();
+    else { const json = response.json.bind(response); response.json = () => json().finally(answered); }
+    return response;
+  }, error => { answered(); throw error; });
+};
+const realBeacon = navigator.sendBeacon.bind(navigator);
+navigator.sendBeacon = (url, data) => { window.__beacons.push(url); return realBeacon(url, data); };
 window.__violations = [];
 document.addEventListener("securitypolicyviolation", e => window.__violations.push(e.violatedDirective));
 window.__cls = 0;
@@ -90,20 +109,10 @@ def site(site_dir, live_server, session_app):
 def campaign(live):
     def make(**overrides):
         fields = dict(
-            slug="spring",
-            title="Spring drive",
-            goal_amount=100_000,
-            currency="usd",
-            status=CampaignStatus.LIVE,
             starts_at=utcnow() - timedelta(minutes=1),
-            preset_amounts=[500, 1000, 2500],
             variants=[Variant(key="a", heading="Heading A", body="Body A", button_text="Give")],
         )
-        fields.update(overrides)
-        made = Campaign(**fields)
-        db.session.add(made)
-        db.session.commit()
-        return made
+        return factories.campaign(**(fields | overrides))
 
     return make
 
@@ -118,14 +127,21 @@ def banner(page):
     return page.get_by_role("region", name=REGION)
 
 
+def answered(page) -> None:
+    """Wait until the banner script has had the service's answer, or given up, and acted on it."""
+    page.wait_for_function("() => window.__bannerDone")
+
+
 def counted(column: str, expected: int, timeout: float = 8) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
+    """The sum of this counter over all banner stats, once it reaches `expected` (or after `timeout`)."""
+
+    def total() -> int:
         db.session.expire_all()
-        total = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(getattr(BannerStat, column)), 0)))
-        if total >= expected or time.monotonic() > deadline:
-            return total
-        time.sleep(0.2)
+        return db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(getattr(BannerStat, column)), 0)))
+
+    with contextlib.suppress(AssertionError):
+        eventually(lambda: total() >= expected, timeout)
+    return total()
 
 
 def test_banner_appears_on_an_article_of_another_origin_without_shifting_it(site, campaign, reader):
@@ -134,7 +150,7 @@ def test_banner_appears_on_an_article_of_another_origin_without_shifting_it(site
     expect(banner(reader)).to_be_visible()
     expect(banner(reader)).to_contain_text("Heading A")
     expect(banner(reader)).to_contain_text("$0 raised of $1,000")
-    reader.wait_for_timeout(500)
+    counted("views", 1)  # seen for a second: the page has settled
 
     assert reader.evaluate("window.__cls") == 0
     assert reader.errors == []
@@ -195,7 +211,7 @@ def test_closing_hides_the_campaign_for_its_dismiss_days(site, campaign, reader)
     expect(banner(reader)).to_have_count(0)
 
     reader.reload()
-    reader.wait_for_timeout(1500)
+    answered(reader)
     expect(banner(reader)).to_have_count(0)
 
     # Fifteen days later it comes back.
@@ -210,7 +226,7 @@ def test_daily_cap_limits_impressions_per_reader(site, campaign, reader):
         reader.goto(site + "/")
         expect(banner(reader)).to_be_visible()
     reader.goto(site + "/")
-    reader.wait_for_timeout(1500)
+    answered(reader)
     expect(banner(reader)).to_have_count(0)
 
 
@@ -238,11 +254,12 @@ def test_preview_forces_a_variant_and_counts_nothing(site, campaign, reader):
         status=CampaignStatus.DRAFT,
         variants=[Variant(key="a", heading="Heading A"), Variant(key="b", heading="Heading B")],
     )
+    reader.clock.install()
     reader.goto(site + "/?banner_preview=" + banners.preview_token("preview-only", "b"))
     expect(banner(reader)).to_contain_text("Heading B")
-    reader.wait_for_timeout(2500)  # an impression would be sent after 2 s
-    reader.goto("about:blank")  # and anything queued, when the page is hidden
-    reader.wait_for_timeout(500)
+    reader.clock.run_for(2500)  # an impression would be sent after 2 s, a view after 1 s
+    reader.evaluate(HIDE)  # and anything queued, when the page is hidden
+    assert reader.evaluate("window.__beacons") == []
     assert [url for url, _ in reader.sent if "/api/events" in url] == []
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(BannerStat.id))) == 0
@@ -269,7 +286,7 @@ def test_a_failing_service_shows_nothing_and_breaks_nothing(site, campaign, read
 
     reader.route(re.compile(r".*/api/banner.*"), fail)
     reader.goto(site + "/")
-    reader.wait_for_timeout(2600)
+    answered(reader)  # the script gives up after 2 s
     expect(banner(reader)).to_have_count(0)
     assert [error for error in reader.errors if "Failed to load resource" not in error[1]] == []
     assert reader.evaluate("document.body.lastElementChild.shadowRoot") is None
@@ -277,7 +294,7 @@ def test_a_failing_service_shows_nothing_and_breaks_nothing(site, campaign, read
 
 def test_with_the_service_stopped_the_article_still_works(site, reader):
     reader.goto(site + "/down.html")
-    reader.wait_for_timeout(500)
+    reader.wait_for_load_state("load")  # the script's own load has failed by then
     expect(reader.get_by_role("heading", level=1)).to_be_visible()
     assert [error for error in reader.errors if "Failed to load resource" not in error[1]] == []
 
@@ -286,7 +303,7 @@ def test_a_host_page_with_a_strict_policy_reports_no_violation(site, campaign, r
     campaign()
     reader.goto(site + "/strict.html")
     expect(banner(reader)).to_be_visible()
-    reader.wait_for_timeout(300)
+    answered(reader)
     assert reader.evaluate("window.__violations") == []
 
 
@@ -322,7 +339,7 @@ def test_a_reader_gives_from_the_banner_and_the_banner_then_stays_away(site, cam
 
     reader.get_by_role("link", name="Back to the article").click()
     reader.wait_for_url(site + "/")
-    reader.wait_for_timeout(1500)
+    answered(reader)
     expect(banner(reader)).to_have_count(0)
     assert "#" not in reader.url
     db.session.expire_all()

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from banner.extensions import db
-from banner.models import Campaign, CampaignStatus, Frequency, Gift, GiftStatus, Payment, Variant, utcnow
+from banner.models import Frequency, Gift, GiftStatus, Payment, Variant
+from tests import factories
 from tests.browser.conftest import type_card
 from tests.stripe_helpers import DECLINED, DECLINED_AT_CHARGE, THREE_D_SECURE, VISA
 
@@ -27,18 +28,7 @@ def make_live_campaign(live):
     """Factory: the live campaign "spring" with variant "a"; keyword arguments override fields."""
 
     def make(**overrides):
-        fields = dict(
-            slug="spring",
-            title="Spring drive",
-            goal_amount=100_000,
-            currency="usd",
-            status=CampaignStatus.LIVE,
-            starts_at=utcnow(),
-            preset_amounts=[500, 1000, 2500],
-            variants=[Variant(key="a", heading="Support us")],
-        )
-        db.session.add(Campaign(**(fields | overrides)))
-        db.session.commit()
+        factories.campaign(**({"variants": [Variant(key="a", heading="Support us")]} | overrides))
 
     return make
 

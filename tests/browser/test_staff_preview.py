@@ -1,14 +1,14 @@
 """The variant editor's live preview in Chromium: logged in through the real form, CSRF on."""
 
-import time
-
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
-from werkzeug.security import generate_password_hash
 
 from banner.extensions import db
-from banner.models import BannerStat, Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
+from banner.models import BannerStat, Variant
+from tests import factories
+from tests.browser.conftest import HIDE
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -19,26 +19,8 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def editor(live, page):
     """A fundraiser's browser on variant a of the live campaign "spring", logged in through the form."""
-    db.session.add(
-        Campaign(
-            slug="spring",
-            title="Spring drive",
-            goal_amount=100_000,
-            currency="usd",
-            status=CampaignStatus.LIVE,
-            starts_at=utcnow(),
-            preset_amounts=[500, 1000, 2500],
-            variants=[Variant(key="a", heading="Support us", body="Please give.")],
-        )
-    )
-    db.session.add(
-        StaffUser(
-            email="fundraiser@example.org",
-            role=Role.FUNDRAISER,
-            password_hash=generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"),
-        )
-    )
-    db.session.commit()
+    factories.campaign()
+    factories.staff("fundraiser")
     page.goto(f"{live}/staff/campaigns/spring/variants/a")
     page.get_by_label("E-mail").fill("fundraiser@example.org")
     page.get_by_label("Password").fill(PASSWORD)
@@ -67,15 +49,30 @@ def banner_texts(page) -> list[str]:
     ]
 
 
+#: Records, in the page, every beacon and every request to the service's API.
+API_CALLS = """
+window.__apiCalls = [];
+const beacon = navigator.sendBeacon.bind(navigator), fetched = window.fetch;
+navigator.sendBeacon = (url, data) => { window.__apiCalls.push(String(url)); return beacon(url, data); };
+window.fetch = function (resource) {
+  if (String(resource).includes("/api/")) window.__apiCalls.push(String(resource));
+  return fetched.apply(this, arguments);
+};
+"""
+#: The tag names of the elements the preview drew, inside its shadow root.
+TAGS_IN_PREVIEW = """[...document.querySelectorAll('#banner-preview *')]
+  .flatMap(e => e.shadowRoot ? [...e.shadowRoot.querySelectorAll('*')].map(n => n.tagName) : [])"""
+
+
 def preview_shows(page, *expected: str, timeout: float = 5) -> str:
     """Wait until the one banner on the page, the preview, shows every expected text; return its text."""
-    deadline = time.monotonic() + timeout
-    while True:
-        banners = banner_texts(page)
-        if len(banners) == 1 and all(text in banners[0] for text in expected):
-            return banners[0]
-        assert time.monotonic() < deadline, (expected, banners)
-        page.wait_for_timeout(100)
+    shown: list[str] = []
+
+    def showing():
+        shown[:] = banner_texts(page)
+        return len(shown) == 1 and all(text in shown[0] for text in expected) and shown[0]
+
+    return eventually(showing, timeout, what=lambda: f"{expected} in {shown}")
 
 
 def test_preview_follows_the_copy_as_it_is_typed(editor):
@@ -99,11 +96,16 @@ def test_preview_follows_the_copy_as_it_is_typed(editor):
 
 def test_preview_counts_nothing_and_shows_no_real_banner(editor):
     page = editor
+    page.add_init_script(API_CALLS)
+    page.clock.install()
+    page.reload()
     preview_shows(page, "Support us")
     page.get_by_label("Heading").fill("Changed")
     preview_shows(page, "Changed")
-    page.wait_for_timeout(2500)  # longer than the banner waits before sending an impression
+    page.clock.run_for(2500)  # longer than the banner waits before sending an impression
+    page.evaluate(HIDE)  # and anything queued goes when the page is hidden
 
+    assert page.evaluate("window.__apiCalls") == []
     assert not [url for url, _ in page.sent if "/api/" in url]
     assert len(banner_texts(page)) == 1
     assert db.session.scalar(sa.select(sa.func.count(BannerStat.id))) == 0
@@ -123,7 +125,8 @@ def test_typed_markup_is_shown_as_text_and_runs_nothing(editor, heading):
     page.get_by_label("Text", exact=True).fill("</p><b onmouseover=alert(1)>x</b>")
 
     preview_shows(page, heading, "</p><b onmouseover=alert(1)>x</b>")
-    page.wait_for_timeout(300)
+    tags = page.evaluate(TAGS_IN_PREVIEW)  # the markup made no element that could load or run
+    assert "B" in tags and not {"IMG", "SCRIPT"} & set(tags)
     assert page.evaluate("window.__ran") is None
     assert not [url for url, _ in page.sent if "pwned" in url]
     assert page.errors == []
