@@ -4,6 +4,7 @@ import logging
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -110,9 +111,7 @@ def seed_demo(donors, months, monthly_share, seed):
     db.session.commit()
     if donors is None:
         return
-    # Development tools, in the repository beside banner/: imported only when a history is asked for.
-    from devtools import demo
-
+    demo = demo_module()
     if demo.donors_exist():
         click.echo("There are donors already; no history added.")
         return
@@ -250,6 +249,7 @@ def stripe_emulator(port):
     shim = None
     base = f"http://127.0.0.1:{port}"
     try:
+        wait_for_port(port + 1, process)  # quietly: the shim would print a traceback per refused call
         shim = emulator.serve(port, f"http://127.0.0.1:{port + 1}")
         register_webhook(
             base,
@@ -269,11 +269,28 @@ def stripe_emulator(port):
         process.wait(timeout=10)
 
 
-def emulator_module():
-    """Import the emulator from the checkout: a development tool, never installed with the app."""
+def _checkout_on_path() -> None:
+    """Let development tools (devtools/, beside banner/ in a checkout) be imported."""
     root = str(Path(current_app.root_path).parent)
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+def demo_module():
+    """Import the demo history from the checkout: a development tool, never installed with the app."""
+    _checkout_on_path()
+    try:
+        from devtools import demo
+    except ImportError:
+        raise click.ClickException(
+            "The demo history is made from a checkout (devtools/ is missing)."
+        ) from None
+    return demo
+
+
+def emulator_module():
+    """Import the emulator from the checkout: a development tool, never installed with the app."""
+    _checkout_on_path()
     try:
         from devtools import stripe_emulator
     except ImportError:
@@ -290,6 +307,20 @@ def emulator_executable() -> str:
     if not found:
         raise click.ClickException("localstripe is not installed: pip install -e '.[dev]'")
     return found
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    """Wait, printing nothing, until `process` listens on `port` on the loopback."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if process.poll() is not None:
+            raise click.ClickException(f"localstripe stopped before it listened on port {port}.")
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"localstripe did not listen on port {port} within {timeout:.0f} s.")
+        time.sleep(0.2)
 
 
 def register_webhook(base: str, url: str, secret: str, timeout: float = 20) -> None:
