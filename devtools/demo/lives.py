@@ -308,9 +308,8 @@ class GiftLife:
         if self.last_charge is None:
             return
         stripe = self.world.stripe
-        stripe.dispute(self.last_charge, self._next(at), self.rng.choice(c.DISPUTE_REASONS))
-        self._send(
-            "customer.subscription.deleted",
-            stripe.end(self.subscription, at, "payment_disputed"),
-            at + c.MINUTE,
-        )
+        disputed = self._next(at)
+        stripe.dispute(self.last_charge, disputed, self.rng.choice(c.DISPUTE_REASONS))
+        ended = disputed + c.MINUTE
+        deleted = stripe.end(self.subscription, ended, "payment_disputed")
+        self._send("customer.subscription.deleted", deleted, ended)
