@@ -382,3 +382,22 @@ def test_the_cli_offers_the_demos_own_shares():
         demo_data.MONTHLY_SHARE,
         demo_data.YEARLY_SHARE,
     )
+
+
+def test_refunds_and_disputes_go_through_the_webhooks_function(app, monkeypatch):
+    from devtools.demo import choices
+
+    for table in ("CANCEL_CHANCE", "UPGRADE_CHANCE", "DOWNGRADE_CHANCE", "PAUSE_CHANCE"):
+        for frequency in (Frequency.MONTH, Frequency.YEAR):
+            monkeypatch.setitem(getattr(choices, table), frequency, 0.0)
+    monkeypatch.setitem(choices.DISPUTE_CHANCE, Frequency.MONTH, 1.0)
+    monkeypatch.setattr(choices, "REFUND_SHARE", 0.3)
+    add_campaign()
+    summary = demo_data.generate(SMALL, 3, seed=3, now=NOW, monthly_share=0.9)
+
+    assert summary.applied["charge.dispute.created"] > 0 and summary.applied["charge.refunded"] > 0
+    disputed = db.session.scalars(sa.select(Gift).where(Gift.cancellation_channel == "dispute")).all()
+    assert disputed and all(g.status is GiftStatus.CANCELLED and g.disputed_at for g in disputed)
+    assert all(any(p.status is PaymentStatus.DISPUTED for p in g.payments) for g in disputed)
+    refunded = db.session.scalars(sa.select(Payment).where(Payment.amount_refunded > 0)).all()
+    assert refunded and all(p.gift.received < sum(q.amount for q in p.gift.payments) for p in refunded)

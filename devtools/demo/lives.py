@@ -305,7 +305,7 @@ class GiftLife:
 
     def _dispute(self, at: datetime) -> None:
         """The donor's bank takes back the latest payment; Stripe ends the subscription."""
-        if self.last_charge is None:
+        if self.last_charge is None or self.last_charge["refunded"]:  # nothing left to take back
             return
         stripe = self.world.stripe
         disputed = self._next(at)
