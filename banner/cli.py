@@ -4,6 +4,7 @@ import logging
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from banner.assets import embed_script
 from banner.cli_publish import publish_command
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
-from banner.services import checkout, demo_data, digest, notices, outbox, receipts, reconcile
+from banner.services import checkout, digest, notices, outbox, receipts, reconcile
 from banner.services import staff as staff_accounts
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ group.add_command(publish_command)
 
 DEMO_STAFF = "admin@example.org"
 MIN_PASSWORD = 12
+#: the demo history's shares (devtools.demo.choices), written here so that the app never imports devtools
+DEMO_MONTHLY_SHARE, DEMO_YEARLY_SHARE = 0.30, 0.05
 
 
 @group.command("seed-demo")
@@ -52,10 +55,10 @@ MIN_PASSWORD = 12
 )
 @click.option(
     "--monthly-share",
-    type=click.FloatRange(0, 1 - demo_data.YEARLY_SHARE),
-    default=demo_data.MONTHLY_SHARE,
+    type=click.FloatRange(0, 1 - DEMO_YEARLY_SHARE),
+    default=DEMO_MONTHLY_SHARE,
     show_default=True,
-    help=f"Share of the made-up donors who start with a monthly gift ({demo_data.YEARLY_SHARE:.0%} give "
+    help=f"Share of the made-up donors who start with a monthly gift ({DEMO_YEARLY_SHARE:.0%} give "
     "yearly, the rest once).",
 )
 @click.option(
@@ -110,15 +113,19 @@ def seed_demo(donors, months, monthly_share, seed):
     db.session.commit()
     if donors is None:
         return
-    if demo_data.donors_exist():
+    demo = demo_module()
+    if demo.donors_exist():
         click.echo("There are donors already; no history added.")
         return
     with click.progressbar(length=donors, label="Donors", file=sys.stderr, show_pos=True) as bar:
-        summary = demo_data.generate(donors, months, seed, monthly_share=monthly_share, progress=bar.update)
+        summary = demo.generate(donors, months, seed, monthly_share=monthly_share, progress=bar.update)
     click.echo(
         f"Added {summary.donors:,} donors, {summary.gifts:,} gifts, {summary.payments:,} payments and "
-        f"{summary.events:,} events over {months} months in {summary.seconds:.1f} s."
+        f"{summary.events:,} events ({summary.stripe_events:,} Stripe events applied) over {months} months "
+        f"in {summary.seconds:.1f} s."
     )
+    for line in summary.lines():
+        click.echo(line)
 
 
 @group.command("create-staff")
@@ -276,6 +283,7 @@ def stripe_emulator(port):
     shim = None
     base = f"http://127.0.0.1:{port}"
     try:
+        wait_for_port(port + 1, process)  # quietly: the shim would print a traceback per refused call
         shim = emulator.serve(port, f"http://127.0.0.1:{port + 1}")
         register_webhook(
             base,
@@ -295,11 +303,28 @@ def stripe_emulator(port):
         process.wait(timeout=10)
 
 
-def emulator_module():
-    """Import the emulator from the checkout: a development tool, never installed with the app."""
+def _checkout_on_path() -> None:
+    """Let development tools (devtools/, beside banner/ in a checkout) be imported."""
     root = str(Path(current_app.root_path).parent)
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+def demo_module():
+    """Import the demo history from the checkout: a development tool, never installed with the app."""
+    _checkout_on_path()
+    try:
+        from devtools import demo
+    except ImportError:
+        raise click.ClickException(
+            "The demo history is made from a checkout (devtools/ is missing)."
+        ) from None
+    return demo
+
+
+def emulator_module():
+    """Import the emulator from the checkout: a development tool, never installed with the app."""
+    _checkout_on_path()
     try:
         from devtools import stripe_emulator
     except ImportError:
@@ -316,6 +341,20 @@ def emulator_executable() -> str:
     if not found:
         raise click.ClickException("localstripe is not installed: pip install -e '.[dev]'")
     return found
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    """Wait, printing nothing, until `process` listens on `port` on the loopback."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if process.poll() is not None:
+            raise click.ClickException(f"localstripe stopped before it listened on port {port}.")
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"localstripe did not listen on port {port} within {timeout:.0f} s.")
+        time.sleep(0.2)
 
 
 def register_webhook(base: str, url: str, secret: str, timeout: float = 20) -> None:

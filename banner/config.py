@@ -41,6 +41,8 @@ DEFAULTS = {
     "MAIL_POLL_SECONDS": 5,
     "REDIS_URL": None,
     "SITE_NAME": "The Riverside Ledger",
+    "SITE_URL": "https://ledger.example/",  # the news site's home page: pages and mails link back to it
+    "SUPPORT_EMAIL": "donations@example.org",  # where donors write with questions: pages and mails say so
     # what a receipt that counts for tax names: the organisation, its address and tax id, and
     # the deductibility statement (US 501(c)(3) wording unless replaced)
     "ORG_LEGAL_NAME": "Riverside Ledger News, Inc.",
@@ -169,6 +171,7 @@ def check(config):
             raise ConfigError(
                 f"BANNER_SITE_ORIGINS lists origins like https://news.example.org, not {origin}."
             )
+    check_contact(config)
     if not re.fullmatch(r"\d+(\.\d+)?(,\d+(\.\d+)?)*", str(config["MAIL_RETRY_MINUTES"])):
         raise ConfigError('BANNER_MAIL_RETRY_MINUTES is a list of minutes, like "1,5,30,120,720".')
     if type(config["MAIL_BATCH_SIZE"]) is not int or config["MAIL_BATCH_SIZE"] < 1:
@@ -194,6 +197,19 @@ def check(config):
     if key.startswith(LIVE_KEY_PREFIXES) and not config["ALLOW_LIVE_KEYS"]:
         raise ConfigError(
             "BANNER_STRIPE_SECRET_KEY is a live key; set BANNER_ALLOW_LIVE_KEYS=1 to accept real money."
+        )
+
+
+def check_contact(config):
+    """Raise ConfigError unless the site's URL and the support address can go in pages and mails."""
+    if not re.fullmatch(r"https?://[^/?#@\s]+(/[^\s]*)?", str(config["SITE_URL"] or "")):
+        raise ConfigError(
+            f"BANNER_SITE_URL is the news site's address, like https://news.example.org/, "
+            f"not {config['SITE_URL']}."
+        )
+    if not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+", str(config["SUPPORT_EMAIL"] or "")):
+        raise ConfigError(
+            f"BANNER_SUPPORT_EMAIL is an address donors can write to, not {config['SUPPORT_EMAIL']}."
         )
 
 

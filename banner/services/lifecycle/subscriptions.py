@@ -4,6 +4,7 @@ cancellation), when the news is newer than what the gift knows."""
 import logging
 
 from banner import payments
+from banner.extensions import db
 from banner.models import Actor, Frequency, Gift, GiftEvent, utcnow
 from banner.services.lifecycle.customers import _follow_card
 from banner.services.lifecycle.gifts import Delivery, _settle_status, _time, gift_for_subscription
@@ -65,9 +66,10 @@ def _follow_amount(gift: Gift, snapshot: payments.SubscriptionSnapshot, actor, a
     gift.frequency = frequency or gift.frequency
     gift.fee_amount = min(gift.fee_amount, gift.amount - 1)
     new = {"amount": gift.amount, "frequency": gift.frequency.value}
-    gift.events.append(
-        GiftEvent(kind="amount", actor=actor, actor_ref=actor_ref, data={"old": old, "new": new})
-    )
+    with db.session.no_autoflush:  # a flush as the events load would record the movement before its cause
+        gift.events.append(
+            GiftEvent(kind="amount", actor=actor, actor_ref=actor_ref, data={"old": old, "new": new})
+        )
 
 
 def _record_cancellation(gift: Gift, snapshot: payments.SubscriptionSnapshot) -> None:
