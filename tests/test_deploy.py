@@ -8,17 +8,17 @@ import os
 import secrets
 import shutil
 import ssl
-import time
 
 import pytest
 
 from banner import create_app
 from banner.assets import embed_script
 from banner.extensions import db
-from banner.models import Campaign, CampaignStatus, Variant, utcnow
 from banner.services import banners
 from devtools import deploy_stack
+from tests import factories
 from tests.conftest import STRICT, free_port
+from tests.waiting import eventually
 
 READER = "127.0.0.2"
 HOST_NAME = "donate.example.org"
@@ -34,19 +34,7 @@ def _database(folder) -> str:
     app = create_app({"ENV": "testing", "DATABASE_URL": url, **keys})
     with app.app_context():
         db.create_all()
-        db.session.add(
-            Campaign(
-                slug="spring",
-                title="Spring drive",
-                goal_amount=100_000,
-                currency="usd",
-                status=CampaignStatus.LIVE,
-                starts_at=utcnow(),
-                preset_amounts=[500, 1000],
-                variants=[Variant(key="a", heading="Support us", body="Please give.")],
-            )
-        )
-        db.session.commit()
+        factories.campaign(preset_amounts=[500, 1000])
         db.engine.dispose()
     return url
 
@@ -111,15 +99,19 @@ def fetch(port, path, method="GET", body=None, headers=None, tls=True):
 
 def app_log_line(stack, request_id):
     """The app's JSON line about the request with this id (gunicorn's log), or None."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+
+    def logged():
         for line in stack["log"].read_text().splitlines():
             if line.startswith("{"):
                 entry = json.loads(line)
                 if entry.get("request_id") == request_id and entry["logger"] == "banner.request":
                     return entry
-        time.sleep(0.1)
-    return None
+        return None
+
+    try:
+        return eventually(logged, 5)
+    except AssertionError:
+        return None
 
 
 def test_plain_http_is_sent_to_https(stack):

@@ -117,17 +117,13 @@ def test_gift_export_has_amounts_in_minor_units_with_their_currency(client, log_
 
 def test_donor_totals_add_up_every_gift_net_of_refunds_in_one_currency(client, log_in_as, ledger):
     ada = ledger["ada"]
-    later = Gift(
-        donor=ada, frequency=Frequency.ONCE, amount=2500, currency="usd", status=GiftStatus.SUCCEEDED
-    )
-    later.payments.append(Payment(stripe_payment_intent_id="pi_2", amount=2500, amount_refunded=500,
-                                  currency="usd", paid_at=at(20, month=4)))  # fmt: skip
-    euro = Gift(donor=ledger["mallory"], frequency=Frequency.ONCE, amount=900, currency="eur",
-                status=GiftStatus.SUCCEEDED)  # fmt: skip
-    euro.payments.append(Payment(stripe_payment_intent_id="pi_3", amount=900, currency="eur", paid_at=at(3)))
-    pound = Gift(donor=ledger["mallory"], frequency=Frequency.ONCE, amount=800, currency="gbp",
-                 status=GiftStatus.SUCCEEDED)  # fmt: skip
-    pound.payments.append(Payment(stripe_payment_intent_id="pi_4", amount=800, currency="gbp", paid_at=at(4)))
+    later = factories.gift(Frequency.ONCE, donor=ada, amount=2500, save=False)
+    factories.payment(later, stripe_payment_intent_id="pi_2", amount_refunded=500, paid_at=at(20, month=4),
+                      save=False)  # fmt: skip
+    euro = factories.gift(Frequency.ONCE, donor=ledger["mallory"], amount=900, currency="eur", save=False)
+    factories.payment(euro, stripe_payment_intent_id="pi_3", paid_at=at(3), save=False)
+    pound = factories.gift(Frequency.ONCE, donor=ledger["mallory"], amount=800, currency="gbp", save=False)
+    factories.payment(pound, stripe_payment_intent_id="pi_4", paid_at=at(4), save=False)
     db.session.add_all([later, euro, pound])
     db.session.commit()
     log_in_as("admin")

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 
 from banner.extensions import db
 from banner.hotpath import SessionInterface
-from banner.models import Campaign, CampaignStatus, Frequency, Gift, Variant, utcnow
+from banner.models import CampaignStatus, Frequency, Variant, utcnow
 from banner.services import campaigns_version
 from banner.services.donor_marker import RECURRING_DAYS, cancelled_marker, gave_marker
+from tests import factories
 from tests.test_staff import campaign_form, variant_form
 
 
@@ -220,16 +221,17 @@ def test_a_bad_banner_query_is_a_400_naming_the_field(client, make_campaign, que
 
 
 def test_the_thank_you_link_marks_a_current_donor_for_as_long_as_the_gift_says():
-    campaign = Campaign(gave_hide_days=30)
-    assert gave_marker(Gift(frequency=Frequency.ONCE, campaign=campaign)) == "banner-gave-30"
-    assert gave_marker(Gift(frequency=Frequency.ONCE)) == "banner-gave-365"
+    campaign = factories.campaign(gave_hide_days=30, save=False)
+    assert gave_marker(factories.gift(Frequency.ONCE, campaign=campaign, save=False)) == "banner-gave-30"
+    assert gave_marker(factories.gift(Frequency.ONCE, save=False)) == "banner-gave-365"
     for frequency in (Frequency.MONTH, Frequency.YEAR):
-        assert gave_marker(Gift(frequency=frequency, campaign=campaign)) == f"banner-gave-{RECURRING_DAYS}"
+        recurring = factories.gift(frequency, campaign=campaign, save=False)
+        assert gave_marker(recurring) == f"banner-gave-{RECURRING_DAYS}"
 
 
 def test_the_cancellation_link_marks_a_former_donor_once_the_paid_period_ends():
-    paid_on = Gift(frequency=Frequency.MONTH, current_period_end=utcnow() + timedelta(days=9, hours=2))
+    paid_on = factories.gift(current_period_end=utcnow() + timedelta(days=9, hours=2), save=False)
     assert cancelled_marker(paid_on) == "banner-gave-10"
-    ended = Gift(frequency=Frequency.MONTH, current_period_end=utcnow() - timedelta(days=1))
+    ended = factories.gift(current_period_end=utcnow() - timedelta(days=1), save=False)
     assert cancelled_marker(ended) == "banner-gave-0"
-    assert cancelled_marker(Gift(frequency=Frequency.MONTH)) == "banner-gave-0"
+    assert cancelled_marker(factories.gift(save=False)) == "banner-gave-0"

@@ -2,6 +2,7 @@
 a staff save on one is seen by the other within a second, and mail workers on both never send
 a message twice. Each instance is a `gunicorn` process; each worker a `flask banner worker`."""
 
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -9,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 import redis
+import sqlalchemy as sa
 
 from banner import mail
 from banner.extensions import db
-from banner.models import MailKind
+from banner.models import MailKind, OutboxMessage
 from tests.conftest import PASSWORD, ROOT, STRICT, free_port
+from tests.waiting import eventually
 
 REDIS_URL = os.environ.get("BANNER_TEST_REDIS_URL", "redis://127.0.0.1:6379/6")
 BIN = Path(sys.executable).parent
@@ -93,15 +95,16 @@ def instance(started: Started, env: dict) -> str:
     port = free_port()
     started.start([str(BIN / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"], env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+
+    def answers() -> bool:
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                return base
+                return True
         except OSError:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{base} did not start") from None
-            time.sleep(0.2)
+            return False
+
+    eventually(answers, 60, f"{base} did not start")
+    return base
 
 
 def status(request: urllib.request.Request | str, opener=None) -> int:
@@ -153,10 +156,9 @@ def test_two_instances_share_rate_limits_and_see_each_others_staff_saves(
     assert (
         post("/staff/campaigns/spring/variants/a", **form, theme="light", weight="1", audience="all") == 200
     )
-    saved = time.monotonic()
-    while heading(two) != "Changed on one":
-        assert time.monotonic() - saved < 1.0, "the other instance still answers the old banner"
-        time.sleep(0.05)
+    eventually(
+        lambda: heading(two) == "Changed on one", 1.0, "the other instance still answers the old banner"
+    )
 
 
 def test_mail_workers_on_two_instances_send_each_message_once(shared, started, smtp_server):
@@ -169,10 +171,15 @@ def test_mail_workers_on_two_instances_send_each_message_once(shared, started, s
 
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "banner", "worker"]
     started.start(command, shared), started.start(command, shared)
-    deadline = time.monotonic() + 60
-    while len(mailbox.messages) < len(subjects) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1)  # a message sent twice would arrive by now
+
+    def all_sent() -> bool:
+        unsent = sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+        return len(mailbox.messages) >= len(subjects) and db.session.scalar(unsent) == 0
+
+    with contextlib.suppress(AssertionError):  # the assertions below say what arrived, with the output
+        eventually(all_sent, 60)
+    # every message is marked sent, so none is left to claim twice; a worker stops only after the
+    # message it is sending, so a message sent twice has arrived once they have stopped
     outputs = started.stop()
 
     assert sorted(message["Subject"] for message in mailbox.messages) == sorted(subjects), outputs

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -17,10 +16,12 @@ from banner import ConfigError, create_app
 from banner.assets import embed_script
 from banner.cli_publish import publish_every, publish_once
 from banner.extensions import db
-from banner.models import Campaign, CampaignStatus, Donor, Frequency, Gift, GiftStatus, Payment, Variant
+from banner.models import Campaign, CampaignStatus, Frequency, Variant
 from banner.services import publish
+from tests import factories
 from tests.conftest import ROOT
 from tests.test_staff import campaign_form, variant_form
+from tests.waiting import eventually
 
 
 def read_manifest(root):
@@ -29,15 +30,14 @@ def read_manifest(root):
 
 def pay(campaign, amount):
     """A one-time gift of `amount` to the campaign, paid."""
-    gift = Gift(
-        donor=Donor(email=f"donor-{amount}@example.org", name="D"),
+    gift = factories.gift(
+        Frequency.ONCE,
+        donor=factories.donor(email=f"donor-{amount}@example.org", name="D", save=False),
         campaign=campaign,
-        frequency=Frequency.ONCE,
-        status=GiftStatus.SUCCEEDED,
         amount=amount,
-        currency="usd",
+        save=False,
     )
-    gift.payments.append(Payment(amount=amount, currency="usd", stripe_payment_intent_id=f"pi_{amount}"))
+    factories.payment(gift, stripe_payment_intent_id=f"pi_{amount}", save=False)
     db.session.add(gift)
     db.session.commit()
 
@@ -343,25 +343,16 @@ def test_publish_every_runs_as_a_service_until_sigterm(app, app_settings, make_c
     )
     answer = tmp_path / "banner" / "spring.json"
     try:
-        assert wait_until(lambda: answer.exists()), "the first pass wrote nothing"
+        eventually(answer.exists, 30, "the first pass wrote nothing")
         assert json.loads(answer.read_text())["goal"]["percent"] == 0
         pay(campaign, 5_000)
-        assert wait_until(lambda: json.loads(answer.read_text())["goal"]["percent"] == 50)
+        eventually(lambda: json.loads(answer.read_text())["goal"]["percent"] == 50, 30, "no 50% published")
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
     assert process.returncode == 0, output
     assert output.startswith("Publishing every 1 s; SIGTERM or Ctrl-C stops.\n")
     assert output.endswith("Publisher stopped.\n")
-
-
-def wait_until(condition, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_the_snippet_names_the_published_answers(app):

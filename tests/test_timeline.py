@@ -3,12 +3,13 @@ and frequency, cancellation reasons in the donor's words."""
 
 import pytest
 
-from banner.models import Actor, Frequency, Gift, GiftEvent, GiftStatus
+from banner.models import Actor, Frequency, GiftEvent, GiftStatus
 from banner.services.timeline import describe
+from tests import factories
 
 
 def event(kind, currency="usd", **fields):
-    gift = Gift(frequency=Frequency.MONTH, amount=1000, currency=currency, status=GiftStatus.ACTIVE)
+    gift = factories.gift(Frequency.MONTH, GiftStatus.ACTIVE, currency=currency, save=False)
     return GiftEvent(kind=kind, actor=Actor.DONOR, gift=gift, **fields)
 
 

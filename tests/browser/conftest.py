@@ -53,23 +53,28 @@ HIDE = """() => {
 }"""
 
 
+def send_queued_events(page) -> None:
+    """Have the banner on this page send what it has queued, and wait until those beacons are
+    answered. (Playwright does not see beacons sent while a page unloads, so they are sent before.)"""
+    answered: list = []
+
+    def landed(request):
+        if "/api/events" in request.url:
+            answered.append(request)
+
+    page.on("requestfinished", landed)
+    page.on("requestfailed", landed)
+    sent = page.evaluate(HIDE)
+    while len(answered) < sent:
+        page.wait_for_event("requestfinished", lambda request: "/api/events" in request.url)
+
+
 def close(context) -> None:
     """Have the banner send what it has queued while each page is still open, wait until those
     beacons are answered, then close the context. Events name campaigns by slug and variants by key,
-    so a beacon landing during the next test would count for that test's campaign. (Playwright
-    does not see beacons sent while a page unloads, so they are sent before.)"""
+    so a beacon landing during the next test would count for that test's campaign."""
     for page in context.pages:
-        answered: list = []
-
-        def landed(request, answered=answered):
-            if "/api/events" in request.url:
-                answered.append(request)
-
-        page.on("requestfinished", landed)
-        page.on("requestfailed", landed)
-        sent = page.evaluate(HIDE)
-        while len(answered) < sent:
-            page.wait_for_event("requestfinished", lambda request: "/api/events" in request.url)
+        send_queued_events(page)
     context.close()
 
 

@@ -8,9 +8,10 @@ from functools import partial
 import pytest
 from playwright.sync_api import expect
 
-from banner.extensions import db
-from banner.models import Campaign, CampaignStatus, Variant, utcnow
+from banner.models import CampaignStatus, Variant, utcnow
 from banner.services import banners, publish
+from tests import factories
+from tests.browser.conftest import send_queued_events
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
@@ -68,22 +69,10 @@ def make_campaign(slug, heading, **overrides):
     fields = dict(
         slug=slug,
         title=slug,
-        goal_amount=100_000,
-        currency="usd",
-        status=CampaignStatus.LIVE,
         starts_at=utcnow() - timedelta(minutes=1),
         variants=[Variant(key="a", heading=heading, body="Body", button_text="Give")],
     )
-    campaign = Campaign(**(fields | overrides))
-    db.session.add(campaign)
-    db.session.commit()
-    return campaign
-
-
-def leave(page) -> None:
-    """Leave the page so its queued beacons go now, and give them time to land."""
-    page.goto("about:blank")
-    page.wait_for_timeout(500)
+    return factories.campaign(**(fields | overrides))
 
 
 def region(page):
@@ -101,10 +90,14 @@ def test_the_banner_reads_the_published_answer_from_the_cdn(cdn, page, live):
     fetched = [url for url, _ in page.sent]
     assert f"{cdn.url}/banner/_live.json" in fetched
     assert not any("/api/banner" in url for url in fetched)
-    page.wait_for_timeout(2200)  # the impression is sent after 2 s, to the service itself
-    assert any(url == f"{live}/api/events" for url, _ in page.sent)
+    events = f"{live}/api/events"
+    if not any(
+        url == events for url, _ in page.sent
+    ):  # the impression is sent after 2 s, to the service itself
+        page.wait_for_event("request", lambda request: request.url == events)
+    assert any(url == events for url, _ in page.sent)
     assert page.errors == []
-    leave(page)
+    send_queued_events(page)
 
 
 def test_data_campaign_reads_that_campaigns_file(cdn, page):
@@ -116,15 +109,16 @@ def test_data_campaign_reads_that_campaigns_file(cdn, page):
 
     expect(region(page)).to_contain_text("Second")
     assert f"{cdn.url}/banner/cdn-second.json" in [url for url, _ in page.sent]
-    leave(page)
+    send_queued_events(page)
 
 
 def test_a_campaign_without_a_published_file_shows_nothing_and_breaks_nothing(cdn, page):
     make_campaign("cdn-spring", "From the CDN")
     publish.publish(cdn.directory)
 
-    page.goto(cdn("cdn-ended"))
-    page.wait_for_timeout(800)
+    with page.expect_response(f"{cdn.url}/banner/cdn-ended.json") as missing:
+        page.goto(cdn("cdn-ended"))
+    assert missing.value.status == 404
 
     expect(region(page)).to_have_count(0)
     expect(page.get_by_role("heading", level=1)).to_be_visible()
