@@ -138,7 +138,7 @@ def test_the_digest_tells_staff_the_days_donors_cancellations_and_failures_once(
     assert [m.kind for m in digests()] == [MailKind.DIGEST]  # no webhook set: no post
 
 
-def test_the_webhook_is_posted_by_the_worker_with_its_retries(app, day_of_news, hook, monkeypatch):
+def test_the_webhook_is_posted_by_the_worker_with_its_retries(app, day_of_news, hook, outbox, monkeypatch):
     monkeypatch.setitem(app.config, "DIGEST_TO", STAFF)
     monkeypatch.setitem(app.config, "DIGEST_WEBHOOK_URL", hook.url)
     hook.statuses = [500]
@@ -168,7 +168,7 @@ def test_the_default_day_is_yesterday(app, monkeypatch):
 
 
 def test_erasing_a_donor_takes_their_name_and_words_out_of_kept_digests(
-    app, day_of_news, hook, make_staff, monkeypatch
+    app, day_of_news, hook, make_staff, outbox, stripe_base, monkeypatch
 ):
     monkeypatch.setitem(app.config, "DIGEST_TO", STAFF)
     monkeypatch.setitem(app.config, "DIGEST_WEBHOOK_URL", hook.url)

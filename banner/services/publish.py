@@ -31,6 +31,7 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from banner.assets import embed_script
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, utcnow
 from banner.services import banners
@@ -75,8 +76,11 @@ class Report:
         self.warnings += other.warnings
 
 
-class PublishError(Exception):
+class PublishError(ServiceError):
     """The files could not be written or uploaded; the message says where."""
+
+    code = "publish_failed"
+    http_status = 503
 
 
 def is_configured(config) -> bool:

@@ -2,6 +2,7 @@
 answer is e-mailed through the outbox, kept on the gift's timeline, and audited without its words."""
 
 from banner import mail
+from banner.errors import ServiceError
 from banner.extensions import db
 from banner.models import Actor, Gift, GiftEvent, StaffUser
 from banner.services.audit import record_audit
@@ -11,8 +12,11 @@ from banner.services.links import manage_url
 REPLY_EVENT = "staff_reply"
 
 
-class ReplyRefused(Exception):
+class ReplyRefused(ServiceError):
     """The answer cannot be sent; the message says why, fit to show staff."""
+
+    code = "reply_refused"
+    http_status = 409
 
 
 def donor_comment(gift: Gift) -> str | None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from banner.models import Frequency, Gift, GiftStatus
-from banner.services import checkout, manage
+from banner.services import checkout, manage, pauses, save_offers
 from devtools.demo import choices as c
 from devtools.demo.stripe_double import stamp
 
@@ -248,7 +248,7 @@ class GiftLife:
             taken = self.world.offers(rng)
             taken = taken if taken in offered else offered[0]
             self._page("manage page: offer taken", at)
-            manage.record_offer_taken(gift, offered, taken)
+            save_offers.record_offer_taken(gift, offered, taken)
             {"pause": self._pause, "lower": self._lower, "yearly": self._go_yearly}[taken](self.clock)
             return
         self._page("manage page: cancel", at)
@@ -259,11 +259,11 @@ class GiftLife:
         """The offers the cancel page makes this donor, leaving out what this gift cannot take."""
         assert self.gift is not None
         possible = {
-            "pause": self.frequency_now in manage.PAUSE_LENGTHS,
-            "lower": manage.offer_amounts(self.gift)[0] < self.gift.base_amount,
+            "pause": self.frequency_now in pauses.PAUSE_LENGTHS,
+            "lower": save_offers.offer_amounts(self.gift)[0] < self.gift.base_amount,
             "yearly": self.frequency_now is Frequency.MONTH,
         }
-        return [name for name in manage.offers_for(reason) if possible.get(name)]
+        return [name for name in save_offers.offers_for(reason) if possible.get(name)]
 
     def _change(self, amount: int, frequency: Frequency, at: datetime) -> None:
         assert self.gift is not None
@@ -287,20 +287,20 @@ class GiftLife:
 
     def _lower(self, at: datetime) -> None:
         assert self.gift is not None
-        self._change(manage.offer_amounts(self.gift)[0], self.frequency_now, at)
+        self._change(save_offers.offer_amounts(self.gift)[0], self.frequency_now, at)
 
     def _go_yearly(self, at: datetime) -> None:
         """Give a year's worth once a year: Stripe starts the yearly period and charges it now."""
         assert self.gift is not None
         stripe = self.world.stripe
-        self._change(manage.offer_amounts(self.gift)[1], Frequency.YEAR, at)
+        self._change(save_offers.offer_amounts(self.gift)[1], Frequency.YEAR, at)
         invoice = stripe.interval_changed(self.subscription, self.clock)
         self._pay(invoice, self.clock)
 
     def _pause(self, at: datetime) -> None:
         assert self.gift is not None
         self._page("manage page: pause", at)
-        manage.pause(self.gift, self.rng.choice(manage.PAUSE_LENGTHS[self.frequency_now]), self._key)
+        manage.pause(self.gift, self.rng.choice(pauses.PAUSE_LENGTHS[self.frequency_now]), self._key)
         self._send("customer.subscription.updated", self.subscription, at)
 
     def _dispute(self, at: datetime) -> None:

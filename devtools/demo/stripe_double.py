@@ -8,6 +8,7 @@ request. What Stripe then tells the webhook is built as events of the pinned API
 function the webhook view calls, at the event's `created` time.
 """
 
+import contextlib
 import copy
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ from devtools.demo.choices import add_months
 from devtools.demo.clock import Recorder
 
 #: the banner.payments calls the demo answers; any other one is a bug of the demo
+#: the modules of banner.payments that call Stripe through `client`
+PAYMENTS_MODULES = ("_client", "checkout", "subscriptions", "objects")
 ANSWERED = (
     "create_customer",
     "start_payment",
@@ -61,10 +64,12 @@ class StripeDouble:
     @contextmanager
     def answering(self) -> Iterator["StripeDouble"]:
         """Answer banner.payments' calls from this account while the history is made."""
-        with (
-            mock.patch.object(payments, "client", _no_requests),
-            mock.patch.multiple(payments, **{name: getattr(self, name) for name in ANSWERED}),
-        ):
+        with contextlib.ExitStack() as patches:
+            # the package and each of its modules hold their own name for the client
+            for module in (payments, *(getattr(payments, name) for name in PAYMENTS_MODULES)):
+                patches.enter_context(mock.patch.object(module, "client", _no_requests))
+            answers = {name: getattr(self, name) for name in ANSWERED}
+            patches.enter_context(mock.patch.multiple(payments, **answers))
             yield self
 
     def send(self, kind: str, obj: dict, at: datetime) -> None:
