@@ -5,8 +5,9 @@ import sqlalchemy as sa
 
 from banner import ConfigError, create_app, mail
 from banner.extensions import db
-from banner.models import Frequency, GiftStatus, OutboxMessage, Payment
+from banner.models import Frequency, GiftStatus, OutboxMessage
 from banner.services import checkout
+from tests import factories
 from tests.test_config import TEST_KEYS
 
 SUPPORT, SITE = "help@news.example", "https://news.example/home"
@@ -36,7 +37,7 @@ def bodies(message: OutboxMessage) -> list[str]:
 
 def test_every_mail_signs_with_the_site_and_the_support_address(contact, make_gift):
     gift = make_gift(frequency=Frequency.ONCE, status=GiftStatus.SUCCEEDED)
-    db.session.add(Payment(gift=gift, amount=gift.amount, currency="usd", stripe_payment_intent_id="pi_1"))
+    factories.payment(gift, stripe_payment_intent_id="pi_1", save=False)
     monthly = make_gift(status=GiftStatus.CANCELLING)
     checkout.send_receipt(gift)
     mail.send_manage_link(gift.donor, "http://testserver/manage/x")

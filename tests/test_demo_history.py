@@ -14,8 +14,6 @@ from banner.models import (
     MRR_STATUSES,
     Actor,
     BannerStat,
-    Campaign,
-    CampaignStatus,
     Donor,
     Frequency,
     Gift,
@@ -34,6 +32,7 @@ from banner.services.manage import REASONS
 from devtools import demo as demo_data
 from devtools.demo.clock import Recorder
 from devtools.demo.stripe_double import StripeDouble
+from tests import factories
 
 NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
 END = datetime(2026, 6, 15, tzinfo=UTC)  #: the history ends at midnight before NOW
@@ -48,21 +47,14 @@ CANCEL_REASONS = set(REASONS) | {code for _, code in REASONS.values()}
 
 def add_campaign() -> None:
     """The live campaign and its two variants, as seed-demo adds them."""
-    db.session.add(
-        Campaign(
-            slug="spring",
-            title="Spring drive",
-            goal_amount=100_000,
-            currency="usd",
-            status=CampaignStatus.LIVE,
-            starts_at=NOW,
-            variants=[
-                Variant(key="a", heading="Local news, paid for by its readers"),
-                Variant(key="b", heading="No paywall. Just you."),
-            ],
-        )
+    factories.campaign(
+        starts_at=NOW,
+        preset_amounts=[],
+        variants=[
+            Variant(key="a", heading="Local news, paid for by its readers"),
+            Variant(key="b", heading="No paywall. Just you."),
+        ],
     )
-    db.session.commit()
 
 
 @pytest.fixture(scope="module")
