@@ -326,15 +326,23 @@ def app(session_app, request):
         empty_tables()
 
 
-def empty_tables():
+def empty_tables(attempts: int = 5):
+    """Empty every table. A webhook the emulator relays late may still hold row locks on
+    PostgreSQL; when the TRUNCATE is the deadlock's victim, it is tried again once that is done."""
     tables = db.metadata.sorted_tables
-    with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(table.name for table in tables)
-            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(tables):
-                connection.execute(table.delete())
+    for attempt in range(attempts):
+        try:
+            with db.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    names = ", ".join(table.name for table in tables)
+                    connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                else:
+                    for table in reversed(tables):
+                        connection.execute(table.delete())
+            return
+        except sa.exc.OperationalError as error:
+            if "deadlock detected" not in str(error) or attempt == attempts - 1:
+                raise
 
 
 @pytest.fixture(scope="session")
