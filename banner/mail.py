@@ -90,9 +90,16 @@ def send_renewal_failed(gift, context: dict) -> None:
             if last
             else f"Your gift to {current_app.config['SITE_NAME']} could not be collected"
         ),
-        body=render_template("mail/renewal_failed.txt", gift=gift, **context),
-        html=render_template("mail/renewal_failed.html", gift=gift, **context),
+        **_both("renewal_failed", gift=gift, **context),
     )
+
+
+def _both(template: str, **context) -> dict[str, str]:
+    """The plain-text body and the HTML of a message whose templates share a name."""
+    return {
+        "body": render_template(f"mail/{template}.txt", **context),
+        "html": render_template(f"mail/{template}.html", **context),
+    }
 
 
 def send_card_expiring(gift, context: dict) -> None:
@@ -101,8 +108,7 @@ def send_card_expiring(gift, context: dict) -> None:
         MailKind.CARD_EXPIRING,
         to=gift.donor.email,
         subject=f"Your card for {current_app.config['SITE_NAME']} expires soon",
-        body=render_template("mail/card_expiring.txt", gift=gift, **context),
-        html=render_template("mail/card_expiring.html", gift=gift, **context),
+        **_both("card_expiring", gift=gift, **context),
     )
 
 
@@ -112,8 +118,7 @@ def send_yearly_reminder(gift, context: dict) -> None:
         MailKind.YEARLY_REMINDER,
         to=gift.donor.email,
         subject=f"Your yearly gift renews on {context['charge_on']}",
-        body=render_template("mail/yearly_reminder.txt", gift=gift, **context),
-        html=render_template("mail/yearly_reminder.html", gift=gift, **context),
+        **_both("yearly_reminder", gift=gift, **context),
     )
 
 
