@@ -4,7 +4,7 @@ demo article page in Chromium.
 
     .venv/bin/python bench/run.py            # about 3 minutes; prints a Markdown results table
     .venv/bin/python bench/run.py --keep     # keep the temporary folder (logs, configs) afterwards
-    .venv/bin/python bench/run.py --gunicorn="-w 2 -k gthread --threads 8"   # other gunicorn options
+    .venv/bin/python bench/run.py --gunicorn="-w 2 -k gthread --threads 8"   # another origin
 
 Loopback only (127.0.0.1:5055 gunicorn, :5056 nginx, :5052 deploy/'s nginx with :5053 its
 redirect server and :5054 its gunicorn, :8077 the article page). Every load is
@@ -54,7 +54,7 @@ BANNER_PATH = "/api/banner?campaign=spring&path=/news/story"
 TARGETS = [("/embed.js", "/embed.js"), ("/api/banner?campaign=spring&path=/news/story", BANNER_PATH)]
 WRK_ARGS = ["-t2", "-c50", "-d10s", "--latency"]
 WRK_RUNS = 3
-GUNICORN_OPTIONS = ["-w", "2"]  #: sync workers unless --gunicorn says otherwise
+GUNICORN_OPTIONS = ["-c", "deploy/gunicorn.conf.py"]  #: as shipped unless --gunicorn says otherwise
 LOADS = 20
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -334,11 +334,10 @@ def start_deploy(nginx: str, tmp: Path, env: dict, processes: Processes) -> list
 
 def memory_lines(leaders: dict[str, list[int]]) -> list[str]:
     """The resident memory of each server's workers, read after the wrk rounds."""
-    threads = os.environ.get("GUNICORN_THREADS", "12")
     parts = []
     for label, leader in (
-        ("gunicorn -w 2 (sync)", leaders["gunicorn"][0]),
-        (f"deploy/'s gunicorn (gthread, {threads} threads)", leaders["deploy"][0]),
+        (f"gunicorn {shlex.join(GUNICORN_OPTIONS)}", leaders["gunicorn"][0]),
+        ("deploy/'s gunicorn", leaders["deploy"][0]),
         ("nginx", leaders["nginx"][0]),
         ("deploy/'s nginx (with its cache)", leaders["deploy"][1]),
     ):
@@ -599,7 +598,11 @@ def gzip9(data: bytes) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--gunicorn", default="-w 2", help="gunicorn's options (default: -w 2, sync workers)")
+    parser.add_argument(
+        "--gunicorn",
+        default="-c deploy/gunicorn.conf.py",
+        help="the origin's gunicorn options (default: -c deploy/gunicorn.conf.py, as shipped)",
+    )
     options = parser.parse_args()
     GUNICORN_OPTIONS[:] = shlex.split(options.gunicorn)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored

@@ -1,16 +1,22 @@
 """gunicorn's settings for the service: `gunicorn -c deploy/gunicorn.conf.py` from the checkout.
 
-Threaded workers (gthread), chosen by measurement (bench/slow_stripe.py, figures in
-deploy/README.md): a donor's payment waits on Stripe for hundreds of milliseconds, and with
-sync workers every such wait holds a whole process, so the banner every article page asks for
-queued behind donors (p99 2.7 s with 8 donors and Stripe at 400 ms). With threads, a waiting
-donor holds one thread and the others keep answering readers. gevent would do the same with
-fewer megabytes but needs monkey-patching of psycopg and the Stripe client; threads need
-nothing.
+gevent workers, chosen by measurement (bench/run.py and bench/slow_stripe.py, figures in
+deploy/README.md). A donor's payment waits on Stripe for hundreds of milliseconds; with sync
+workers every such wait holds a whole process, so the banner every article page asks for queued
+behind donors (p99 2.7 s with 8 donors and Stripe at 400 ms). With gevent a waiting donor holds
+one greenlet and the process goes on answering readers; and a request costs less CPU than with
+threads, which hand every request from the accepting thread to a pool thread and back (the GIL's
+handover on each: about 0.8 ms of CPU per banner request against 0.55 ms with gevent).
+
+gevent needs the code's waits to cooperate: gunicorn's gevent worker monkey-patches the standard
+library (sockets, ssl, select, threading, time.sleep) before it loads the app, so the Stripe
+client, SMTP, Redis and boto3 cooperate; psycopg 3 sees the patching and waits through gevent
+too. tests/test_deploy.py checks that a slow database query does not hold the banner.
 
 Environment: GUNICORN_BIND (default 127.0.0.1:8080, nginx's upstream in deploy/nginx/banner.conf),
-WEB_CONCURRENCY (processes, default one per CPU), GUNICORN_THREADS (threads per process, default
-12). The command line wins over this file (`--bind 0.0.0.0:$PORT` in the Procfile).
+WEB_CONCURRENCY (processes, default one per CPU), GUNICORN_CONNECTIONS (requests in progress per
+process, default 100). The command line wins over this file (`--bind 0.0.0.0:$PORT` in the
+Procfile).
 """
 
 import os
@@ -18,16 +24,16 @@ import os
 wsgi_app = "wsgi:app"
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")]
 
-worker_class = "gthread"
-#: one process per CPU: the app's own work is CPU (the GIL lets one thread of a process run at a time)
+worker_class = "gevent"
+#: one process per CPU: the app's own work is CPU, and one process runs one greenlet at a time
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
-#: Enough threads that donors waiting on Stripe (8 at once, all on one process in the worst case)
-#: leave threads for readers, and no more than SQLAlchemy's pool holds connections (5 + 10
-#: overflow): a thread never waits for a database connection.
-threads = int(os.environ.get("GUNICORN_THREADS", "12"))
+#: requests a process has in progress at once (most of them waiting: on Stripe, on the database).
+#: SQLAlchemy's pool holds 5 + 10 connections per process; a request beyond that waits for one
+#: (without holding the process), and the banner's answers need none.
+worker_connections = int(os.environ.get("GUNICORN_CONNECTIONS", "100"))
 #: nginx keeps connections to the app open (upstream keepalive); close idle ones after this long
 keepalive = 5
-#: a request still running after this long is abandoned (gthread: the process is replaced)
+#: a process that has not checked in for this long (a request hogging it) is replaced
 timeout = 30
 graceful_timeout = 30
 #: replace a process after this many requests (with jitter, so they do not restart together)
@@ -39,3 +45,13 @@ accesslog = None
 errorlog = "-"
 #: X-Forwarded-* are read by the app (BANNER_PROXIES=1, werkzeug's ProxyFix) from nginx on loopback
 forwarded_allow_ips = "127.0.0.1,::1"
+
+
+def post_worker_init(worker):
+    """Build the banner script before this process takes its first request: minifying it takes
+    a second or more of CPU, which would hold every request the new process had accepted (each
+    process is replaced after max_requests)."""
+    from banner.assets import embed_script
+
+    with worker.wsgi.app_context():
+        embed_script()

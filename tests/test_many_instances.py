@@ -1,6 +1,8 @@
 """Two app instances on different ports, one PostgreSQL and one Redis: rate limits are shared,
 a staff save on one is seen by the other within a second, and mail workers on both never send
-a message twice. Each instance is a `gunicorn` process; each worker a `flask banner worker`."""
+a message twice. Each instance is gunicorn with deploy/gunicorn.conf.py (one gevent process);
+each worker a `flask banner worker`. Also here, on PostgreSQL: a request waiting on the database
+does not hold up the banner's answers in the same process."""
 
 import contextlib
 import http.cookiejar
@@ -10,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -92,8 +95,12 @@ def started():
 
 
 def instance(started: Started, env: dict) -> str:
+    """Start one instance as deployed (deploy/gunicorn.conf.py), with one process; return its URL."""
     port = free_port()
-    started.start([str(BIN / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"], env)
+    conf = str(ROOT / "deploy" / "gunicorn.conf.py")
+    started.start(
+        [str(BIN / "gunicorn"), "-c", conf, "--bind", f"127.0.0.1:{port}"], {**env, "WEB_CONCURRENCY": "1"}
+    )
     base = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
@@ -184,3 +191,30 @@ def test_mail_workers_on_two_instances_send_each_message_once(shared, started, s
 
     assert sorted(message["Subject"] for message in mailbox.messages) == sorted(subjects), outputs
     assert all("Mail worker stopped." in output for output in outputs), outputs
+
+
+def test_a_request_waiting_on_the_database_does_not_hold_up_the_banner(shared, started, make_campaign, app):
+    """One process as deployed: while a donor's page waits on a lock in PostgreSQL, the same
+    process answers the banner (with sync workers it would wait for the lock too)."""
+    make_campaign()
+    db.session.commit()
+    base = instance(started, shared)
+    assert heading(base) == "Support us"  # the answer is built and kept before the lock
+    engine = sa.create_engine(app.config["DATABASE_URL"], poolclass=sa.pool.NullPool)
+    waited: list[int] = []
+    with engine.connect() as locker:
+        locker.execute(sa.text("LOCK TABLE campaigns IN ACCESS EXCLUSIVE MODE"))
+        donor = threading.Thread(target=lambda: waited.append(status(f"{base}/donate?campaign=spring")))
+        donor.start()
+
+        def donor_waits_on_the_lock() -> bool:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            return locker.execute(sa.text(query)).scalar() > 0
+
+        eventually(donor_waits_on_the_lock, 10, "the donate page never waited on the lock")
+        assert heading(base) == "Support us"  # answered while the donor's request still waits
+        assert donor.is_alive() and not waited
+        locker.rollback()
+    donor.join(timeout=20)
+    engine.dispose()
+    assert waited == [200]
