@@ -50,14 +50,24 @@ def certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def render_site(folder: Path, app_port: int, https_port: int, http_port: int, tls: bool = True) -> str:
+def render_site(
+    folder: Path,
+    app_port: int,
+    https_port: int,
+    http_port: int,
+    tls: bool = True,
+    webhook_port: int | None = None,
+) -> str:
     """Return deploy/nginx/banner.conf with this machine's ports and paths (`tls=False`: the main
-    server listens without TLS, for benchmarks that compare it with plain nginx)."""
+    server listens without TLS, for benchmarks that compare it with plain nginx). Stripe's events
+    go to gunicorn on `webhook_port` (banner-webhooks.service), or to the app's when it is None."""
     cert, key = certificate(folder)
     main_listen = f"listen {HOST}:{https_port} ssl http2;" if tls else f"listen {HOST}:{https_port};"
     swaps = [
         ("/var/cache/nginx/banner ", f"{folder / 'cache'} "),
         ("server 127.0.0.1:8080;", f"server {HOST}:{app_port};"),
+        ("server 127.0.0.1:8081;", f"server {HOST}:{webhook_port or app_port};"),
+        ("server 127.0.0.1:8080 backup;", f"server {HOST}:{app_port} backup;"),
         ("    listen 80;\n", f"    listen {HOST}:{http_port};\n"),
         ("    listen [::]:80;\n", ""),
         ("    listen 443 ssl http2;\n", f"    {main_listen}\n"),

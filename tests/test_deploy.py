@@ -1,13 +1,16 @@
 """deploy/: Debian's nginx with deploy/nginx/banner.conf in front of gunicorn with
-deploy/gunicorn.conf.py, in production mode, smoke-tested through TLS from another loopback
-address (127.0.0.2), so the reader's address the app sees is not nginx's."""
+deploy/gunicorn.conf.py (the app's processes, and Stripe's events' own as
+systemd/banner-webhooks.service runs them), in production mode, smoke-tested through TLS from
+another loopback address (127.0.0.2), so the reader's address the app sees is not nginx's."""
 
 import http.client
+import importlib.util
 import json
 import os
 import secrets
 import shutil
 import ssl
+import types
 
 import pytest
 
@@ -17,21 +20,25 @@ from banner.extensions import db
 from banner.services import banners
 from devtools import deploy_stack
 from tests import factories
+from tests import stripe_events as se
 from tests.conftest import STRICT, free_port
 from tests.waiting import eventually
 
 READER = "127.0.0.2"
+WEBHOOK_SECRET = "whsec_deploy"
 HOST_NAME = "donate.example.org"
+
+
+TEST_KEYS = {
+    "STRIPE_SECRET_KEY": "sk_test_x",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
+}
 
 
 def _database(folder) -> str:
     url = f"sqlite:///{folder}/deploy.sqlite3"
-    keys = {
-        "STRIPE_SECRET_KEY": "sk_test_x",
-        "STRIPE_PUBLISHABLE_KEY": "pk_test_x",
-        "STRIPE_WEBHOOK_SECRET": "whsec_x",
-    }
-    app = create_app({"ENV": "testing", "DATABASE_URL": url, **keys})
+    app = create_app({"ENV": "testing", "DATABASE_URL": url, **TEST_KEYS})
     with app.app_context():
         db.create_all()
         factories.campaign(preset_amounts=[500, 1000])
@@ -41,7 +48,8 @@ def _database(folder) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """nginx (HTTPS and HTTP ports) in front of gunicorn; yields the ports and gunicorn's log."""
+    """nginx (HTTPS and HTTP ports) in front of the app's gunicorn and the webhooks' gunicorn;
+    yields the ports and the two gunicorns' logs."""
     nginx = deploy_stack.nginx_binary()
     for name, missing in (("nginx", nginx is None), ("openssl", shutil.which("openssl") is None)):
         if missing:
@@ -49,7 +57,7 @@ def stack(tmp_path_factory):
                 pytest.fail(f"{name} is missing: apt-get install -y {name}")
             pytest.skip(f"the deployment test needs Debian's {name} (apt-get install -y {name})")
     folder = tmp_path_factory.mktemp("deploy")
-    app_port, https_port, http_port = free_port(), free_port(), free_port()
+    app_port, webhook_port, https_port, http_port = free_port(), free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BANNER_")}
     secret = secrets.token_hex(32)
     env.update(
@@ -59,23 +67,33 @@ def stack(tmp_path_factory):
         BANNER_PUBLIC_URL=f"https://{HOST_NAME}",
         BANNER_STRIPE_SECRET_KEY="sk_test_deploy",
         BANNER_STRIPE_PUBLISHABLE_KEY="pk_test_deploy",
-        BANNER_STRIPE_WEBHOOK_SECRET="whsec_deploy",
+        BANNER_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         BANNER_PROXIES="1",
         BANNER_LOG_FORMAT="json",
         WEB_CONCURRENCY="1",
     )
-    log = folder / "gunicorn.log"
+    log, webhooks_log = folder / "gunicorn.log", folder / "webhooks.log"
     gunicorn = deploy_stack.start_gunicorn(app_port, env, log)
+    webhooks = deploy_stack.start_gunicorn(webhook_port, env, webhooks_log)
     try:
         deploy_stack.wait_until_up(app_port, gunicorn, log)
-        site = deploy_stack.render_site(folder, app_port, https_port, http_port)
+        deploy_stack.wait_until_up(webhook_port, webhooks, webhooks_log)
+        site = deploy_stack.render_site(folder, app_port, https_port, http_port, webhook_port=webhook_port)
         server = deploy_stack.start_nginx(nginx, folder, deploy_stack.nginx_conf(folder, site))
         try:
             deploy_stack.wait_until_up(http_port, server, folder / "error.log")
-            yield {"https": https_port, "http": http_port, "log": log, "secret": secret}
+            yield {
+                "https": https_port,
+                "http": http_port,
+                "log": log,
+                "webhooks_log": webhooks_log,
+                "webhooks": webhooks,
+                "secret": secret,
+            }
         finally:
             deploy_stack.stop(server)
     finally:
+        deploy_stack.stop(webhooks)
         deploy_stack.stop(gunicorn)
 
 
@@ -97,9 +115,10 @@ def fetch(port, path, method="GET", body=None, headers=None, tls=True):
         connection.close()
 
 
-def logged(stack, request_id):
-    """The app's JSON line about the request with this id in gunicorn's log so far, or None."""
-    for line in stack["log"].read_text().splitlines():
+def logged(stack, request_id, log="log"):
+    """The app's JSON line about the request with this id in a gunicorn's log so far (the app's,
+    or with log="webhooks_log" the webhooks'), or None."""
+    for line in stack[log].read_text().splitlines():
         if line.startswith("{"):
             entry = json.loads(line)
             if entry.get("request_id") == request_id and entry["logger"] == "banner.request":
@@ -107,9 +126,9 @@ def logged(stack, request_id):
     return None
 
 
-def app_log_line(stack, request_id):
+def app_log_line(stack, request_id, log="log"):
     """The app's JSON line about the request with this id, once it is written."""
-    return eventually(lambda: logged(stack, request_id), 5)
+    return eventually(lambda: logged(stack, request_id, log), 5)
 
 
 def app_never_saw(stack, request_id) -> bool:
@@ -117,7 +136,7 @@ def app_never_saw(stack, request_id) -> bool:
     so a line about the earlier one, had the app seen it, would be there by then."""
     _, headers, _ = fetch(stack["https"], "/healthz")
     app_log_line(stack, headers["X-Request-ID"])
-    return logged(stack, request_id) is None
+    return logged(stack, request_id) is None and logged(stack, request_id, "webhooks_log") is None
 
 
 def test_plain_http_is_sent_to_https(stack):
@@ -202,7 +221,8 @@ def test_bodies_over_the_apps_limits_are_refused_by_nginx(stack, path, size, rea
     )
     if reaches_app:
         assert status == 400  # the app's answer: no valid Stripe signature
-        assert app_log_line(stack, headers["X-Request-ID"])["status"] == 400
+        log = "webhooks_log" if path == "/stripe/webhook" else "log"
+        assert app_log_line(stack, headers["X-Request-ID"], log)["status"] == 400
     else:
         assert status == 413
         assert app_never_saw(stack, headers["X-Request-ID"])
@@ -219,10 +239,37 @@ def test_the_app_sees_the_readers_address_not_a_forged_one(stack):
 
 
 def create_app_context(secret=None):
-    keys = {
-        "STRIPE_SECRET_KEY": "sk_test_x",
-        "STRIPE_PUBLISHABLE_KEY": "pk_test_x",
-        "STRIPE_WEBHOOK_SECRET": "whsec_x",
-    }
-    app = create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "SECRET_KEY": secret, **keys})
+    app = create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "SECRET_KEY": secret, **TEST_KEYS})
     return app.app_context()
+
+
+def _signed_event(number: int) -> tuple[bytes, dict]:
+    evt = se.event("customer.updated", se.customer(f"cus_deploy{number}", email="a@example.org", name="A"))
+    payload = json.dumps(evt).encode()
+    headers = {"Content-Type": "application/json", "Stripe-Signature": se.sign(payload, WEBHOOK_SECRET)}
+    return payload, headers
+
+
+def test_stripes_events_go_to_their_own_processes_and_to_the_apps_while_those_are_down(stack):
+    """The last test of the module to use the stack: it stops the webhooks' gunicorn."""
+    status, headers, body = fetch(stack["https"], "/stripe/webhook", "POST", *_signed_event(1))
+    assert (status, json.loads(body)["received"]) == (200, True)
+    assert app_log_line(stack, headers["X-Request-ID"], "webhooks_log")["status"] == 200
+    assert logged(stack, headers["X-Request-ID"]) is None
+
+    deploy_stack.stop(stack["webhooks"])
+    status, headers, body = fetch(stack["https"], "/stripe/webhook", "POST", *_signed_event(2))
+    assert (status, json.loads(body)["received"]) == (200, True)
+    assert app_log_line(stack, headers["X-Request-ID"])["status"] == 200
+
+
+def test_a_new_gunicorn_process_builds_the_banner_script_before_its_first_request():
+    """Minifying the script takes a second or more: done on a request, it would hold every request
+    a freshly started process had accepted (gunicorn replaces each process after max_requests)."""
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", deploy_stack.GUNICORN_CONF)
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    app = create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", **TEST_KEYS})
+    assert "embed_script" not in app.extensions
+    conf.post_worker_init(types.SimpleNamespace(wsgi=app))
+    assert app.extensions["embed_script"].body
