@@ -31,9 +31,9 @@ def record(events: list[tuple[str, str, str]], day: date, reader: str) -> int:
         ids = known.get((slug, key))
         if ids is not None and _plausible(kind, slug, reader, day):
             counts.setdefault(ids, Counter())[EVENT_COLUMNS[kind]] += 1
-    for (campaign_id, variant_id), columns in counts.items():
-        _add(campaign_id, variant_id, day, columns)
-    db.session.commit()
+    db.session.commit()  # the reading is over; the counters are written by one statement of their own
+    if counts:
+        _add(day, counts)
     return sum(sum(columns.values()) for columns in counts.values())
 
 
@@ -70,16 +70,25 @@ def _plausible(kind: str, slug: str, reader: str, day: date) -> bool:
         return True
 
 
-def _add(campaign_id: int, variant_id: int, day: date, columns: Counter) -> None:
-    """Add to the day's counters in one atomic upsert, safe under concurrent requests."""
+def _add(day: date, counts: dict[tuple[int, int], Counter]) -> None:
+    """Add to the day's counters of each (campaign, variant) in one upsert, committed on its own.
+
+    Every beacon adds to the same few rows: in a transaction, a row would stay locked until the
+    request's commit and concurrent beacons would wait for each other that long; committed with
+    its statement (autocommit), a row is locked only while the statement runs. The rows are
+    written in one order, so two batches never wait on each other's rows crosswise."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    values = {"campaign_id": campaign_id, "variant_id": variant_id, "day": day}
-    values.update({column: columns.get(column, 0) for column in EVENT_COLUMNS.values()})
-    insert = dialect.insert(BannerStat).values(values)
+    rows = [
+        {"campaign_id": campaign_id, "variant_id": variant_id, "day": day}
+        | {column: counts[(campaign_id, variant_id)].get(column, 0) for column in EVENT_COLUMNS.values()}
+        for campaign_id, variant_id in sorted(counts)
+    ]
+    insert = dialect.insert(BannerStat).values(rows)
     table = BannerStat.__table__
-    db.session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["campaign_id", "variant_id", "day"],
-            set_={column: table.c[column] + insert.excluded[column] for column in columns},
-        )
+    added = sorted({column for columns in counts.values() for column in columns})
+    statement = insert.on_conflict_do_update(
+        index_elements=["campaign_id", "variant_id", "day"],
+        set_={column: table.c[column] + insert.excluded[column] for column in added},
     )
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(statement)
