@@ -25,6 +25,9 @@ wsgi_app = "wsgi:app"
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")]
 
 worker_class = "gevent"
+#: gunicorn_h1c's HTTP parser (C, picohttpparser): about an eighth less CPU per banner request
+#: than gunicorn's own in Python; "fast" fails at start if it is missing rather than run slower
+http_parser = "fast"
 #: one process per CPU: the app's own work is CPU, and one process runs one greenlet at a time
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
 #: requests a process has in progress at once (most of them waiting: on Stripe, on the database).
@@ -55,3 +58,17 @@ def post_worker_init(worker):
 
     with worker.wsgi.app_context():
         embed_script()
+
+
+def post_request(worker, req, environ, resp):
+    """Let the process's other connections have their turn before this one's next request.
+
+    A greenlet gives way only when it would wait. When a client sends its next request before
+    the answer to the last one is through (keep-alive under load), the greenlet finds it
+    already there and serves it straight away, again and again, while other connections wait:
+    bench/run.py saw half the requests answered in under a millisecond and the slowest over
+    2 s. Giving way after each request serves the connections in turn (p99 under 0.4 s at
+    the same load), for about a tenth fewer requests per second at saturation."""
+    import gevent
+
+    gevent.sleep(0)
