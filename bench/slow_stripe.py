@@ -47,7 +47,9 @@ CONFIGS = {
     "alone": ("deploy/gunicorn.conf.py, readers alone (no donors): the machine's own floor", [], False),
     "sync": ("deploy/gunicorn.conf.py --worker-class sync --workers 2 --threads 1 (before)",
              ["--worker-class", "sync", "--workers", "2", "--threads", "1"], True),
-    "shipped": ("deploy/gunicorn.conf.py as shipped (gthread)", [], True),
+    "gthread": ("deploy/gunicorn.conf.py --worker-class gthread --threads 12 (the last shipped)",
+                ["--worker-class", "gthread", "--threads", "12"], True),
+    "shipped": ("deploy/gunicorn.conf.py as shipped (gevent)", [], True),
 }  # fmt: skip
 GIVE_UP = 10.0  # seconds a reader waits; the embed script itself gives up after 2
 
