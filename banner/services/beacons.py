@@ -23,25 +23,28 @@ TALLY_SECONDS = 2 * 86_400
 def record(events: list[tuple[str, str, str]], day: date, reader: str) -> int:
     """Count (kind, campaign slug, variant key) events of `reader` for `day`; events of unknown or
     not live campaigns, and clicks beyond the reader's impressions, are ignored. Return how many
-    were counted."""
-    known = _live_variants({campaign for _, campaign, _ in events})
-    counts: dict[tuple[int, int], Counter] = {}
-    # impressions first: a batch may carry the impression and its click together
-    for kind, slug, key in sorted(events, key=lambda event: event[0] != "impression"):
-        ids = known.get((slug, key))
-        if ids is not None and _plausible(kind, slug, reader, day):
-            counts.setdefault(ids, Counter())[EVENT_COLUMNS[kind]] += 1
-    db.session.commit()  # the reading is over; the counters are written by one statement of their own
-    if counts:
-        _add(day, counts)
+    were counted.
+
+    One connection in autocommit, outside the request's session: a read, then at most one write
+    that commits itself (see _add), and no transaction to begin or end around them."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        known = _live_variants(connection, {campaign for _, campaign, _ in events})
+        counts: dict[tuple[int, int], Counter] = {}
+        # impressions first: a batch may carry the impression and its click together
+        for kind, slug, key in sorted(events, key=lambda event: event[0] != "impression"):
+            ids = known.get((slug, key))
+            if ids is not None and _plausible(kind, slug, reader, day):
+                counts.setdefault(ids, Counter())[EVENT_COLUMNS[kind]] += 1
+        if counts:
+            _add(connection, day, counts)
     return sum(sum(columns.values()) for columns in counts.values())
 
 
-def _live_variants(slugs: set[str]) -> dict[tuple[str, str], tuple[int, int]]:
+def _live_variants(connection: sa.Connection, slugs: set[str]) -> dict[tuple[str, str], tuple[int, int]]:
     now = utcnow()
     return {
         (slug, key): (campaign_id, variant_id)
-        for campaign_id, slug, variant_id, key in db.session.execute(
+        for campaign_id, slug, variant_id, key in connection.execute(
             sa.select(Campaign.id, Campaign.slug, Variant.id, Variant.key)
             .join(Variant, Variant.campaign_id == Campaign.id)
             .where(
@@ -70,7 +73,7 @@ def _plausible(kind: str, slug: str, reader: str, day: date) -> bool:
         return True
 
 
-def _add(day: date, counts: dict[tuple[int, int], Counter]) -> None:
+def _add(connection: sa.Connection, day: date, counts: dict[tuple[int, int], Counter]) -> None:
     """Add to the day's counters of each (campaign, variant) in one upsert, committed on its own.
 
     Every beacon adds to the same few rows: in a transaction, a row would stay locked until the
@@ -85,10 +88,8 @@ def _add(day: date, counts: dict[tuple[int, int], Counter]) -> None:
     ]
     insert = dialect.insert(BannerStat).values(rows)
     table = BannerStat.__table__
-    added = sorted({column for columns in counts.values() for column in columns})
-    statement = insert.on_conflict_do_update(
+    statement = insert.on_conflict_do_update(  # every column, so that the statement compiles once
         index_elements=["campaign_id", "variant_id", "day"],
-        set_={column: table.c[column] + insert.excluded[column] for column in added},
+        set_={column: table.c[column] + insert.excluded[column] for column in EVENT_COLUMNS.values()},
     )
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(statement)
+    connection.execute(statement)
