@@ -5,6 +5,7 @@ download is that source minified by calmjs.parse, which also shortens local name
 ETag, the pinned `/embed.<hash>.js` name and the integrity digest all describe the served bytes.
 """
 
+import gzip
 import hashlib
 from base64 import b64encode
 from pathlib import Path
@@ -27,6 +28,7 @@ class Script:
     def __init__(self, path: Path):
         self.source = path.read_text(encoding="utf-8")
         self.body = minify(self.source).encode()
+        self.gzipped = gzip.compress(self.body, 9, mtime=0)
         self.etag = hashlib.sha256(self.body).hexdigest()[:16]
         self.hashed_name = f"embed.{self.etag}.js"
         self.integrity = "sha384-" + b64encode(hashlib.sha384(self.body).digest()).decode()

@@ -3,6 +3,7 @@ deploy/gunicorn.conf.py (the app's processes, and Stripe's events' own as
 systemd/banner-webhooks.service runs them), in production mode, smoke-tested through TLS from
 another loopback address (127.0.0.2), so the reader's address the app sees is not nginx's."""
 
+import gzip
 import http.client
 import importlib.util
 import json
@@ -161,6 +162,31 @@ def test_the_banner_script_is_cached_by_nginx(stack):
     # a cached answer carries this request's id, not the one that filled the cache
     assert first[1]["X-Request-ID"] != second[1]["X-Request-ID"]
     assert app_never_saw(stack, second[1]["X-Request-ID"])
+
+
+def test_the_cache_keeps_a_gzipped_and_a_plain_copy_and_never_compresses_a_hit(stack):
+    """Every browser takes gzip: the app compresses each answer once, nginx keeps that copy apart
+    from the plain one, and a hit is sent as kept (compressing each hit cost 3 times the CPU)."""
+    path = "/api/banner?campaign=spring&path=/gzip"
+    forms = {
+        "gzip, deflate, br": "gzip",
+        "": None,
+        "gzip;q=0, deflate": None,  # refused
+    }
+    plain = None
+    for accept, encoding in forms.items():
+        headers = {"Accept-Encoding": accept} if accept else {}
+        fetch(stack["https"], path, headers=headers)
+        status, answer, body = fetch(stack["https"], path, headers=headers)
+        assert (status, answer["X-Cache-Status"], answer.get("Content-Encoding")) == (200, "HIT", encoding), (
+            accept
+        )
+        # a kept copy goes out with its length; nginx compressing on the fly would send it chunked
+        assert answer["Content-Length"] == str(len(body)) and "Transfer-Encoding" not in answer
+        if encoding:
+            body = gzip.decompress(body)
+        plain = plain or body
+        assert body == plain and json.loads(body)["campaign"] == "spring"
 
 
 def test_the_pinned_script_is_cached_and_a_wrong_hash_is_not_found(stack):

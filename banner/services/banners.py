@@ -10,6 +10,7 @@ campaigns version moved (a staff change, here or on another instance: services.c
 looked at every CHECK_SECONDS). So answering a page costs no database work.
 """
 
+import gzip
 import hashlib
 import json
 import re
@@ -38,16 +39,18 @@ DONOR_STATES = ("current", "former")
 
 @dataclass(frozen=True)
 class Answer:
-    """A banner answer as sent: its JSON bytes and their ETag, built once per campaign state."""
+    """A banner answer as sent: its JSON bytes, the same gzipped, and their ETag, built once per
+    campaign state."""
 
     body: bytes
     etag: str
     payload: dict = field(compare=False)
+    gzipped: bytes = field(compare=False, default=b"")
 
     @classmethod
     def of(cls, payload: dict) -> "Answer":
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-        return cls(body, hashlib.sha256(body).hexdigest()[:16], payload)
+        return cls(body, hashlib.sha256(body).hexdigest()[:16], payload, gzip.compress(body, 9, mtime=0))
 
 
 @dataclass

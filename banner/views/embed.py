@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
 from flask_limiter.util import get_remote_address
-from werkzeug.http import parse_etags
+from werkzeug.http import parse_accept_header, parse_etags
 
 from banner.assets import embed_script
 from banner.banner_query import BadBannerQuery, read_banner_query
@@ -22,7 +22,10 @@ MAX_EVENTS_BODY = 16_384  # bytes; a batch of 50 events is about 4 kB
 def embed_js():
     loaded = embed_script()
     return _send(
-        loaded.body, loaded.etag, _headers("script", "public, max-age=300, stale-while-revalidate=86400")
+        loaded.body,
+        loaded.gzipped,
+        loaded.etag,
+        _headers("script", "public, max-age=300, stale-while-revalidate=86400"),
     )
 
 
@@ -31,7 +34,9 @@ def embed_js_pinned(digest):
     loaded = embed_script()
     if digest != loaded.etag:  # answered here: the hot path's answers skip the error pages' headers
         return _public(Response("There is nothing at this address.\n", mimetype="text/plain"), 404, "banner")
-    return _send(loaded.body, loaded.etag, _headers("script", "public, max-age=31536000, immutable"))
+    return _send(
+        loaded.body, loaded.gzipped, loaded.etag, _headers("script", "public, max-age=31536000, immutable")
+    )
 
 
 @bp.get("/api/banner")
@@ -49,7 +54,7 @@ def banner_choice():
     answer = banners.answer(query.campaign, query.path, query.ref, query.donor)
     if answer is None:
         return _public(Response(status=204), 204, "banner")
-    return _send(answer.body, answer.etag, _headers("banner"))
+    return _send(answer.body, answer.gzipped, answer.etag, _headers("banner"))
 
 
 #: what each kind of public answer is: its type and how long anyone may keep it
@@ -84,13 +89,27 @@ class PreparedResponse(Response):
         return self.headers
 
 
-def _send(body: bytes, etag: str, headers: list[tuple[str, str]]) -> Response:
-    """Answer prepared bytes, or 304 when the client already holds them."""
-    headers = [*headers, ("ETag", f'"{etag}"')]
+def _send(body: bytes, gzipped: bytes, etag: str, headers: list[tuple[str, str]]) -> Response:
+    """Answer prepared bytes, gzipped (compressed once, in advance) to a client that takes gzip,
+    or 304 when the client already holds them. A proxy in front then keeps both forms and never
+    compresses on a request (deploy/nginx/banner.conf)."""
+    if _takes_gzip(request.environ.get("HTTP_ACCEPT_ENCODING")):
+        body, etag = gzipped, f"{etag}-gz"
+        headers = [*headers, ("Content-Encoding", "gzip")]
+    headers = [*headers, ("Vary", "Accept-Encoding"), ("ETag", f'"{etag}"')]
     asked = request.environ.get("HTTP_IF_NONE_MATCH")
     if asked and parse_etags(asked).contains(etag):
         return Response(status=304, headers=headers)
     return PreparedResponse(body, headers=headers)
+
+
+def _takes_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header accepts gzip (not refused with q=0)."""
+    if not accept_encoding or "gzip" not in accept_encoding:
+        return False
+    if accept_encoding == "gzip":  # what deploy/'s nginx sends
+        return True
+    return parse_accept_header(accept_encoding)["gzip"] > 0
 
 
 def _public(response: Response, status: int, kind: str) -> Response:
