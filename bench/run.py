@@ -215,8 +215,13 @@ def wait_for(url: str, processes: Processes, timeout: float = 30) -> None:
     raise BenchError(f"{url} did not answer 200 within {timeout:.0f} s.")
 
 
-def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as response:
+#: extra request headers of every fetch and wrk run (--gzip: a browser's Accept-Encoding)
+REQUEST_HEADERS: dict[str, str] = {}
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> bytes:
+    request = urllib.request.Request(url, headers=REQUEST_HEADERS if headers is None else headers)
+    with urllib.request.urlopen(request, timeout=5) as response:
         if response.status != 200:
             raise BenchError(f"{url} answered {response.status}, not 200.")
         return response.read()
@@ -225,7 +230,8 @@ def fetch(url: str) -> bytes:
 def header_bytes(port: int, path: str) -> int:
     """The size of the response's status line and headers, as sent on the wire."""
     with socket.create_connection((HOST, port), timeout=5) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n".encode())
+        extra = "".join(f"{name}: {value}\r\n" for name, value in REQUEST_HEADERS.items())
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n{extra}Connection: close\r\n\r\n".encode())
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = s.recv(65536)
@@ -265,6 +271,7 @@ events {{ worker_connections 1024; }}
 http {{
     access_log off;
     server_tokens off;
+    gzip_static on;  # embed.js.gz and banner.json.gz to a client that takes gzip
     sendfile on;
     tcp_nopush on;
     keepalive_timeout 65;
@@ -293,14 +300,13 @@ http {{
 """
 
 
-def start_nginx(
-    nginx: str, tmp: Path, script: bytes, banner: bytes, processes: Processes
-) -> subprocess.Popen:
+def start_nginx(nginx: str, tmp: Path, files: dict[str, bytes], processes: Processes) -> subprocess.Popen:
+    """nginx serving `files` (name: bytes) from a folder of its own."""
     folder = tmp / "nginx"
     (folder / "www").mkdir(parents=True)
-    (folder / "www" / "embed.js").write_bytes(script)
-    (folder / "www" / "banner.json").write_bytes(banner)
-    for path in (tmp, folder, folder / "www", folder / "www" / "embed.js", folder / "www" / "banner.json"):
+    for name, data in files.items():
+        (folder / "www" / name).write_bytes(data)
+    for path in (tmp, folder, folder / "www", *((folder / "www" / name) for name in files)):
         path.chmod(0o755 if path.is_dir() else 0o644)  # nginx's workers run as nobody under root
     conf = folder / "nginx.conf"
     conf.write_text(NGINX_CONF.format(dir=folder, host=HOST, port=NGINX_PORT))
@@ -400,7 +406,7 @@ def run_wrk(binary: str, processes: Processes, leaders: dict[str, list[int]]) ->
     urls = {(name, server): base + path for name, path in TARGETS for server, base, _port in SERVERS}
     say("Warming up (wrk -d2s per target) ...")
     for url in urls.values():
-        wrk(binary, url, ["-t2", "-c50", "-d2s"])
+        wrk(binary, url, ["-t2", "-c50", "-d2s", *WRK_ARGS[4:]])  # with --gzip's header too
     results = {key: [] for key in urls}
     for round_ in range(1, WRK_RUNS + 1):  # rounds, so drift over time hits every target alike
         for key, url in urls.items():
@@ -603,7 +609,13 @@ def main() -> int:
         default="-c deploy/gunicorn.conf.py",
         help="the origin's gunicorn options (default: -c deploy/gunicorn.conf.py, as shipped)",
     )
+    parser.add_argument(
+        "--gzip", action="store_true", help="ask as browsers do, with Accept-Encoding: gzip (gzipped bodies)"
+    )
     options = parser.parse_args()
+    if options.gzip:
+        REQUEST_HEADERS["Accept-Encoding"] = "gzip"
+        WRK_ARGS.extend(["-H", "Accept-Encoding: gzip"])
     GUNICORN_OPTIONS[:] = shlex.split(options.gunicorn)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, interrupted)
@@ -627,10 +639,17 @@ def main() -> int:
             env=env,
         )
         wait_for(GUNICORN + "/embed.js", processes)
-        script, banner = fetch(GUNICORN + "/embed.js"), fetch(GUNICORN + BANNER_PATH)
+        script, banner = fetch(GUNICORN + "/embed.js", {}), fetch(GUNICORN + BANNER_PATH, {})
         if not banner.startswith(b"{"):
             raise BenchError(f"{BANNER_PATH} did not answer the spring campaign's JSON: {banner[:200]!r}")
-        plain = start_nginx(nginx, tmp, script, banner, processes)
+        gzipped = {"Accept-Encoding": "gzip"}
+        files = {
+            "embed.js": script,
+            "banner.json": banner,
+            "embed.js.gz": fetch(GUNICORN + "/embed.js", gzipped),
+            "banner.json.gz": fetch(GUNICORN + BANNER_PATH, gzipped),
+        }
+        plain = start_nginx(nginx, tmp, files, processes)
         deploy = start_deploy(nginx, tmp, env, processes)
         wait_for(NGINX + "/embed.js", processes)
         wait_for(DEPLOY + "/embed.js", processes)
