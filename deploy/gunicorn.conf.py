@@ -39,9 +39,12 @@ keepalive = 5
 #: a process that has not checked in for this long (a request hogging it) is replaced
 timeout = 30
 graceful_timeout = 30
-#: replace a process after this many requests (with jitter, so they do not restart together)
-max_requests = 20_000
-max_requests_jitter = 2_000
+#: processes are not replaced after a number of requests (gunicorn's max_requests): the
+#: processes of an even load reach it within seconds of each other, and while the new ones start
+#: (imports, the banner script) nothing answers: bench/run.py saw all 50 connections wait over 2 s.
+#: Memory stays flat (108 MB a process after bench/run.py's 150,000 requests); a deploy replaces
+#: them with `systemctl reload banner`.
+max_requests = 0
 
 #: nginx logs each request, and the app does with BANNER_LOG_FORMAT=json; gunicorn's errors to stderr
 accesslog = None
@@ -52,8 +55,8 @@ forwarded_allow_ips = "127.0.0.1,::1"
 
 def post_worker_init(worker):
     """Build the banner script before this process takes its first request: minifying it takes
-    a second or more of CPU, which would hold every request the new process had accepted (each
-    process is replaced after max_requests)."""
+    a second or more of CPU, which would hold every request the new process had accepted (at
+    each start of a process: a deploy's reload, a crash)."""
     from banner.assets import embed_script
 
     with worker.wsgi.app_context():
