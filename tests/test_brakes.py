@@ -248,6 +248,7 @@ def test_card_testing_simulation_counts_what_reaches_stripe(app, monkeypatch):
     print(
         f"\ncard testing: {TRIES} tries from 1 address reached Stripe {one} times; {TRIES} from 50 addresses, {spread}"
     )
-    assert TRIES >= 5 * max(app.config["DECLINES_PER_IP"], app.config["BURST_DECLINES"])
+    largest_brake = max(app.config["DECLINES_PER_IP"], app.config["BURST_DECLINES"])
+    assert largest_brake * 5 <= TRIES
     assert one == app.config["DECLINES_PER_IP"]
     assert spread == app.config["BURST_DECLINES"]
