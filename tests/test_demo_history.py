@@ -33,6 +33,7 @@ from devtools import demo as demo_data
 from devtools.demo.clock import Recorder
 from devtools.demo.stripe_double import StripeDouble
 from tests import factories
+from tests.conftest import without_durability
 
 NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
 END = datetime(2026, 6, 15, tzinfo=UTC)  #: the history ends at midnight before NOW
@@ -74,6 +75,7 @@ def history_app(tmp_path_factory):
         }
     )
     with app.app_context():
+        without_durability(db.engine)
         db.create_all()
         add_campaign()
         summary = demo_data.generate(DONORS, MONTHS, seed=7, now=NOW, monthly_share=MONTHLY)

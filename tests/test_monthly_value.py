@@ -70,7 +70,7 @@ def last_event_id() -> int:
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=histories)
 def test_movements_reports_and_gifts_agree_on_monthly_revenue(app, history):
-    db.session.remove()  # the last example's transaction would hold TRUNCATE back
+    db.session.remove()  # the last example's transaction would hold back emptying the tables
     empty_tables()
     campaign = factories.campaign(
         slug="drive", title="Drive", preset_amounts=[], variants=[Variant(key="a", heading="Give")]
