@@ -35,8 +35,8 @@ group.add_command(publish_command)
 
 DEMO_STAFF = "admin@example.org"
 MIN_PASSWORD = 12
-#: the demo history's shares (devtools.demo.choices), written here so that the app never imports devtools
-DEMO_MONTHLY_SHARE, DEMO_YEARLY_SHARE = 0.30, 0.05
+#: seed-demo's campaign and its donors' monthly and yearly shares (devtools/demo reads them here)
+DEMO_CAMPAIGN, DEMO_MONTHLY_SHARE, DEMO_YEARLY_SHARE = "spring", 0.30, 0.05
 
 
 @group.command("seed-demo")
@@ -71,9 +71,9 @@ DEMO_MONTHLY_SHARE, DEMO_YEARLY_SHARE = 0.30, 0.05
 def seed_demo(donors, months, monthly_share, seed):
     """Add a live demo campaign and an admin account, unless they exist; with --donors, a made-up
     history of gifts over the last months."""
-    if db.session.scalar(sa.select(Campaign).where(Campaign.slug == "spring")) is None:
+    if db.session.scalar(sa.select(Campaign).where(Campaign.slug == DEMO_CAMPAIGN)) is None:
         campaign = Campaign(
-            slug="spring",
+            slug=DEMO_CAMPAIGN,
             title="Spring fund drive: keep the Ledger free for everyone",
             description="The Ledger has no paywall. Readers like you pay for the reporting.",
             goal_amount=2_500_000,

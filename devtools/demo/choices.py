@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+from banner.cli import DEMO_MONTHLY_SHARE, DEMO_YEARLY_SHARE
 from banner.models import Frequency
 
 SITE = "https://ledger.example"
 CURRENCY = "usd"
 
-MONTHLY_SHARE = 0.30
-YEARLY_SHARE = 0.05
+MONTHLY_SHARE, YEARLY_SHARE = DEMO_MONTHLY_SHARE, DEMO_YEARLY_SHARE
 #: preset amounts (minor units) and how often donors choose each
 ONCE_PRESETS = {500: 10, 1000: 22, 1500: 6, 2500: 25, 5000: 16, 10000: 9, 25000: 2, 50000: 0.7, 100000: 0.3}
 MONTHLY_PRESETS = {300: 4, 500: 30, 1000: 30, 1500: 10, 2000: 6, 2500: 10, 5000: 5, 10000: 1.5}

@@ -10,12 +10,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from banner.cli import DEMO_CAMPAIGN
 from banner.extensions import db
 from banner.models import Campaign, Donor, Gift, GiftEvent, Payment, StripeEvent, utcnow
 from devtools.demo.choices import MONTHLY_SHARE, YEARLY_SHARE, add_months
 from devtools.demo.history import World
 
-CAMPAIGN = "spring"  #: seed-demo's live campaign, whose banner brought a share of the gifts
+CAMPAIGN = DEMO_CAMPAIGN  #: seed-demo's live campaign, whose banner brought a share of the gifts
 COUNTED = {
     "donors": Donor,
     "gifts": Gift,
