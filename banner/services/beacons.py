@@ -80,7 +80,7 @@ def _add(connection: sa.Connection, day: date, counts: dict[tuple[int, int], Cou
     request's commit and concurrent beacons would wait for each other that long; committed with
     its statement (autocommit), a row is locked only while the statement runs. The rows are
     written in one order, so two batches never wait on each other's rows crosswise."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     rows = [
         {"campaign_id": campaign_id, "variant_id": variant_id, "day": day}
         | {column: counts[(campaign_id, variant_id)].get(column, 0) for column in EVENT_COLUMNS.values()}
