@@ -22,13 +22,19 @@ def minify(source: str) -> str:
     )
 
 
+def gzipped(body: bytes) -> bytes:
+    """Return served bytes gzipped once, the same every time (no timestamp in the header): what a
+    client that takes gzip is sent instead of them."""
+    return gzip.compress(body, 9, mtime=0)
+
+
 class Script:
     """The banner script's served bytes with their digests, minified once per process."""
 
     def __init__(self, path: Path):
         self.source = path.read_text(encoding="utf-8")
         self.body = minify(self.source).encode()
-        self.gzipped = gzip.compress(self.body, 9, mtime=0)
+        self.gzipped = gzipped(self.body)
         self.etag = hashlib.sha256(self.body).hexdigest()[:16]
         self.hashed_name = f"embed.{self.etag}.js"
         self.integrity = "sha384-" + b64encode(hashlib.sha384(self.body).digest()).decode()

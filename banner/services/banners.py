@@ -10,7 +10,6 @@ campaigns version moved (a staff change, here or on another instance: services.c
 looked at every CHECK_SECONDS). So answering a page costs no database work.
 """
 
-import gzip
 import hashlib
 import json
 import re
@@ -24,6 +23,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import selectinload
 
+from banner.assets import gzipped
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Frequency, Variant, utcnow
 from banner.money import format_amount, major_units
@@ -45,12 +45,12 @@ class Answer:
     body: bytes
     etag: str
     payload: dict = field(compare=False)
-    gzipped: bytes = field(compare=False, default=b"")
+    gzipped: bytes = field(compare=False)
 
     @classmethod
     def of(cls, payload: dict) -> "Answer":
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-        return cls(body, hashlib.sha256(body).hexdigest()[:16], payload, gzip.compress(body, 9, mtime=0))
+        return cls(body, hashlib.sha256(body).hexdigest()[:16], payload, gzipped(body))
 
 
 @dataclass

@@ -107,8 +107,6 @@ def _takes_gzip(accept_encoding: str | None) -> bool:
     """Whether an Accept-Encoding header accepts gzip (not refused with q=0)."""
     if not accept_encoding or "gzip" not in accept_encoding:
         return False
-    if accept_encoding == "gzip":  # what deploy/'s nginx sends
-        return True
     return parse_accept_header(accept_encoding)["gzip"] > 0
 
 
