@@ -30,7 +30,9 @@ class BadBannerQuery(Exception):
 def read_banner_query(args) -> BannerQuery:
     """Read campaign, path, ref, preview and donor from a request's query (other names are
     ignored, empty values are none), or raise BadBannerQuery."""
-    values = {name: args.get(name) or None for name in LIMITS}
+    # `in` first: a MultiDict's get() of a missing name raises and catches a KeyError inside,
+    # which on the page every reader asks for cost more than the rest of this function
+    values = {name: (args.get(name) if name in args else None) or None for name in LIMITS}
     problems = {}
     for name, value in values.items():
         if value is None:
