@@ -1,4 +1,4 @@
-"""`flask --app wsgi banner ...`: demo data, staff accounts, the mail worker and the local Stripe emulator."""
+"""`flask --app wsgi banner ...`: demo data, staff accounts, the worker and the local Stripe emulator."""
 
 import logging
 import secrets
@@ -25,7 +25,7 @@ from banner.assets import embed_script
 from banner.cli_publish import publish_command
 from banner.extensions import db
 from banner.models import Campaign, CampaignStatus, Role, StaffUser, Variant, utcnow
-from banner.services import checkout, digest, notices, outbox, receipts, reconcile
+from banner.services import checkout, digest, lifecycle, notices, outbox, receipts, reconcile
 from banner.services import staff as staff_accounts
 
 log = logging.getLogger(__name__)
@@ -62,11 +62,7 @@ DEMO_CAMPAIGN, DEMO_MONTHLY_SHARE, DEMO_YEARLY_SHARE = "spring", 0.30, 0.05
     "yearly, the rest once).",
 )
 @click.option(
-    "--seed",
-    type=int,
-    default=1,
-    show_default=True,
-    help="The same seed, the same day, makes the same history.",
+    "--seed", type=int, default=1, show_default=True, help="The same seed, the same day: the same history."
 )
 def seed_demo(donors, months, monthly_share, seed):
     """Add a live demo campaign and an admin account, unless they exist; with --donors, a made-up
@@ -372,24 +368,27 @@ def register_webhook(base: str, url: str, secret: str, timeout: float = 20) -> N
 
 
 @group.command("worker")
-@click.option("--once", is_flag=True, help="Deliver the mail that is due, then exit (tests, cron).")
+@click.option("--once", is_flag=True, help="Do what is due, then exit (tests, cron).")
 def worker_command(once):
-    """Deliver queued mail, retrying failures later (BANNER_MAIL_RETRY_MINUTES), until SIGTERM or
-    Ctrl-C; several workers may run on PostgreSQL, one on SQLite."""
+    """Apply Stripe's events that their request did not, and deliver queued mail, retrying
+    failures later (BANNER_MAIL_RETRY_MINUTES), until SIGTERM or Ctrl-C; several workers may
+    run on PostgreSQL, one on SQLite."""
     if once:
-        done = outbox.deliver_all_due()
-        click.echo(f"{done.sent} sent, {done.retrying} to retry, {done.failed} given up.")
+        applied, done = lifecycle.apply_due(), outbox.deliver_all_due()
+        mail = f"{done.sent} sent, {done.retrying} to retry, {done.failed} given up."
+        click.echo(f"{applied} Stripe events applied. {mail}")
         return
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    click.echo("Delivering mail; SIGTERM or Ctrl-C stops after the message being sent.")
+    click.echo("Applying Stripe's events, delivering mail; SIGTERM or Ctrl-C stops after the one in hand.")
     try:
         while not stop.is_set():
             try:
+                lifecycle.apply_due()
                 batch = outbox.deliver_due(stop=stop)
             except SQLAlchemyError:
                 db.session.rollback()
-                log.exception("mail worker: the database failed; trying again")
+                log.exception("worker: the database failed; trying again")
                 batch = outbox.Round()
             if batch.attempted < current_app.config["MAIL_BATCH_SIZE"]:
                 stop.wait(current_app.config["MAIL_POLL_SECONDS"])
@@ -397,4 +396,4 @@ def worker_command(once):
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         db.session.remove()
-    click.echo("Mail worker stopped.")
+    click.echo("Worker stopped.")

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
-from flask import g, request_started
+from flask import Flask, g, request_started
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from banner import create_app
@@ -42,6 +43,17 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BANNER_TEST_DATABASE_URL")
 #: CI sets this so that a missing PostgreSQL or browser fails instead of skipping.
 STRICT = os.environ.get("BANNER_TEST_STRICT") == "1"
+
+
+class ServerLikeClient(FlaskClient):
+    """Flask's test client, ending each answer as a WSGI server does before it is returned: the
+    app's `call_on_close` work (a Stripe event applied once its answer is sent) is done by then."""
+
+    def open(self, *args, buffered=True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
+Flask.test_client_class = ServerLikeClient
 
 
 def free_port() -> int:

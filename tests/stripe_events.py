@@ -10,7 +10,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from banner.extensions import db
+from banner.models import StripeEvent
 from banner.payments import API_VERSION
+from tests.waiting import eventually
 
 EXAMPLES = json.loads((Path(__file__).parent / "fixtures" / "stripe_objects.json").read_text())
 SECRET = "whsec_test_suite"
@@ -229,11 +234,33 @@ def deliver_over_http(base_url: str, evt: dict) -> int:
         return response.status
 
 
-def deliver(client, evt: dict):
-    """POST the event to the webhook endpoint, signed with the test secret."""
+def applied(timeout: float = 10) -> None:
+    """Wait until every stored event is applied: a server applies an event after its answer."""
+
+    def none_waiting() -> bool:
+        with db.engine.connect() as connection:
+            waiting = sa.select(sa.func.count(StripeEvent.id)).where(StripeEvent.next_attempt_at.is_not(None))
+            return connection.scalar(waiting) == 0
+
+    def which() -> str:
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(StripeEvent.event_id, StripeEvent.attempts, StripeEvent.error).where(
+                    StripeEvent.next_attempt_at.is_not(None)
+                )
+            ).all()
+        return f"every stored Stripe event applied; waiting: {rows}"
+
+    eventually(none_waiting, timeout, what=which)
+
+
+def deliver(client, evt: dict, **options):
+    """POST the event to the webhook endpoint, signed with the test secret (`options`: the test
+    client's, e.g. buffered=False to read the answer before the server ends it)."""
     payload = json.dumps(evt).encode()
     return client.post(
         "/stripe/webhook",
         data=payload,
         headers={"Content-Type": "application/json", "Stripe-Signature": sign(payload)},
+        **options,
     )

@@ -71,7 +71,7 @@ def rows(response) -> list[list[str]]:
 def test_donor_export_lists_the_donors_who_joined_in_the_period(client, log_in_as, ledger):
     log_in_as("admin")
 
-    response = client.get("/staff/export/donors.csv", query_string=PERIOD)
+    response = client.get("/staff/export/donors.csv", query_string=PERIOD, buffered=False)
 
     assert response.status_code == 200 and response.is_streamed
     assert response.mimetype == "text/csv"

@@ -6,6 +6,7 @@ import pytest
 
 from banner import payments
 from banner.extensions import db, limiter
+from banner.models import StripeEvent, utcnow
 
 
 def test_healthz_calls_neither_stripe_nor_the_database(client):
@@ -28,6 +29,7 @@ def test_readyz_is_ok_when_database_and_stripe_answer(client, app):
         "database": True,
         "stripe": True,
         "stripe_events_of_other_versions": 0,
+        "stripe_events_not_applied": 0,
     }
 
 
@@ -56,6 +58,7 @@ def test_readyz_is_503_when_stripe_is_unreachable(client, app):
         "database": True,
         "stripe": False,
         "stripe_events_of_other_versions": 0,
+        "stripe_events_not_applied": 0,
     }
 
 
@@ -81,3 +84,18 @@ def test_a_failed_stripe_check_is_tried_again_within_seconds(client, app):
             assert client.get("/readyz").status_code == 200
     assert ping.call_count == 2
     app.extensions.pop("stripe_ready", None)
+
+
+def test_readyz_counts_the_stripe_events_whose_applying_failed(client, app):
+    app.extensions.pop("stripe_ready", None)
+    db.session.add_all(
+        [
+            StripeEvent(
+                event_id="evt_1", type="invoice.paid", created=1, payload={}, attempts=2, error="boom"
+            ),
+            StripeEvent(event_id="evt_2", type="invoice.paid", created=1, payload={}, processed_at=utcnow()),
+        ]
+    )
+    db.session.commit()
+    with mock.patch.object(payments, "ping", return_value=True):
+        assert client.get("/readyz").json["stripe_events_not_applied"] == 1

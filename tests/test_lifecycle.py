@@ -21,9 +21,10 @@ from banner.models import (
     PaymentStatus,
     StripeEvent,
     monthly_value,
+    utcnow,
 )
 from banner.payments import API_VERSION
-from banner.services import lifecycle, links, reports
+from banner.services import lifecycle, links, reports, webhooks
 from tests import factories
 from tests import stripe_events as se
 from tests.waiting import eventually
@@ -273,7 +274,31 @@ def test_an_event_for_an_unknown_subscription_is_kept_with_a_note(client):
     assert stored.error == "no gift for this subscription"
 
 
-def test_an_error_while_applying_answers_500_and_a_redelivery_applies_it_once(client, make_gift, monkeypatch):
+def test_an_event_is_answered_before_it_is_applied_and_applied_once_the_answer_is_sent(client, make_gift):
+    gift = make_gift()
+    evt = se.event("invoice.paid", se.invoice("in_4", gift.stripe_subscription_id), created=T0)
+    answer = se.deliver(client, evt, buffered=False)
+    assert answer.status_code == 200 and answer.content_length == len(
+        b'{"duplicate":false,"received":true}\n'
+    )
+    stored = db.session.scalar(sa.select(StripeEvent))
+    assert stored.processed_at is None and payments_of(gift) == []  # answered, stored, not yet applied
+    assert answer.json == {"received": True, "duplicate": False}  # the server asks for more: applied
+    db.session.expire_all()
+    assert stored.processed_at is not None and stored.next_attempt_at is None
+    assert payments_of(gift) == [("in_4", 1000, 0, "succeeded")]
+
+
+def test_an_event_whose_answer_a_server_ends_early_is_applied_too(client, make_gift):
+    gift = make_gift()
+    evt = se.event("invoice.paid", se.invoice("in_3", gift.stripe_subscription_id), created=T0)
+    answer = se.deliver(client, evt, buffered=False)
+    assert payments_of(gift) == []
+    answer.close()  # a client gone: the server ends the answer without asking for more
+    assert payments_of(gift) == [("in_3", 1000, 0, "succeeded")]
+
+
+def test_an_event_whose_applying_fails_is_kept_and_applied_once_later(client, make_gift, monkeypatch, caplog):
     gift = make_gift()
     evt = se.event("invoice.paid", se.invoice("in_5", gift.stripe_subscription_id), created=T0)
     real = lifecycle.HANDLERS["invoice.paid"]
@@ -283,14 +308,96 @@ def test_an_error_while_applying_answers_500_and_a_redelivery_applies_it_once(cl
         raise RuntimeError("the database went away")
 
     monkeypatch.setitem(lifecycle.HANDLERS, "invoice.paid", broken)
-    assert se.deliver(client, evt).status_code == 500
-    assert payments_of(gift) == [] and db.session.scalar(sa.select(sa.func.count(StripeEvent.id))) == 0
+    assert se.deliver(client, evt).status_code == 200  # stored: Stripe need not send it again
+    stored = db.session.scalar(sa.select(StripeEvent))
+    assert payments_of(gift) == [] and stored.processed_at is None  # nothing of its effect kept
+    assert (stored.attempts, stored.error) == (1, "RuntimeError: the database went away")
+    assert "not applied (attempt 1)" in caplog.text
+    assert lifecycle.events_that_failed() == 1
+    assert lifecycle.apply_due() == 0  # the worker's retry comes later
+    assert lifecycle.apply_due(stored.next_attempt_at) == 0  # failing again, kept again
+    assert db.session.get(StripeEvent, stored.id).attempts == 2
 
     monkeypatch.setitem(lifecycle.HANDLERS, "invoice.paid", real)
-    assert se.deliver(client, evt).status_code == 200
-    assert se.deliver(client, evt).status_code == 200
+    assert lifecycle.apply_due(stored.next_attempt_at) == 1
+    assert se.deliver(client, evt).json == {"received": True, "duplicate": True}
+    assert lifecycle.apply_due(utcnow() + timedelta(days=30)) == 0
+    assert lifecycle.events_that_failed() == 0
     assert payments_of(gift) == [("in_5", 1000, 0, "succeeded")]
     assert reload(gift).received == 1000
+    assert db.session.get(StripeEvent, stored.id).next_attempt_at is None
+
+
+def test_stripes_redelivery_of_an_event_that_failed_applies_it(client, make_gift, monkeypatch):
+    gift = make_gift()
+    evt = se.event("invoice.paid", se.invoice("in_6", gift.stripe_subscription_id), created=T0)
+    real = lifecycle.HANDLERS["invoice.paid"]
+    monkeypatch.setitem(lifecycle.HANDLERS, "invoice.paid", lambda obj, delivery: 1 / 0)
+    se.deliver(client, evt)
+    monkeypatch.setitem(lifecycle.HANDLERS, "invoice.paid", real)
+    assert se.deliver(client, evt).json == {"received": True, "duplicate": True}
+    assert se.deliver(client, evt).json == {"received": True, "duplicate": True}
+    assert payments_of(gift) == [("in_6", 1000, 0, "succeeded")]
+
+
+def test_an_event_that_keeps_failing_is_given_up_with_its_error(client, make_gift, monkeypatch, caplog):
+    gift = make_gift()
+    monkeypatch.setitem(lifecycle.HANDLERS, "invoice.paid", lambda obj, delivery: 1 / 0)
+    se.deliver(client, se.event("invoice.paid", se.invoice("in_7", gift.stripe_subscription_id), created=T0))
+    stored = db.session.scalar(sa.select(StripeEvent))
+    for _ in lifecycle.RETRY_DELAYS:
+        assert lifecycle.apply_due(db.session.get(StripeEvent, stored.id).next_attempt_at) == 0
+    db.session.expire_all()
+    assert stored.next_attempt_at is None and stored.processed_at is None
+    assert (stored.attempts, stored.error) == (
+        len(lifecycle.RETRY_DELAYS) + 1,
+        "ZeroDivisionError: division by zero",
+    )
+    assert f"stripe event {stored.event_id} given up after 9 attempts" in caplog.text
+    assert lifecycle.events_that_failed() == 1
+    assert lifecycle.apply_due(utcnow() + timedelta(days=30)) == 0
+
+
+def test_an_event_applied_by_several_at_once_is_applied_once(app, client, make_gift, monkeypatch):
+    """Its request, two workers and Stripe's redelivery, all at the same moment."""
+    gift = make_gift()
+    monkeypatch.setattr(webhooks, "then_apply", lambda body, stored: [body])
+    se.deliver(client, se.event("invoice.paid", se.invoice("in_9", gift.stripe_subscription_id), created=T0))
+    row_id, gift_id = db.session.scalar(sa.select(StripeEvent.id)), gift.id
+    db.session.remove()
+
+    def apply(_):
+        with app.app_context():
+            return lifecycle.apply(row_id)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert sorted(pool.map(apply, range(4))) == [False, False, False, True]
+    assert payments_of(db.session.get(Gift, gift_id)) == [("in_9", 1000, 0, "succeeded")]
+    assert db.session.scalar(sa.select(sa.func.count(GiftEvent.id)).where(GiftEvent.kind == "payment")) == 1
+
+
+def test_a_failure_told_after_another_attempt_applied_the_event_leaves_it_applied(client, make_gift):
+    """Two attempts at once: the first fails and waits for the row while the second applies it."""
+    gift = make_gift()
+    se.deliver(client, se.event("invoice.paid", se.invoice("in_10", gift.stripe_subscription_id), created=T0))
+    stored = db.session.scalar(sa.select(StripeEvent))
+    lifecycle._record_failure(stored.id, RuntimeError("late"))
+    db.session.expire_all()
+    assert (stored.attempts, stored.error, stored.next_attempt_at) == (0, None, None)
+    assert stored.processed_at is not None and lifecycle.apply_due(utcnow() + timedelta(days=30)) == 0
+
+
+def test_an_event_its_request_left_unapplied_is_applied_by_the_worker(app, client, make_gift, monkeypatch):
+    """The process died between the answer and the effect: the worker applies it after a grace."""
+    gift = make_gift()
+    monkeypatch.setattr(webhooks, "then_apply", lambda body, stored: [body])
+    se.deliver(client, se.event("invoice.paid", se.invoice("in_8", gift.stripe_subscription_id), created=T0))
+    assert payments_of(gift) == []
+    output = app.test_cli_runner().invoke(args=["banner", "worker", "--once"]).output
+    assert output.startswith("0 Stripe events applied.")  # its request may still be applying it
+    later = utcnow() + lifecycle.APPLY_GRACE
+    assert lifecycle.apply_due(later) == 1 and lifecycle.apply_due(later) == 0
+    assert payments_of(gift) == [("in_8", 1000, 0, "succeeded")]
 
 
 def final_state(gift: Gift) -> tuple:
@@ -361,6 +468,7 @@ def test_concurrent_deliveries_of_one_event_have_one_effect(live_server, app, ma
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(lambda _: se.deliver_over_http(live_server, evt), range(20)))
     assert statuses == [200] * 20
+    se.applied()
     assert payments_of(gift) == [("in_c", 1000, 0, "succeeded")]
     assert reload(gift).received == 1000
     assert db.session.scalar(sa.select(sa.func.count(StripeEvent.id))) == 1
@@ -378,6 +486,7 @@ def test_payments_of_one_gift_recorded_at_once_all_add_to_its_total(live_server,
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         assert list(pool.map(post, range(12))) == [200] * 12
+    se.applied()
     gift = reload(gift)
     assert len(gift.payments) == 12
     assert gift.received == 12 * 1000 == sum(p.amount for p in gift.payments)

@@ -190,7 +190,7 @@ def test_mail_workers_on_two_instances_send_each_message_once(shared, started, s
     outputs = started.stop()
 
     assert sorted(message["Subject"] for message in mailbox.messages) == sorted(subjects), outputs
-    assert all("Mail worker stopped." in output for output in outputs), outputs
+    assert all("Worker stopped." in output for output in outputs), outputs
 
 
 def test_a_request_waiting_on_the_database_does_not_hold_up_the_banner(shared, started, make_campaign, app):

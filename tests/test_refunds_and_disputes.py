@@ -184,6 +184,7 @@ def test_an_invoice_and_its_payment_told_at_once_are_linked(live_server, app, ma
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         assert list(pool.map(lambda evt: se.deliver_over_http(live_server, evt), events)) == [200] * 20
+    se.applied()
     db.session.expire_all()
     found = db.session.scalars(sa.select(Payment).where(Payment.gift_id == gift.id)).all()
     assert len(found) == 10 and received(gift) == 10 * 1000

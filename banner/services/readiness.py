@@ -17,19 +17,25 @@ STRIPE_CHECK_SECONDS = 60  #: how long a good answer from Stripe is trusted
 STRIPE_RETRY_SECONDS = 5  #: how soon a failed check is tried again (an operator waits on it)
 
 
-def check() -> tuple[dict[str, bool], int | None]:
+def check() -> tuple[dict[str, bool], dict[str, int | None]]:
     """Return whether each dependency answers (database, redis when configured, stripe), and how
-    many Stripe events were left unapplied for their API version (None without a database)."""
+    many Stripe events are not applied: for their API version, and because applying them failed
+    (retried by the worker, or given up); None without a database."""
+    counts: dict[str, int | None] = {
+        "stripe_events_of_other_versions": None,
+        "stripe_events_not_applied": None,
+    }
     try:
-        other_versions: int | None = lifecycle.events_of_other_versions()
+        counts["stripe_events_of_other_versions"] = lifecycle.events_of_other_versions()
+        counts["stripe_events_not_applied"] = lifecycle.events_that_failed()
         checks = {"database": True}
     except SQLAlchemyError:
         db.session.rollback()
-        other_versions, checks = None, {"database": False}
+        checks = {"database": False}
     if current_app.config["REDIS_URL"]:
         checks["redis"] = _redis()
     checks["stripe"] = _stripe()
-    return checks, other_versions
+    return checks, counts
 
 
 def _redis() -> bool:

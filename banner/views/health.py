@@ -14,12 +14,9 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    checks, other_versions = readiness.check()
+    checks, events = readiness.check()
     ready = all(checks.values())
-    body = {
-        "status": "ok" if ready else "degraded",
-        **checks,
-        # events of another API version: set the webhook endpoint's version (see README)
-        "stripe_events_of_other_versions": other_versions,
-    }
+    # events of another API version: set the webhook endpoint's version (see README); events not
+    # applied: their errors are logged and kept in stripe_events.error
+    body = {"status": "ok" if ready else "degraded", **checks, **events}
     return body, 200 if ready else 503

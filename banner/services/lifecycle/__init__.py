@@ -1,7 +1,10 @@
 """What Stripe tells us about gifts, applied so that every gift matches Stripe.
 
-Each webhook event is stored by its id in the same transaction as its effect: a duplicate is a
-no-op, and an error rolls both back so that Stripe's redelivery applies it once. An event of
+Each webhook event is stored by its id and committed before Stripe is answered (store); it is
+applied after the answer (apply: services/webhooks.py), its effect and its "applied" mark in one
+transaction: a duplicate is a no-op, and an error rolls the effect back and keeps the event for
+the worker's retries (apply_due), as is one whose process died before applying it. Stripe is
+answered within milliseconds whatever applying costs, which its own guidance asks. An event of
 another API version than the pinned one (payments.API_VERSION) is stored, flagged and never
 applied: its objects have other fields.
 
@@ -37,6 +40,8 @@ subscriptions.py, invoices.py, charges.py (one-time gifts, refunds, disputes), c
 """
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -81,48 +86,145 @@ log = logging.getLogger(__name__)
 OTHER_VERSION = "api_version"
 
 
-def receive(event: dict) -> bool:
-    """Apply a verified Stripe event once; return False when it came before.
+#: how long an event's own request has to apply it (right after Stripe is answered) before the
+#: worker does: a process that died between the answer and the effect leaves it to the worker
+APPLY_GRACE = timedelta(minutes=1)
+#: the worker's retries of an event whose applying failed, after each failure; then it is given
+#: up (logged as an error, kept with the error): about the three days Stripe itself retries
+RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 30, 120, 720, 1440, 1440, 1440))
 
-    Raises whatever applying it raised, after rolling back, so the caller answers 5xx.
+
+@dataclass(frozen=True)
+class Stored:
+    """A verified event, kept: its row, whether this delivery stored it, and whether it is still
+    to be applied."""
+
+    id: int
+    new: bool
+    pending: bool
+
+
+def store(event: dict) -> Stored:
+    """Keep a verified Stripe event, once, to be applied after Stripe is answered.
+
+    Committed before it returns: Stripe's answer rests on it. Another API version's event is
+    kept flagged and never applied: its objects have other fields, which read as ours mislead.
     """
-    if db.session.scalar(sa.select(StripeEvent.id).where(StripeEvent.event_id == event["id"])):
-        return False
-    stored = StripeEvent(event_id=event["id"], type=event["type"], created=event["created"], payload=event)
+    known = _stored(event["id"])
+    if known is not None:
+        return known
+    version = event.get("api_version")
+    stored = StripeEvent(
+        event_id=event["id"],
+        type=event["type"],
+        created=event["created"],
+        payload=event,
+        next_attempt_at=utcnow() + APPLY_GRACE,
+    )
+    if version != payments.API_VERSION:
+        log.warning("stripe event %s: api_version %s is not %s", event["id"], version, payments.API_VERSION)
+        stored.error = f"{OTHER_VERSION} {version} is not {payments.API_VERSION}; not applied"
+        stored.next_attempt_at = None
     db.session.add(stored)
-    delivery = Delivery(event)
     try:
-        db.session.flush()  # claims the event id; a concurrent duplicate waits here, then fails
         if redaction.names_erased_donor(event):
             stored.payload = redaction.scrub(event, [])
-        version = event.get("api_version")
-        if version != payments.API_VERSION:
-            # Another version's objects have other fields: read as ours, they would mislead.
-            log.warning(
-                "stripe event %s: api_version %s is not %s", event["id"], version, payments.API_VERSION
-            )
-            stored.error = f"{OTHER_VERSION} {version} is not {payments.API_VERSION}; not applied"
-            db.session.commit()
-            return True
-        handler = HANDLERS.get(event["type"])
+        db.session.commit()
+    except IntegrityError:  # the same event, stored meanwhile by a concurrent delivery
+        db.session.rollback()
+        again = _stored(event["id"])
+        if again is None:
+            raise
+        return again
+    return Stored(stored.id, new=True, pending=stored.next_attempt_at is not None)
+
+
+def _stored(event_id: str) -> Stored | None:
+    row = db.session.execute(
+        sa.select(StripeEvent.id, StripeEvent.next_attempt_at).where(StripeEvent.event_id == event_id)
+    ).first()
+    return None if row is None else Stored(row.id, new=False, pending=row.next_attempt_at is not None)
+
+
+def apply(row_id: int) -> bool:
+    """Apply a stored event that is still to be applied, once; return whether this call did.
+
+    The event's row is claimed first (a concurrent call for the same event waits, then finds it
+    applied) and marked applied in the transaction of its effect. When applying fails, nothing of
+    it is kept, the error is, and the worker tries again later (RETRY_DELAYS)."""
+    claimed = db.session.execute(
+        sa.update(StripeEvent)
+        .where(StripeEvent.id == row_id, StripeEvent.next_attempt_at.is_not(None))
+        .values(next_attempt_at=StripeEvent.next_attempt_at)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        db.session.rollback()
+        return False
+    stored = db.session.get_one(StripeEvent, row_id)
+    try:
+        delivery = Delivery(stored.payload)
+        handler = HANDLERS.get(stored.type)
         if handler is None:
-            log.info("stripe event %s: %s is not handled", event["id"], event["type"])
+            log.info("stripe event %s: %s is not handled", stored.event_id, stored.type)
         else:
-            handler(event["data"]["object"], delivery)
+            handler(stored.payload["data"]["object"], delivery)
         for gift in delivery.receipts:
             send_receipt(gift)
         for gift in delivery.waiting:
             _ask_to_confirm(gift)
         stored.error = delivery.note
         stored.processed_at = utcnow()
+        stored.next_attempt_at = None
         db.session.commit()
-    except IntegrityError:
+    except Exception as error:  # whatever failed, a later attempt is the remedy
         db.session.rollback()
+        _record_failure(row_id, error)
         return False
-    except Exception:
-        db.session.rollback()
-        raise
     return True
+
+
+def _record_failure(row_id: int, error: Exception) -> None:
+    counted = db.session.execute(  # unless another attempt applied it meanwhile
+        sa.update(StripeEvent)
+        .where(StripeEvent.id == row_id, StripeEvent.next_attempt_at.is_not(None))
+        .values(attempts=StripeEvent.attempts + 1)
+    )
+    if getattr(counted, "rowcount", 0) != 1:
+        db.session.rollback()
+        return
+    stored = db.session.get_one(StripeEvent, row_id)
+    failed_before = stored.attempts - 1
+    stored.error = f"{type(error).__name__}: {error}"[:2000]
+    if failed_before < len(RETRY_DELAYS):
+        stored.next_attempt_at = utcnow() + RETRY_DELAYS[failed_before]
+        log.error("stripe event %s not applied (attempt %d); the worker tries again at %s",
+                  stored.event_id, stored.attempts, stored.next_attempt_at, exc_info=error)  # fmt: skip
+    else:
+        stored.next_attempt_at = None
+        log.error("stripe event %s given up after %d attempts: %s", stored.event_id, stored.attempts, error)
+    db.session.commit()
+
+
+def apply_due(now: datetime | None = None, limit: int = 100) -> int:
+    """Apply the stored events due by `now` (their request did not, or applying failed), oldest
+    first, at most `limit`; return how many were applied."""
+    due = db.session.scalars(
+        sa.select(StripeEvent.id)
+        .where(StripeEvent.next_attempt_at <= (now or utcnow()))
+        .order_by(StripeEvent.next_attempt_at, StripeEvent.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    return sum(apply(row_id) for row_id in due)
+
+
+def receive(event: dict) -> bool:
+    """Store a verified Stripe event and apply it now (reconcile's events); return False when
+    it came before."""
+    stored = store(event)
+    if stored.pending:
+        apply(stored.id)
+    return stored.new
 
 
 def _ask_to_confirm(gift: Gift) -> None:
@@ -134,6 +236,16 @@ def events_of_other_versions() -> int:
     """Return how many received events were not applied because of their API version."""
     return db.session.scalars(
         sa.select(sa.func.count(StripeEvent.id)).where(StripeEvent.error.like(f"{OTHER_VERSION} %"))
+    ).one()
+
+
+def events_that_failed() -> int:
+    """Return how many stored events are not applied because applying them failed (the worker
+    retries them, or gave them up)."""
+    return db.session.scalars(
+        sa.select(sa.func.count(StripeEvent.id)).where(
+            StripeEvent.attempts > 0, StripeEvent.processed_at.is_(None)
+        )
     ).one()
 
 
@@ -170,11 +282,16 @@ __all__ = [
     "NO_PAYMENT",
     "OTHER_VERSION",
     "Delivery",
+    "Stored",
+    "apply",
+    "apply_due",
     "apply_invoice",
     "apply_one_time_payment",
     "apply_subscription",
     "apply_waiting_card",
     "events_of_other_versions",
+    "events_that_failed",
     "gift_for_subscription",
     "receive",
+    "store",
 ]
