@@ -1,6 +1,7 @@
 """The banner's public endpoints: the script, the banner to show, and the readers' events."""
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
 from flask_limiter.util import get_remote_address
@@ -103,8 +104,11 @@ def _send(body: bytes, gzipped: bytes, etag: str, headers: list[tuple[str, str]]
     return PreparedResponse(body, headers=headers)
 
 
+@lru_cache(maxsize=256)
 def _takes_gzip(accept_encoding: str | None) -> bool:
-    """Whether an Accept-Encoding header accepts gzip (not refused with q=0)."""
+    """Whether an Accept-Encoding header accepts gzip (not refused with q=0); remembered per
+    value, since browsers send a handful of them and parsing one costs more than the rest of
+    the answer's own work."""
     if not accept_encoding or "gzip" not in accept_encoding:
         return False
     return parse_accept_header(accept_encoding)["gzip"] > 0
