@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from banner import mail, payments
 from banner.extensions import db
@@ -107,36 +107,41 @@ class Stored:
 def store(event: dict) -> Stored:
     """Keep a verified Stripe event, once, to be applied after Stripe is answered.
 
-    Committed before it returns: Stripe's answer rests on it. Another API version's event is
-    kept flagged and never applied: its objects have other fields, which read as ours mislead.
+    Committed before it returns: Stripe's answer rests on it. One statement stores it or finds
+    it stored (Stripe waits on this one, so it makes as few round trips as it can). Another API
+    version's event is kept flagged and never applied: its objects have other fields, which read
+    as ours would mislead.
     """
-    known = _stored(event["id"])
-    if known is not None:
-        return known
     version = event.get("api_version")
-    stored = StripeEvent(
-        event_id=event["id"],
-        type=event["type"],
-        created=event["created"],
-        payload=event,
-        next_attempt_at=utcnow() + APPLY_GRACE,
+    other_version = version != payments.API_VERSION
+    flag = f"{OTHER_VERSION} {version} is not {payments.API_VERSION}; not applied"
+    now = utcnow()
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    row_id = db.session.scalar(
+        dialect.insert(StripeEvent)
+        .values(
+            event_id=event["id"],
+            type=event["type"],
+            created=event["created"],
+            # a donor whose data was erased is not written back by the events Stripe still sends
+            payload=redaction.scrub(event, []) if redaction.names_erased_donor(event) else event,
+            received_at=now,
+            next_attempt_at=None if other_version else now + APPLY_GRACE,
+            attempts=0,
+            error=flag if other_version else None,
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(StripeEvent.id)
     )
-    if version != payments.API_VERSION:
+    db.session.commit()
+    if row_id is None:  # stored before (or by a concurrent delivery, which this one waited for)
+        known = _stored(event["id"])
+        if known is None:
+            raise RuntimeError(f"stripe event {event['id']} neither stored nor found")
+        return known
+    if other_version:
         log.warning("stripe event %s: api_version %s is not %s", event["id"], version, payments.API_VERSION)
-        stored.error = f"{OTHER_VERSION} {version} is not {payments.API_VERSION}; not applied"
-        stored.next_attempt_at = None
-    db.session.add(stored)
-    try:
-        if redaction.names_erased_donor(event):
-            stored.payload = redaction.scrub(event, [])
-        db.session.commit()
-    except IntegrityError:  # the same event, stored meanwhile by a concurrent delivery
-        db.session.rollback()
-        again = _stored(event["id"])
-        if again is None:
-            raise
-        return again
-    return Stored(stored.id, new=True, pending=stored.next_attempt_at is not None)
+    return Stored(row_id, new=True, pending=not other_version)
 
 
 def _stored(event_id: str) -> Stored | None:
