@@ -12,6 +12,7 @@ from banner import payments
 from banner.extensions import db
 from banner.models import Donor, Frequency, Gift, GiftEvent, GiftStatus, Payment, utcnow
 from banner.services import checkout
+from banner.services.receipts import local_date
 from tests.stripe_helpers import (
     DECLINED,
     DECLINED_AT_CHARGE,
@@ -89,7 +90,7 @@ def test_one_time_gift_records_donor_gift_payment_and_attribution(give, make_cam
     assert receipt["To"] == "ada@example.org"
     body = receipt.get_body(("plain",)).get_content()
     assert "$25, once" in body
-    assert gift.created_at.strftime("%d %B %Y") in body
+    assert local_date(gift.created_at).strftime("%d %B %Y") in body  # the newsroom's day
 
 
 def test_one_time_gift_is_one_payment_intent_and_keeps_no_card(give, stripe_base):
@@ -127,7 +128,7 @@ def test_monthly_gift_starts_an_active_subscription_with_its_own_card(give, stri
 
     body = outbox[0].get_body(("plain",)).get_content()
     assert "$10 every month" in body
-    assert "Next charge: " + gift.current_period_end.strftime("%d %B %Y") in body
+    assert "Next charge: " + local_date(gift.current_period_end).strftime("%d %B %Y") in body
 
 
 def test_covering_fees_charges_the_fee_on_top(give):

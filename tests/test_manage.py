@@ -69,6 +69,18 @@ def reload(gift):
     return db.session.get(Gift, gift.id)
 
 
+def test_a_donors_dates_are_the_newsrooms_days_as_on_the_receipts(client, gift, outbox):
+    """02:30 UTC is the evening before in New York (BANNER_TIMEZONE): the pages say that day,
+    as the e-mailed receipt does, at any hour of the test run."""
+    monthly = reload(gift())
+    monthly.created_at = datetime(2026, 12, 5, 2, 30, tzinfo=UTC)
+    monthly.current_period_end = datetime(2027, 1, 5, 2, 30, tzinfo=UTC)
+    db.session.commit()
+    page = client.get(link_in(outbox[0]), follow_redirects=True).text
+    assert "Next charge on 04 January 2027" in page and "charge (4 January 2027) is skipped" in page
+    assert "5 January 2027" not in page
+
+
 def test_the_receipt_link_opens_the_donors_gifts(client, gift, outbox):
     monthly = gift()
     page = client.get(link_in(outbox[0]), follow_redirects=True)

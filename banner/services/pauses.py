@@ -5,6 +5,7 @@ from datetime import datetime
 
 from banner import billing
 from banner.models import Frequency, Gift
+from banner.services.reports.periods import site_zone
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,9 @@ class PauseOption:
 
 
 def day_month(moment: datetime) -> str:
-    """Return a date as the page says it: "1 January 2027"."""
-    return f"{moment.day} {moment:%B %Y}"
+    """Return a date as the page says it, the newsroom's day (BANNER_TIMEZONE): "1 January 2027"."""
+    day = moment.astimezone(site_zone())
+    return f"{day.day} {day:%B %Y}"
 
 
 #: how many charges a donor may skip, by how often they give: a yearly gift skips one or none
