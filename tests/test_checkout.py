@@ -12,7 +12,7 @@ from banner import payments
 from banner.extensions import db
 from banner.models import Donor, Frequency, Gift, GiftEvent, GiftStatus, Payment, utcnow
 from banner.services import checkout
-from banner.services.receipts import local_date
+from banner.services.reports import local_date
 from tests.stripe_helpers import (
     DECLINED,
     DECLINED_AT_CHARGE,

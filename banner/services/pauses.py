@@ -5,7 +5,7 @@ from datetime import datetime
 
 from banner import billing
 from banner.models import Frequency, Gift
-from banner.services.reports.periods import site_zone
+from banner.services.reports.periods import local_date
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class PauseOption:
 
 def day_month(moment: datetime) -> str:
     """Return a date as the page says it, the newsroom's day (BANNER_TIMEZONE): "1 January 2027"."""
-    day = moment.astimezone(site_zone())
+    day = local_date(moment)
     return f"{day.day} {day:%B %Y}"
 
 

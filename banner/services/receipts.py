@@ -23,7 +23,7 @@ from banner.models import Donor, Gift, Payment, StaffUser, YearlyStatement, utcn
 from banner.money import format_amount
 from banner.services import links
 from banner.services.audit import record_audit
-from banner.services.reports import local_midnight, site_zone
+from banner.services.reports import local_date, local_midnight
 
 FREQUENCY_WORDS = {"once": "One-time gift", "month": "Monthly gift", "year": "Yearly gift"}
 
@@ -60,11 +60,6 @@ class Statement:
     year: int
     lines: list[Receipt]
     totals: list[str]  #: one per currency
-
-
-def local_date(moment: datetime) -> date:
-    """Return the day a moment falls on in the site's time zone."""
-    return moment.astimezone(site_zone()).date()
 
 
 def receipt_of(gift: Gift, payment: Payment | None = None) -> Receipt:

@@ -17,6 +17,11 @@ def site_zone() -> tzinfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
 
 
+def local_date(moment: datetime) -> date:
+    """Return the day a moment falls on in the newsroom's time zone."""
+    return moment.astimezone(site_zone()).date()
+
+
 def local_midnight(day: date) -> datetime:
     """Return the UTC moment the newsroom's `day` begins."""
     return datetime(day.year, day.month, day.day, tzinfo=site_zone()).astimezone(UTC)
@@ -46,7 +51,7 @@ class Period:
 
 def today() -> date:
     """Return the newsroom's date now."""
-    return utcnow().astimezone(site_zone()).date()
+    return local_date(utcnow())
 
 
 def currencies() -> list[str]:
