@@ -2,7 +2,7 @@
 
 from banner.models import mrr_movements  # noqa: F401  # its listener records every MRR movement
 from banner.models.banner_stats import EVENT_COLUMNS, BannerStat
-from banner.models.base import CURRENCIES, new_reference, utcnow
+from banner.models.base import CURRENCIES, insert_on_conflict, new_reference, utcnow
 from banner.models.campaign import Campaign, CampaignStatus, CampaignsVersion, GoalMode, Placement, Variant
 from banner.models.donor import (
     MRR_STATUSES,
@@ -88,6 +88,7 @@ __all__ = [
     "VersionEvent",
     "YearlyStatement",
     "check_move",
+    "insert_on_conflict",
     "monthly_value",
     "new_reference",
     "normalise_email",

@@ -5,11 +5,19 @@ import secrets
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 
 #: ISO 4217 codes the service accepts, with the number of minor-unit digits of each.
 CURRENCIES = {"usd": 2, "eur": 2, "gbp": 2, "cad": 2, "aud": 2, "nzd": 2, "chf": 2, "jpy": 0}
 CURRENCY_CHECK = "currency IN ({})".format(", ".join(f"'{code}'" for code in CURRENCIES))
+
+
+def insert_on_conflict(bind: sa.Connection | sa.Engine, model):
+    """Return an INSERT into `model`'s table in the dialect of `bind` (PostgreSQL, or SQLite
+    in development), which has ON CONFLICT DO NOTHING / DO UPDATE."""
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
 
 
 def utcnow() -> datetime:

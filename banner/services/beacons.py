@@ -11,10 +11,17 @@ from collections import Counter
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from banner.extensions import db, limiter
-from banner.models import EVENT_COLUMNS, BannerStat, Campaign, CampaignStatus, Variant, utcnow
+from banner.models import (
+    EVENT_COLUMNS,
+    BannerStat,
+    Campaign,
+    CampaignStatus,
+    Variant,
+    insert_on_conflict,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 TALLY_SECONDS = 2 * 86_400
@@ -80,13 +87,12 @@ def _add(connection: sa.Connection, day: date, counts: dict[tuple[int, int], Cou
     request's commit and concurrent beacons would wait for each other that long; committed with
     its statement (autocommit), a row is locked only while the statement runs. The rows are
     written in one order, so two batches never wait on each other's rows crosswise."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     rows = [
         {"campaign_id": campaign_id, "variant_id": variant_id, "day": day}
         | {column: counts[(campaign_id, variant_id)].get(column, 0) for column in EVENT_COLUMNS.values()}
         for campaign_id, variant_id in sorted(counts)
     ]
-    insert = dialect.insert(BannerStat).values(rows)
+    insert = insert_on_conflict(connection, BannerStat).values(rows)
     table = BannerStat.__table__
     statement = insert.on_conflict_do_update(  # every column, so that the statement compiles once
         index_elements=["campaign_id", "variant_id", "day"],

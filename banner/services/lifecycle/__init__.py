@@ -44,11 +44,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from banner import mail, payments
 from banner.extensions import db
-from banner.models import Gift, StripeEvent, utcnow
+from banner.models import Gift, StripeEvent, insert_on_conflict, utcnow
 from banner.services import links, redaction
 from banner.services.checkout import send_receipt
 from banner.services.lifecycle.charges import (
@@ -116,9 +115,8 @@ def store(event: dict) -> Stored:
     other_version = version != payments.API_VERSION
     flag = f"{OTHER_VERSION} {version} is not {payments.API_VERSION}; not applied"
     now = utcnow()
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     row_id = db.session.scalar(
-        dialect.insert(StripeEvent)
+        insert_on_conflict(db.session.get_bind(), StripeEvent)
         .values(
             event_id=event["id"],
             type=event["type"],
@@ -157,13 +155,7 @@ def apply(row_id: int) -> bool:
     The event's row is claimed first (a concurrent call for the same event waits, then finds it
     applied) and marked applied in the transaction of its effect. When applying fails, nothing of
     it is kept, the error is, and the worker tries again later (RETRY_DELAYS)."""
-    claimed = db.session.execute(
-        sa.update(StripeEvent)
-        .where(StripeEvent.id == row_id, StripeEvent.next_attempt_at.is_not(None))
-        .values(next_attempt_at=StripeEvent.next_attempt_at)
-    )
-    if getattr(claimed, "rowcount", 0) != 1:
-        db.session.rollback()
+    if not _claim(row_id, next_attempt_at=StripeEvent.next_attempt_at):
         return False
     stored = db.session.get_one(StripeEvent, row_id)
     try:
@@ -188,14 +180,23 @@ def apply(row_id: int) -> bool:
     return True
 
 
-def _record_failure(row_id: int, error: Exception) -> None:
-    counted = db.session.execute(  # unless another attempt applied it meanwhile
+def _claim(row_id: int, **values) -> bool:
+    """Lock a stored event that is still to be applied, until this transaction ends, writing
+    `values`; False (and the transaction ended) when it is applied or given up meanwhile: a
+    concurrent attempt waits for the lock, then finds that."""
+    claimed = db.session.execute(
         sa.update(StripeEvent)
         .where(StripeEvent.id == row_id, StripeEvent.next_attempt_at.is_not(None))
-        .values(attempts=StripeEvent.attempts + 1)
+        .values(**values)
     )
-    if getattr(counted, "rowcount", 0) != 1:
+    if getattr(claimed, "rowcount", 0) != 1:
         db.session.rollback()
+        return False
+    return True
+
+
+def _record_failure(row_id: int, error: Exception) -> None:
+    if not _claim(row_id, attempts=StripeEvent.attempts + 1):  # another attempt applied it
         return
     stored = db.session.get_one(StripeEvent, row_id)
     failed_before = stored.attempts - 1
