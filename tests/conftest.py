@@ -46,8 +46,9 @@ STRICT = os.environ.get("BANNER_TEST_STRICT") == "1"
 
 
 class ServerLikeClient(FlaskClient):
-    """Flask's test client, ending each answer as a WSGI server does before it is returned: the
-    app's `call_on_close` work (a Stripe event applied once its answer is sent) is done by then."""
+    """Flask's test client, reading and ending each answer as a WSGI server does before it is
+    returned: what the app does once an answer's body is sent (a Stripe event applied:
+    services/webhooks.then_apply) is done by then."""
 
     def open(self, *args, buffered=True, **kwargs):
         return super().open(*args, buffered=buffered, **kwargs)

@@ -40,7 +40,7 @@ class NotStored(ServiceError):
 
 
 def receive(payload: bytes, signature: str | None) -> lifecycle.Stored:
-    """Verify a signed event and store it once (committed); apply_after_answer applies it."""
+    """Verify a signed event and store it once (committed); then_apply applies it."""
     try:
         event = payments.verify_webhook(payload, signature, current_app.config["STRIPE_WEBHOOK_SECRET"])
     except ValueError as error:
