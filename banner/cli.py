@@ -18,9 +18,8 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
 
-from banner import payments
+from banner import payments, worker
 from banner.assets import embed_script
 from banner.cli_publish import publish_command
 from banner.extensions import db
@@ -370,8 +369,9 @@ def register_webhook(base: str, url: str, secret: str, timeout: float = 20) -> N
 @group.command("worker")
 @click.option("--once", is_flag=True, help="Do what is due, then exit (tests, cron).")
 def worker_command(once):
-    """Apply Stripe's events that their request did not, and deliver queued mail, retrying
-    failures later (BANNER_MAIL_RETRY_MINUTES), until SIGTERM or Ctrl-C; several workers may
+    """Apply Stripe's stored events (all of them with BANNER_EVENTS_APPLIED_BY=worker, else those
+    their request did not) and deliver queued mail, retrying failures later
+    (BANNER_MAIL_RETRY_MINUTES), until SIGTERM or Ctrl-C (banner/worker.py); several workers may
     run on PostgreSQL, one on SQLite."""
     if once:
         applied, done = lifecycle.apply_due(), outbox.deliver_all_due()
@@ -382,16 +382,7 @@ def worker_command(once):
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     click.echo("Applying Stripe's events, delivering mail; SIGTERM or Ctrl-C stops after the one in hand.")
     try:
-        while not stop.is_set():
-            try:
-                lifecycle.apply_due()
-                batch = outbox.deliver_due(stop=stop)
-            except SQLAlchemyError:
-                db.session.rollback()
-                log.exception("worker: the database failed; trying again")
-                batch = outbox.Round()
-            if batch.attempted < current_app.config["MAIL_BATCH_SIZE"]:
-                stop.wait(current_app.config["MAIL_POLL_SECONDS"])
+        worker.run(stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

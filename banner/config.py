@@ -39,6 +39,11 @@ DEFAULTS = {
     "MAIL_RETRY_MINUTES": "1,5,30,120,720",
     "MAIL_BATCH_SIZE": 100,
     "MAIL_POLL_SECONDS": 5,
+    # who applies Stripe's events once they are stored and answered: "request" (the process that
+    # answered, right after the answer: nothing else needs to run) or "worker" (`banner worker`,
+    # told at once on PostgreSQL: the answering process does nothing else, so its answers do not
+    # wait behind another event's effect; deploy/'s banner-webhooks.service)
+    "EVENTS_APPLIED_BY": "request",
     "REDIS_URL": None,
     "SITE_NAME": "The Riverside Ledger",
     "SITE_URL": "https://ledger.example/",  # the news site's home page: pages and mails link back to it
@@ -181,6 +186,8 @@ def check(config):
     hook = config["DIGEST_WEBHOOK_URL"]
     if hook and not re.fullmatch(r"https?://[^\s]+", str(hook)):
         raise ConfigError("BANNER_DIGEST_WEBHOOK_URL is an http(s) address, like https://hooks.slack.com/...")
+    if config["EVENTS_APPLIED_BY"] not in ("request", "worker"):
+        raise ConfigError('BANNER_EVENTS_APPLIED_BY is "request" or "worker".')
     if config["LOG_FORMAT"] not in ("plain", "json"):
         raise ConfigError('BANNER_LOG_FORMAT is "plain" or "json".')
     if config["RENEWAL_RECEIPTS"] not in ("each", "statement"):

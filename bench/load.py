@@ -6,7 +6,8 @@
 deploy/nginx/banner.conf (its main server without TLS here, so that the client's encryption
 does not compete with the servers for the cores; otherwise as shipped, cache included) in front
 of gunicorn with deploy/gunicorn.conf.py, and of the webhooks' own gunicorn as
-systemd/banner-webhooks.service runs it (one process), on PostgreSQL (--postgres, schema
+systemd/banner-webhooks.service runs it (one process, storing events for the worker to apply),
+with `banner worker` as banner-worker.service runs it, on PostgreSQL (--postgres, schema
 bench_load), the Stripe emulator beside them. --clients processes each keep one connection to
 nginx open and send requests back to back, picked at random: 95% the banner's (GET /api/banner,
 GET /embed.js and POST /api/events with an impression and a view), 4% GET /donate, 1% POST
@@ -45,6 +46,8 @@ from tests import stripe_events as se  # noqa: E402  (the signed-event builders 
 HOST = "127.0.0.1"
 APP_PORT, NGINX_PORT, NGINX_HTTP_PORT, EMULATOR_PORT = 5071, 5072, 5073, 5074  # localstripe: 5075
 WEBHOOK_PORT = 5076  #: the webhooks' own gunicorn (systemd/banner-webhooks.service)
+#: the settings systemd/banner-webhooks.service adds to /etc/banner/env
+WEBHOOKS_SERVICE = deploy_stack.unit_environment("banner-webhooks.service")
 GIFTS = 200  #: seeded monthly gifts the webhooks are about
 #: (kind, share of requests)
 MIX = [("banner", 0.55), ("embed", 0.20), ("events", 0.20), ("donate", 0.04), ("webhook", 0.01)]
@@ -234,9 +237,14 @@ def main() -> int:
         deploy_stack.wait_until_up(EMULATOR_PORT, started[-1], log)
         for port, log in ((APP_PORT, tmp / "gunicorn.log"), (WEBHOOK_PORT, tmp / "webhooks.log")):
             # the app's processes and, as banner-webhooks.service runs it, Stripe's events' own one
-            extra = {"WEB_CONCURRENCY": "1"} if port == WEBHOOK_PORT else {}
+            extra = WEBHOOKS_SERVICE if port == WEBHOOK_PORT else {}
             started.append(deploy_stack.start_gunicorn(port, {**env, **extra}, log))
             deploy_stack.wait_until_up(port, started[-1], log)
+        with open(tmp / "worker.log", "wb") as out:  # as banner-worker.service runs it
+            started.append(
+                subprocess.Popen([*flask, "banner", "worker"], cwd=ROOT, env=env, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+            )  # fmt: skip
         site = deploy_stack.render_site(
             tmp, APP_PORT, NGINX_PORT, NGINX_HTTP_PORT, tls=False, webhook_port=WEBHOOK_PORT
         )
@@ -261,7 +269,7 @@ def main() -> int:
             deploy_stack.stop(process)
         app_errors = [  # the app's own account of a 5xx, shown under the checks
             line
-            for app_log in (tmp / "gunicorn.log", tmp / "webhooks.log")
+            for app_log in (tmp / "gunicorn.log", tmp / "webhooks.log", tmp / "worker.log")
             for line in (app_log.read_text(errors="replace").splitlines() if app_log.exists() else [])
             if " ERROR " in line or line.startswith(("Traceback", "sqlalchemy.", "psycopg."))
         ]

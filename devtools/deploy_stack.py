@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "deploy" / "nginx" / "banner.conf"
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
+UNITS = ROOT / "deploy" / "systemd"
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -27,6 +28,18 @@ TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 class StackError(Exception):
     """The stack could not be started; the message says why."""
+
+
+def unit_environment(unit: str) -> dict[str, str]:
+    """The settings a systemd unit of deploy/systemd adds with Environment= (its
+    GUNICORN_BIND left out: the stack picks its own ports)."""
+    settings = {}
+    for line in (UNITS / unit).read_text().splitlines():
+        if line.startswith("Environment="):
+            name, _, value = line.removeprefix("Environment=").partition("=")
+            settings[name] = value
+    settings.pop("GUNICORN_BIND", None)
+    return settings
 
 
 def nginx_binary() -> str | None:

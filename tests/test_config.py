@@ -155,6 +155,7 @@ def test_a_bad_configuration_is_one_clear_line_not_a_stack_trace():
         ("MAIL_POLL_SECONDS", "often"),
         ("DIGEST_WEBHOOK_URL", "hooks.slack.com/services/T0/B0/x"),
         ("DIGEST_WEBHOOK_URL", "file:///etc/passwd"),
+        ("EVENTS_APPLIED_BY", "cron"),
     ],
 )
 def test_bad_mail_worker_settings_are_refused_with_their_name(name, value):

@@ -14,10 +14,12 @@ import ssl
 import types
 
 import pytest
+import sqlalchemy as sa
 
 from banner import create_app
 from banner.assets import embed_script
 from banner.extensions import db
+from banner.models import StripeEvent
 from banner.services import banners
 from devtools import deploy_stack
 from tests import factories
@@ -75,7 +77,8 @@ def stack(tmp_path_factory):
     )
     log, webhooks_log = folder / "gunicorn.log", folder / "webhooks.log"
     gunicorn = deploy_stack.start_gunicorn(app_port, env, log)
-    webhooks = deploy_stack.start_gunicorn(webhook_port, env, webhooks_log)
+    webhooks_env = {**env, **deploy_stack.unit_environment("banner-webhooks.service")}
+    webhooks = deploy_stack.start_gunicorn(webhook_port, webhooks_env, webhooks_log)
     try:
         deploy_stack.wait_until_up(app_port, gunicorn, log)
         deploy_stack.wait_until_up(webhook_port, webhooks, webhooks_log)
@@ -90,6 +93,7 @@ def stack(tmp_path_factory):
                 "webhooks_log": webhooks_log,
                 "webhooks": webhooks,
                 "secret": secret,
+                "database": env["BANNER_DATABASE_URL"],
             }
         finally:
             deploy_stack.stop(server)
@@ -270,23 +274,41 @@ def create_app_context(secret=None):
 
 
 def _signed_event(number: int) -> tuple[bytes, dict]:
-    evt = se.event("customer.updated", se.customer(f"cus_deploy{number}", email="a@example.org", name="A"))
+    customer = se.customer(f"cus_deploy{number}", email="a@example.org", name="A")
+    evt = se.event("customer.updated", customer, event_id=f"evt_deploy_{number}")
     payload = json.dumps(evt).encode()
     headers = {"Content-Type": "application/json", "Stripe-Signature": se.sign(payload, WEBHOOK_SECRET)}
     return payload, headers
 
 
+def _event_applied(stack, event_id: str) -> bool | None:
+    """Whether the stack's database has the event applied (None: not stored)."""
+    engine = sa.create_engine(stack["database"])
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                sa.select(StripeEvent.processed_at).where(StripeEvent.event_id == event_id)
+            ).first()
+    finally:
+        engine.dispose()
+    return None if row is None else row.processed_at is not None
+
+
 def test_stripes_events_go_to_their_own_processes_and_to_the_apps_while_those_are_down(stack):
-    """The last test of the module to use the stack: it stops the webhooks' gunicorn."""
+    """The last test of the module to use the stack: it stops the webhooks' gunicorn. Those
+    processes only store an event, for banner-worker (BANNER_EVENTS_APPLIED_BY in their unit); the
+    app's apply it themselves after the answer."""
     status, headers, body = fetch(stack["https"], "/stripe/webhook", "POST", *_signed_event(1))
     assert (status, json.loads(body)["received"]) == (200, True)
     assert app_log_line(stack, headers["X-Request-ID"], "webhooks_log")["status"] == 200
     assert logged(stack, headers["X-Request-ID"]) is None
+    assert _event_applied(stack, "evt_deploy_1") is False  # stored, for the worker
 
     deploy_stack.stop(stack["webhooks"])
     status, headers, body = fetch(stack["https"], "/stripe/webhook", "POST", *_signed_event(2))
     assert (status, json.loads(body)["received"]) == (200, True)
     assert app_log_line(stack, headers["X-Request-ID"])["status"] == 200
+    eventually(lambda: _event_applied(stack, "evt_deploy_2"), what="the app's process applying its event")
 
 
 def test_a_new_gunicorn_process_builds_the_banner_script_before_its_first_request():

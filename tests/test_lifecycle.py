@@ -3,6 +3,7 @@ endpoint, delivered twice, late and in every order."""
 
 import itertools
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -10,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from banner import worker
 from banner.extensions import db
 from banner.models import (
     Actor,
@@ -287,6 +289,62 @@ def test_an_event_is_answered_before_it_is_applied_and_applied_once_the_answer_i
     db.session.expire_all()
     assert stored.processed_at is not None and stored.next_attempt_at is None
     assert payments_of(gift) == [("in_4", 1000, 0, "succeeded")]
+
+
+def test_with_events_applied_by_the_worker_the_answer_only_stores_and_the_worker_applies(
+    app, client, make_gift, monkeypatch
+):
+    """The process that answers does nothing after it (bench/load.py: an answer waited behind
+    the previous event's effect in the same process, p99 over 100 ms)."""
+    monkeypatch.setitem(app.config, "EVENTS_APPLIED_BY", "worker")
+    gift = make_gift()
+    evt = se.event("invoice.paid", se.invoice("in_5", gift.stripe_subscription_id), created=T0)
+    answer = se.deliver(client, evt)  # the whole answer, as a server sends it
+    assert answer.status_code == 200 and answer.json == {"received": True, "duplicate": False}
+    stored = db.session.scalar(sa.select(StripeEvent))
+    assert stored.processed_at is None and payments_of(gift) == []
+    assert stored.next_attempt_at <= utcnow()  # due at once, for the worker
+    assert lifecycle.apply_due() == 1
+    assert payments_of(gift) == [("in_5", 1000, 0, "succeeded")]
+
+
+def test_the_worker_applies_an_event_stored_for_it_as_soon_as_it_is_told(app, client, make_gift, monkeypatch):
+    """On PostgreSQL the worker is told when an event is stored (NOTIFY): with its own look a
+    minute away, it applies the event within seconds, and it stops within seconds. On SQLite
+    it looks every POLL_SECONDS."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(worker, "POLL_SECONDS", 60 if postgresql else 0.2)
+    monkeypatch.setitem(app.config, "EVENTS_APPLIED_BY", "worker")
+    gift = make_gift()
+    looked, errors, stop = threading.Event(), [], threading.Event()
+    apply_due = lifecycle.apply_due
+
+    def apply_due_then_say(*args, **kwargs):
+        applied = apply_due(*args, **kwargs)
+        looked.set()  # it has looked once: from now on it waits to be told (or for its next look)
+        return applied
+
+    monkeypatch.setattr(lifecycle, "apply_due", apply_due_then_say)
+
+    def run():
+        with app.app_context():
+            try:
+                worker.run(stop)
+            except Exception as error:  # a thread cannot fail the test; the assertion below does
+                errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        eventually(looked.is_set, what="the worker's first look for due events")
+        evt = se.event("invoice.paid", se.invoice("in_6", gift.stripe_subscription_id), created=T0)
+        assert se.deliver(client, evt).status_code == 200
+        eventually(lambda: payments_of(gift), timeout=20, what="the worker applying the event")
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive() and errors == []
+    assert payments_of(gift) == [("in_6", 1000, 0, "succeeded")]
 
 
 def test_an_event_whose_answer_a_server_ends_early_is_applied_too(client, make_gift):

@@ -12,9 +12,11 @@ bp = Blueprint("webhooks", __name__)
 @csrf.exempt  # Stripe signs the body instead
 def stripe_webhook():
     # a bad signature answers 400, an event not stored 500 so that Stripe sends it again
-    # (banner.errors' handler); a stored one is applied once this answer is sent
+    # (banner.errors' handler); a stored one is applied once this answer is sent, here or by
+    # the worker (BANNER_EVENTS_APPLIED_BY)
     stored = webhooks.receive(request.get_data(), request.headers.get("Stripe-Signature"))
     answer = jsonify(received=True, duplicate=not stored.new)
-    if stored.pending:  # the Content-Length stays: the answer is whole with its first part
+    if stored.pending and webhooks.applied_here():
+        # the Content-Length stays: the answer is whole with its first part
         answer.response = webhooks.then_apply(answer.get_data(), stored)
     return answer

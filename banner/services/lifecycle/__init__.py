@@ -88,6 +88,9 @@ OTHER_VERSION = "api_version"
 #: how long an event's own request has to apply it (right after Stripe is answered) before the
 #: worker does: a process that died between the answer and the effect leaves it to the worker
 APPLY_GRACE = timedelta(minutes=1)
+#: the PostgreSQL channel store() notifies when it stores an event for the worker to apply at
+#: once (EVENTS_APPLIED_BY=worker); banner/worker.py listens on it
+EVENTS_CHANNEL = "banner_stripe_events"
 #: the worker's retries of an event whose applying failed, after each failure; then it is given
 #: up (logged as an error, kept with the error): about the three days Stripe itself retries
 RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 30, 120, 720, 1440, 1440, 1440))
@@ -103,8 +106,10 @@ class Stored:
     pending: bool
 
 
-def store(event: dict) -> Stored:
-    """Keep a verified Stripe event, once, to be applied after Stripe is answered.
+def store(event: dict, for_worker: bool = False) -> Stored:
+    """Keep a verified Stripe event, once, to be applied after Stripe is answered: by its own
+    request, or `for_worker`, by the worker at once (due now, and on PostgreSQL the worker is
+    told through EVENTS_CHANNEL when this commits).
 
     Committed before it returns: Stripe's answer rests on it. One statement stores it or finds
     it stored (Stripe waits on this one, so it makes as few round trips as it can). Another API
@@ -124,13 +129,15 @@ def store(event: dict) -> Stored:
             # a donor whose data was erased is not written back by the events Stripe still sends
             payload=redaction.scrub(event, []) if redaction.names_erased_donor(event) else event,
             received_at=now,
-            next_attempt_at=None if other_version else now + APPLY_GRACE,
+            next_attempt_at=None if other_version else now if for_worker else now + APPLY_GRACE,
             attempts=0,
             error=flag if other_version else None,
         )
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(StripeEvent.id)
     )
+    if for_worker and row_id is not None and not other_version:
+        _tell_worker()
     db.session.commit()
     if row_id is None:  # stored before (or by a concurrent delivery, which this one waited for)
         known = _stored(event["id"])
@@ -140,6 +147,12 @@ def store(event: dict) -> Stored:
     if other_version:
         log.warning("stripe event %s: api_version %s is not %s", event["id"], version, payments.API_VERSION)
     return Stored(row_id, new=True, pending=not other_version)
+
+
+def _tell_worker() -> None:
+    """Notify EVENTS_CHANNEL when this transaction commits (PostgreSQL; on SQLite the worker polls)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_notify(EVENTS_CHANNEL, "")))
 
 
 def _stored(event_id: str) -> Stored | None:
@@ -283,6 +296,7 @@ HANDLERS = {
 
 __all__ = [
     "CHANNELS",
+    "EVENTS_CHANNEL",
     "HANDLERS",
     "NO_CARD",
     "NO_PAYMENT",
