@@ -1,5 +1,6 @@
 """GET /healthz says the process answers; GET /readyz checks the database, Redis and Stripe."""
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -30,6 +31,7 @@ def test_readyz_is_ok_when_database_and_stripe_answer(client, app):
         "stripe": True,
         "stripe_events_of_other_versions": 0,
         "stripe_events_not_applied": 0,
+        "stripe_events_waiting": 0,
     }
 
 
@@ -59,6 +61,7 @@ def test_readyz_is_503_when_stripe_is_unreachable(client, app):
         "stripe": False,
         "stripe_events_of_other_versions": 0,
         "stripe_events_not_applied": 0,
+        "stripe_events_waiting": 0,
     }
 
 
@@ -99,3 +102,25 @@ def test_readyz_counts_the_stripe_events_whose_applying_failed(client, app):
     db.session.commit()
     with mock.patch.object(payments, "ping", return_value=True):
         assert client.get("/readyz").json["stripe_events_not_applied"] == 1
+
+
+def test_readyz_counts_the_stripe_events_no_worker_applied_within_a_minute(client, app):
+    """With BANNER_EVENTS_APPLIED_BY=worker an event waits for the worker: a worker that is not
+    running shows here."""
+    app.extensions.pop("stripe_ready", None)
+    now = utcnow()
+    db.session.add_all(
+        [
+            StripeEvent(
+                event_id=f"evt_{n}", type="invoice.paid", created=1, payload={}, attempts=attempts,
+                received_at=now - age, next_attempt_at=now - age,
+            )
+            for n, (age, attempts) in enumerate(
+                [(timedelta(minutes=5), 0), (timedelta(seconds=5), 0), (timedelta(minutes=5), 1)]
+            )
+        ]
+    )  # fmt: skip
+    db.session.commit()
+    with mock.patch.object(payments, "ping", return_value=True):
+        counts = client.get("/readyz").json
+    assert (counts["stripe_events_waiting"], counts["stripe_events_not_applied"]) == (1, 1)

@@ -19,15 +19,18 @@ STRIPE_RETRY_SECONDS = 5  #: how soon a failed check is tried again (an operator
 
 def check() -> tuple[dict[str, bool], dict[str, int | None]]:
     """Return whether each dependency answers (database, redis when configured, stripe), and how
-    many Stripe events are not applied: for their API version, and because applying them failed
-    (retried by the worker, or given up); None without a database."""
+    many Stripe events are not applied: for their API version, because applying them failed
+    (retried by the worker, or given up), and because no worker applied them within a minute of
+    being due (it is not running, or is behind); None without a database."""
     counts: dict[str, int | None] = {
         "stripe_events_of_other_versions": None,
         "stripe_events_not_applied": None,
+        "stripe_events_waiting": None,
     }
     try:
         counts["stripe_events_of_other_versions"] = lifecycle.events_of_other_versions()
         counts["stripe_events_not_applied"] = lifecycle.events_that_failed()
+        counts["stripe_events_waiting"] = lifecycle.events_waiting()
         checks = {"database": True}
     except SQLAlchemyError:
         db.session.rollback()

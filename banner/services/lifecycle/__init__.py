@@ -268,6 +268,17 @@ def events_that_failed() -> int:
     ).one()
 
 
+def events_waiting(now: datetime | None = None) -> int:
+    """Return how many stored events, never tried, have been due for over APPLY_GRACE: the worker
+    is not running, or is behind."""
+    since = (now or utcnow()) - APPLY_GRACE
+    return db.session.scalars(
+        sa.select(sa.func.count(StripeEvent.id)).where(
+            StripeEvent.attempts == 0, StripeEvent.next_attempt_at <= since
+        )
+    ).one()
+
+
 HANDLERS = {
     "customer.subscription.created": on_subscription,
     "customer.subscription.updated": on_subscription,
@@ -311,6 +322,7 @@ __all__ = [
     "apply_waiting_card",
     "events_of_other_versions",
     "events_that_failed",
+    "events_waiting",
     "gift_for_subscription",
     "receive",
     "store",
