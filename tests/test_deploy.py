@@ -74,6 +74,7 @@ def stack(tmp_path_factory):
         BANNER_PROXIES="1",
         BANNER_LOG_FORMAT="json",
         WEB_CONCURRENCY="1",
+        GUNICORN_KEEPALIVE="1",
     )
     log, webhooks_log = folder / "gunicorn.log", folder / "webhooks.log"
     gunicorn = deploy_stack.start_gunicorn(app_port, env, log)
@@ -88,6 +89,7 @@ def stack(tmp_path_factory):
             deploy_stack.wait_until_up(http_port, server, folder / "error.log")
             yield {
                 "https": https_port,
+                "app": app_port,
                 "http": http_port,
                 "log": log,
                 "webhooks_log": webhooks_log,
@@ -309,6 +311,19 @@ def test_stripes_events_go_to_their_own_processes_and_to_the_apps_while_those_ar
     assert (status, json.loads(body)["received"]) == (200, True)
     assert app_log_line(stack, headers["X-Request-ID"])["status"] == 200
     eventually(lambda: _event_applied(stack, "evt_deploy_2"), what="the app's process applying its event")
+
+
+def test_the_app_server_closes_a_kept_alive_connection_left_idle(stack):
+    """gevent's WSGI server keeps a connection open as long as its client does: deploy/'s
+    handler closes one idle for GUNICORN_KEEPALIVE seconds (1 here), as gunicorn's own does."""
+    connection = http.client.HTTPConnection("127.0.0.1", stack["app"], timeout=20)
+    try:
+        connection.request("GET", "/healthz")
+        answer = connection.getresponse()
+        assert answer.read() and answer.status == 200 and not answer.will_close
+        assert connection.sock.recv(1) == b""  # closed by the server (a timeout here: never)
+    finally:
+        connection.close()
 
 
 def test_a_new_gunicorn_process_builds_the_banner_script_before_its_first_request():
