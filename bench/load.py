@@ -327,7 +327,7 @@ def report(options, times, errors, texts, beacons_sent, beacons_stored, webhooks
         (f"webhook acknowledgement p99: {webhook_p99:.1f} ms (under {WEBHOOK_P99_MS} ms)",
          webhook_p99 < WEBHOOK_P99_MS),
     ]  # fmt: skip
-    print(f"\nEvents applied after they were stored (their answer was sent between): p50 "
+    print(f"\nEvents applied after they were stored (and answered; by the worker): p50 "
           f"{events.lag_p50_ms:.1f} ms, p99 {events.lag_p99_ms:.1f} ms.")  # fmt: skip
     print()
     for text, ok in checks:
