@@ -49,7 +49,7 @@ CONFIGS = {
              ["--worker-class", "sync", "--workers", "2", "--threads", "1"], True),
     "gthread": ("deploy/gunicorn.conf.py --worker-class gthread --threads 12 (the last shipped)",
                 ["--worker-class", "gthread", "--threads", "12"], True),
-    "shipped": ("deploy/gunicorn.conf.py as shipped (gevent)", [], True),
+    "shipped": ("deploy/gunicorn.conf.py as shipped (gevent, pywsgi)", [], True),
 }  # fmt: skip
 GIVE_UP = 10.0  # seconds a reader waits; the embed script itself gives up after 2
 
