@@ -16,7 +16,7 @@ from banner.extensions import csrf, db, limiter, login, migrate, talisman
 from banner.hotpath import App, SessionInterface, hot_headers
 from banner.money import format_amount, major_units
 from banner.services import donor_marker, save_offers, staff_auth
-from banner.services.reports.periods import local_date
+from banner.services.reports.periods import day_month, newsroom_date
 from banner.views import donate, embed, health, json_error, manage, reports, staff, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,7 +229,8 @@ def configure_templates(app: Flask) -> None:
     app.add_template_filter(donor_marker.gave_marker, "gave_marker")
     app.add_template_filter(donor_marker.cancelled_marker, "cancelled_marker")
     # a donor's dates are the newsroom's days (BANNER_TIMEZONE), as on the receipts and reports
-    app.add_template_filter(local_date, "newsroom_day")
+    app.add_template_filter(newsroom_date, "newsroom_date")
+    app.add_template_filter(day_month, "day_month")
 
 
 def configure_cli(app: Flask) -> None:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from banner import billing
 from banner.models import Frequency, Gift
-from banner.services.reports.periods import local_date
+from banner.services.reports.periods import day_month
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,6 @@ class PauseOption:
         if self.count == 1:
             return f"Your next charge ({dates}) is skipped; giving resumes on {resumes}."
         return f"Your next {self.count} charges ({dates}) are skipped; giving resumes on {resumes}."
-
-
-def day_month(moment: datetime) -> str:
-    """Return a date as the page says it, the newsroom's day (BANNER_TIMEZONE): "1 January 2027"."""
-    day = local_date(moment)
-    return f"{day.day} {day:%B %Y}"
 
 
 #: how many charges a donor may skip, by how often they give: a yearly gift skips one or none

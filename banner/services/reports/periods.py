@@ -22,6 +22,18 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(site_zone()).date()
 
 
+def newsroom_date(moment: datetime) -> str:
+    """Return a moment's day as a donor's page or mail says it, in the newsroom's time zone
+    (BANNER_TIMEZONE), as on the receipts: "01 January 2027"."""
+    return f"{local_date(moment):%d %B %Y}"
+
+
+def day_month(moment: datetime) -> str:
+    """The same without the leading zero, as a sentence says it: "1 January 2027"."""
+    day = local_date(moment)
+    return f"{day.day} {day:%B %Y}"
+
+
 def local_midnight(day: date) -> datetime:
     """Return the UTC moment the newsroom's `day` begins."""
     return datetime(day.year, day.month, day.day, tzinfo=site_zone()).astimezone(UTC)
