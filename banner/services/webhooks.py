@@ -49,6 +49,11 @@ def applied_here() -> bool:
     return current_app.config["EVENTS_APPLIED_BY"] == "request"
 
 
+def applies_after_answer(stored: lifecycle.Stored) -> bool:
+    """Whether this request's answer is to apply the event it stored (then_apply)."""
+    return stored.pending and applied_here()
+
+
 def receive(payload: bytes, signature: str | None) -> lifecycle.Stored:
     """Verify a signed event and store it once (committed): for then_apply to apply it, or the
     worker (applied_here)."""

@@ -16,7 +16,7 @@ def stripe_webhook():
     # the worker (BANNER_EVENTS_APPLIED_BY)
     stored = webhooks.receive(request.get_data(), request.headers.get("Stripe-Signature"))
     answer = jsonify(received=True, duplicate=not stored.new)
-    if stored.pending and webhooks.applied_here():
+    if webhooks.applies_after_answer(stored):
         # the Content-Length stays: the answer is whole with its first part
         answer.response = webhooks.then_apply(answer.get_data(), stored)
     return answer

@@ -120,6 +120,7 @@ def store(event: dict, for_worker: bool = False) -> Stored:
     other_version = version != payments.API_VERSION
     flag = f"{OTHER_VERSION} {version} is not {payments.API_VERSION}; not applied"
     now = utcnow()
+    due = None if other_version else now if for_worker else now + APPLY_GRACE
     row_id = db.session.scalar(
         insert_on_conflict(db.session.get_bind(), StripeEvent)
         .values(
@@ -129,7 +130,7 @@ def store(event: dict, for_worker: bool = False) -> Stored:
             # a donor whose data was erased is not written back by the events Stripe still sends
             payload=redaction.scrub(event, []) if redaction.names_erased_donor(event) else event,
             received_at=now,
-            next_attempt_at=None if other_version else now if for_worker else now + APPLY_GRACE,
+            next_attempt_at=due,
             attempts=0,
             error=flag if other_version else None,
         )
