@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,7 +36,13 @@ def run(stop: threading.Event) -> None:
     events = threading.Thread(target=_events_loop, args=(app, stop), name="stripe-events", daemon=True)
     events.start()
     try:
-        _mail_loop(stop)
+        config = current_app.config
+        _loop(
+            stop,
+            "delivering mail",
+            lambda: outbox.deliver_due(stop=stop).attempted >= config["MAIL_BATCH_SIZE"],
+            lambda: stop.wait(config["MAIL_POLL_SECONDS"]),
+        )
     finally:
         stop.set()
         events.join(timeout=60)
@@ -44,62 +50,59 @@ def run(stop: threading.Event) -> None:
 
 def _events_loop(app: Flask, stop: threading.Event) -> None:
     with app.app_context():
+        told = _Told(stop)  # listening before the first look: no event stored after it is missed
         try:
-            with _told(stop) as wait:
-                while not stop.is_set():
-                    try:
-                        while lifecycle.apply_due() and not stop.is_set():
-                            pass
-                    except SQLAlchemyError:
-                        db.session.rollback()
-                        log.exception("worker: the database failed applying Stripe's events; trying again")
-                    wait(POLL_SECONDS)
+            _loop(stop, "applying Stripe's events", lambda: lifecycle.apply_due() > 0, told.wait)
         finally:
+            told.close()
             db.session.remove()
 
 
-def _mail_loop(stop: threading.Event) -> None:
+def _loop(stop: threading.Event, what: str, step: Callable[[], bool], wait: Callable[[], object]) -> None:
+    """Run `step` until `stop` is set, again at once while it says there is more, else after
+    `wait`; a database failure is rolled back, logged and tried again after `wait`."""
     while not stop.is_set():
         try:
-            batch = outbox.deliver_due(stop=stop)
+            more = step()
         except SQLAlchemyError:
             db.session.rollback()
-            log.exception("worker: the database failed delivering mail; trying again")
-            batch = outbox.Round()
-        if batch.attempted < current_app.config["MAIL_BATCH_SIZE"]:
-            stop.wait(current_app.config["MAIL_POLL_SECONDS"])
+            log.exception("worker: the database failed %s; trying again", what)
+            more = False
+        if not more:
+            wait()
 
 
-@contextlib.contextmanager
-def _told(stop: threading.Event) -> Iterator:
-    """A wait(seconds) that returns early when an event is stored for the worker (PostgreSQL's
-    NOTIFY) or `stop` is set; on SQLite, or while PostgreSQL cannot be listened to, it sleeps."""
-    connection = _listen() if db.engine.dialect.name == "postgresql" else None
+class _Told:
+    """Waits of POLL_SECONDS that end early when an event is stored for the worker (PostgreSQL's
+    NOTIFY on lifecycle.EVENTS_CHANNEL) or `stop` is set. On SQLite they sleep; on PostgreSQL,
+    while it cannot be listened to, they sleep and try to listen again."""
 
-    def wait(seconds: float) -> None:
-        nonlocal connection
-        if connection is None:
-            stop.wait(seconds)
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.listens = db.engine.dialect.name == "postgresql"
+        self.connection = _listen() if self.listens else None
+
+    def wait(self) -> None:
+        if self.connection is None:
+            self.stop.wait(POLL_SECONDS)
+            if self.listens:
+                self.connection = _listen()
             return
-        deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + POLL_SECONDS
         try:
-            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
                 # a burst of notifications may wake it again: it then finds nothing due
-                if any(True for _ in connection.notifies(timeout=min(left, STOP_SECONDS), stop_after=1)):
+                if any(True for _ in self.connection.notifies(timeout=min(left, STOP_SECONDS), stop_after=1)):
                     return
-        except Exception:  # the connection broke: poll until listening works again
-            log.warning("worker: stopped listening for Stripe's events; polling", exc_info=True)
-            with contextlib.suppress(Exception):
-                connection.close()
-            stop.wait(seconds)
-            connection = _listen()
+        except Exception:  # the connection broke: the next wait sleeps, then listens again
+            log.warning("worker: stopped listening for Stripe's events", exc_info=True)
+            self.close()
 
-    try:
-        yield wait
-    finally:
-        if connection is not None:
+    def close(self) -> None:
+        if self.connection is not None:
             with contextlib.suppress(Exception):
-                connection.close()
+                self.connection.close()
+            self.connection = None
 
 
 def _listen():
