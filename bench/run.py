@@ -9,7 +9,9 @@ demo article page in Chromium.
 Loopback only (127.0.0.1:5055 gunicorn, :5056 nginx, :5052 deploy/'s nginx with :5053 its
 redirect server and :5054 its gunicorn, :8077 the article page). Every load is
 bounded: wrk runs for -d10s (-d2s to warm up), the browser loads the page 1 + 20 times.
-Everything it starts is stopped on exit, Ctrl-C included. See bench/README.md.
+Everything it starts is stopped on exit, Ctrl-C included. Under the table it checks the
+ratios #15 asks for (gunicorn at least 0.10 of nginx, deploy/'s nginx at least 0.8) and exits 1
+when one falls short. See bench/README.md.
 """
 
 import argparse
@@ -495,6 +497,25 @@ def rates(runs: list[dict]) -> str:
     return ", ".join(f"{r['rps']:,.0f}" for r in runs)
 
 
+#: the ratios to nginx serving the same bytes that #15 asks of the origin and of deploy/'s nginx
+ORIGIN_RATIO, DEPLOY_RATIO = 0.10, 0.8
+
+
+def check(results: dict) -> int:
+    """Print whether each endpoint reached ORIGIN_RATIO at the origin and DEPLOY_RATIO through
+    deploy/'s nginx in this run (medians, side by side); 1 when one did not."""
+    checks = []
+    for name, _path in TARGETS:
+        rps = {server: statistics.median(r["rps"] for r in results[(name, server)]) for server, *_ in SERVERS}
+        for server, floor in (("gunicorn", ORIGIN_RATIO), ("deploy", DEPLOY_RATIO)):
+            ratio = rps[server] / rps["nginx"]
+            checks.append((f"{name}: {server} / nginx {ratio:.3f} (at least {floor:.2f})", ratio >= floor))
+    say("")
+    for text, ok in checks:
+        say(f"- {'ok' if ok else 'FAILED'}: {text}")
+    return 0 if all(ok for _, ok in checks) else 1
+
+
 def report(
     results: dict,
     loads: list[dict],
@@ -693,7 +714,7 @@ def main() -> int:
         say("\n" + text + "\n")
         say(f"Command: .venv/bin/python bench/run.py   (took {time.monotonic() - started:.0f} s)")
         failed = False
-        return 0
+        return check(results)
     except BenchError as error:
         say(f"\nbench: failed: {error}")
         return 1
